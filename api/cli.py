@@ -1,0 +1,46 @@
+"""The `govdx` command line: one entry point that gathers each package's commands."""
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from api.settings import ApiSettings
+from catalog_schema import cli as catalog_cli
+
+app = typer.Typer(
+    help="govdx 政务数据共享交换平台 / government data-sharing exchange platform",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(catalog_cli.db_app, name="db")
+app.add_typer(catalog_cli.catalog_app, name="catalog")
+app.add_typer(catalog_cli.user_app, name="user")
+app.add_typer(catalog_cli.demo_app, name="demo")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="默认 GOVDX_HOST 或 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="默认 GOVDX_PORT 或 8000")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn 进程数 / worker processes")] = 1,
+) -> None:
+    """Serve the API (and OpenAPI docs at /docs) until Ctrl-C."""
+    try:
+        settings = ApiSettings()
+    except ValidationError as exc:
+        catalog_cli.err.print(f"[bold red]配置错误 / configuration error[/]\n{exc}")
+        raise typer.Exit(2) from exc
+    host = host or settings.host
+    port = port or settings.port
+    catalog_cli.out.print(
+        f"API: http://{host}:{port}/api/v1   文档 docs: http://{host}:{port}/docs"
+    )
+    uvicorn.run(
+        "api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+if __name__ == "__main__":
+    app()

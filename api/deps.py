@@ -1,0 +1,75 @@
+"""Request dependencies: the database session, the current user, and declared permissions."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from api.settings import ApiSettings
+from authz import security
+from authz.permissions import Permission
+from catalog_schema.errors import Unauthorized
+from catalog_schema.pagination import PageParams
+from catalog_schema.user import service as user_service
+from catalog_schema.user.models import User
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request; the request owns the transaction and commits once at the end."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a failed commit is the client's error.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+Settings = Annotated[ApiSettings, Depends(get_settings)]
+
+_BAD_CREDENTIALS = (
+    "身份凭证无效或已过期，请重新登录",
+    "invalid or expired credentials; log in again",
+)
+
+
+def get_current_user(
+    db: DbSession, settings: Settings, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The active user named by a valid bearer token; any failure is the same 401."""
+    claims = security.read_token(token, secret=settings.secret_key) if token else None
+    user = user_service.get_by_username(db=db, username=claims.username) if claims else None
+    if user is None or not user.is_active:
+        raise Unauthorized(*_BAD_CREDENTIALS, code="invalid_token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def requires(permission: Permission) -> object:
+    """A dependency that lets the request through only if the current user has ``permission``."""
+
+    def check(user: CurrentUser) -> User:
+        return permission.check(user)
+
+    check.__name__ = f"requires_{permission.name.replace(' ', '_')}"
+    return Depends(check)
+
+
+Paging = Annotated[PageParams, Query()]

@@ -1,0 +1,59 @@
+"""Every error leaves the API as JSON with a stable ``code``, ``message`` (中文) and ``message_en``."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.validation import problem_from_error
+
+_HTTP_TEXT = {
+    401: ("未登录或身份凭证无效", "not authenticated"),
+    403: ("无权访问", "forbidden"),
+    404: ("请求的地址不存在", "not found"),
+    405: ("不支持该请求方法", "method not allowed"),
+    413: ("请求内容过大", "request body too large"),
+}
+
+
+def _json(
+    status: int, body: dict[str, object], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+async def _govdx_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GovdxError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return _json(exc.status, exc.as_dict(), headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI locates errors as ("body", "items", 0, ...); drop the "body"/"query" head for users.
+    problems = [problem_from_error(e, loc=tuple(e["loc"])[1:] or e["loc"]) for e in exc.errors()]
+    error = InvalidInput(
+        "请求参数有误：" + "；".join(f"{p.path} {p.message}" for p in problems),
+        "invalid request: " + "; ".join(f"{p.path}: {p.message_en}" for p in problems),
+        code="validation_error",
+        problems=problems,
+    )
+    return _json(error.status, error.as_dict())
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    zh, en = _HTTP_TEXT.get(exc.status_code, ("请求失败", str(exc.detail)))
+    return _json(
+        exc.status_code,
+        {"code": f"http_{exc.status_code}", "message": zh, "message_en": en},
+        dict(exc.headers or {}),
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(GovdxError, _govdx_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

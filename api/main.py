@@ -1,0 +1,74 @@
+"""The FastAPI application: JSON API under /api/v1, OpenAPI docs at /docs."""
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import errors
+from api.deps import DbSession
+from api.routes import auth, departments, elements, resources, users
+from api.settings import ApiSettings
+from catalog_schema.database import get_sessionmaker
+from catalog_schema.errors import PayloadTooLarge
+
+API_PREFIX = "/api/v1"
+
+
+class BodySizeLimit:
+    """Refuse request bodies above a limit before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            error = PayloadTooLarge(
+                f"请求内容超过 {self.max_bytes} 字节上限，请拆分后提交",
+                f"request body exceeds the {self.max_bytes}-byte limit; split it up",
+            )
+            await JSONResponse(error.as_dict(), status_code=error.status)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    settings: ApiSettings | None = None, session_factory: sessionmaker[Session] | None = None
+) -> FastAPI:
+    """Build the app; settings are validated here, so a bad configuration stops start-up."""
+    settings = settings or ApiSettings()
+    app = FastAPI(
+        title="govdx 政务数据共享交换平台",
+        version="0.1.0",
+        description="资源目录、一数一源登记与共享服务 API。所有错误均返回 code、message(中文)、message_en。",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = session_factory or get_sessionmaker()
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, resources, elements, departments, users):
+        api.include_router(module.router)
+
+    @api.get("/health", tags=["health"], summary="健康检查 / health check")
+    def health(db: DbSession) -> dict[str, str]:
+        db.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    def root(_request: Request) -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,47 @@
+"""Log in (OAuth2 password flow) and who am I."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.deps import CurrentUser, DbSession, Settings
+from authz import security
+from catalog_schema.errors import Unauthorized
+from catalog_schema.user import service as user_service
+from catalog_schema.user.schemas import UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth 认证"])
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+@router.post("/token", response_model=Token, summary="登录，换取访问令牌 / log in")
+def login(
+    db: DbSession, settings: Settings, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> Token:
+    user = user_service.authenticate(db=db, username=form.username, password=form.password)
+    if user is None:
+        raise Unauthorized(
+            "用户名或密码错误", "incorrect username or password", code="invalid_credentials"
+        )
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    token = security.issue_token(
+        username=user.username,
+        role=user.role.value,
+        department_id=user.department_id,
+        secret=settings.secret_key,
+        ttl=ttl,
+    )
+    return Token(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.get("/me", response_model=UserRead, summary="当前用户 / current user")
+def me(user: CurrentUser) -> UserRead:
+    return UserRead.of(user)

@@ -1,0 +1,144 @@
+"""Data elements and the one-data-one-source registry."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import CurrentUser, DbSession, Paging, requires
+from authz.permissions import CatalogBrowse, ElementManage
+from catalog_schema.department import service as department_service
+from catalog_schema.element import service as element_service
+from catalog_schema.element.models import DataElement
+from catalog_schema.element.schemas import (
+    ElementCreate,
+    ElementRead,
+    ElementUpdate,
+    SourceRegister,
+    TransferCreate,
+    TransferRead,
+)
+from catalog_schema.pagination import Page, page_of
+from catalog_schema.types import Library, SourceRole
+
+router = APIRouter(prefix="/elements", tags=["elements 数据元"])
+
+
+def _element(db: DbSession, code: str) -> DataElement:
+    return element_service.get_by_code(db=db, code=code)
+
+
+PathElement = Annotated[DataElement, Depends(_element)]
+
+
+@router.get(
+    "",
+    response_model=Page[ElementRead],
+    dependencies=[requires(CatalogBrowse)],
+    summary="数据元列表 / list data elements",
+)
+def list_elements(
+    db: DbSession,
+    paging: Paging,
+    library: Library | None = None,
+    department: Annotated[str | None, Query(description="来源部门 / providing department")] = None,
+    role: SourceRole | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[ElementRead]:
+    dept = department_service.get_by_ref(db=db, ref=department) if department else None
+    elements, total = element_service.list_(
+        db=db, params=paging, library=library, department=dept, role=role, q=q
+    )
+    return page_of([ElementRead.of(e) for e in elements], total, paging)
+
+
+@router.get(
+    "/{code}",
+    response_model=ElementRead,
+    dependencies=[requires(CatalogBrowse)],
+    summary="数据元详情及来源 / one element with its sources",
+)
+def get_element(element: PathElement) -> ElementRead:
+    return ElementRead.of(element)
+
+
+@router.post(
+    "",
+    response_model=ElementRead,
+    status_code=201,
+    dependencies=[requires(ElementManage)],
+    summary="登记数据元 / register a data element",
+)
+def create_element(db: DbSession, user: CurrentUser, data: ElementCreate) -> ElementRead:
+    return ElementRead.of(element_service.create(db=db, data=data, actor_id=user.id))
+
+
+@router.patch(
+    "/{code}",
+    response_model=ElementRead,
+    dependencies=[requires(ElementManage)],
+    summary="修改数据元 / update a data element",
+)
+def update_element(db: DbSession, element: PathElement, data: ElementUpdate) -> ElementRead:
+    return ElementRead.of(element_service.update(db=db, element=element, data=data))
+
+
+@router.post(
+    "/{code}/sources",
+    response_model=ElementRead,
+    status_code=201,
+    dependencies=[requires(ElementManage)],
+    summary="登记来源部门(权威源或校核源) / register a source",
+    responses={
+        409: {"description": "第二个权威源被拒绝 / a second authoritative source is refused"}
+    },
+)
+def register_source(
+    db: DbSession, user: CurrentUser, element: PathElement, data: SourceRegister
+) -> ElementRead:
+    dept = department_service.get_by_ref(db=db, ref=data.department)
+    element_service.register_source(
+        db=db, element=element, department=dept, role=data.role, actor_id=user.id
+    )
+    return ElementRead.of(element)
+
+
+@router.delete(
+    "/{code}/sources/{department}",
+    response_model=ElementRead,
+    dependencies=[requires(ElementManage)],
+    summary="撤销校核源 / withdraw a verification source",
+)
+def remove_source(db: DbSession, element: PathElement, department: str) -> ElementRead:
+    dept = department_service.get_by_ref(db=db, ref=department)
+    element_service.remove_source(db=db, element=element, department=dept)
+    return ElementRead.of(element)
+
+
+@router.post(
+    "/{code}/transfer",
+    response_model=TransferRead,
+    status_code=201,
+    dependencies=[requires(ElementManage)],
+    summary="权威源移交 / transfer ownership",
+)
+def transfer(
+    db: DbSession, user: CurrentUser, element: PathElement, data: TransferCreate
+) -> TransferRead:
+    dept = department_service.get_by_ref(db=db, ref=data.to_department)
+    record = element_service.transfer_ownership(
+        db=db, element=element, to_department=dept, reason=data.reason, actor_id=user.id
+    )
+    return TransferRead.of(element.code, record)
+
+
+@router.get(
+    "/{code}/transfers",
+    response_model=list[TransferRead],
+    dependencies=[requires(CatalogBrowse)],
+    summary="权威源移交记录 / ownership transfers",
+)
+def list_transfers(db: DbSession, element: PathElement) -> list[TransferRead]:
+    return [
+        TransferRead.of(element.code, t)
+        for t in element_service.list_transfers(db=db, element=element)
+    ]

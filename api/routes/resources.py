@@ -1,0 +1,162 @@
+"""Catalog resources: browse and search for everyone; register, change, publish, retire for admins."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import CurrentUser, DbSession, Paging, requires
+from authz.permissions import CatalogBrowse, CatalogManage, visible_resource_statuses
+from catalog_schema.errors import NotFound
+from catalog_schema.pagination import Page, page_of
+from catalog_schema.resource import service as resource_service
+from catalog_schema.resource.models import Resource
+from catalog_schema.resource.schemas import (
+    ResourceCreate,
+    ResourceRead,
+    ResourceSummary,
+    ResourceUpdate,
+    RetireIn,
+    VersionRead,
+)
+from catalog_schema.types import ResourceClass, ResourceStatus, ShareType, UpdateCycle
+
+router = APIRouter(prefix="/resources", tags=["resources 信息资源"])
+
+
+def _visible(resource: Resource, user: CurrentUser) -> Resource:
+    # A resource the user may not see is reported as missing, not as forbidden.
+    if resource.status not in visible_resource_statuses(user):
+        raise NotFound(
+            f"信息资源 {resource.id} 不存在",
+            f"resource {resource.id} does not exist",
+            code="resource_not_found",
+        )
+    return resource
+
+
+def _resource(db: DbSession, user: CurrentUser, resource_id: int) -> Resource:
+    return _visible(resource_service.get(db=db, resource_id=resource_id), user)
+
+
+PathResource = Annotated[Resource, Depends(_resource)]
+
+
+@router.get(
+    "",
+    response_model=Page[ResourceSummary],
+    dependencies=[requires(CatalogBrowse)],
+    summary="浏览与检索资源目录 / browse and search the catalog",
+)
+def search_resources(
+    db: DbSession,
+    user: CurrentUser,
+    paging: Paging,
+    resource_class: Annotated[ResourceClass | None, Query(alias="class", description="类")] = None,
+    classification: Annotated[
+        str | None, Query(pattern=r"^\d{1,20}$", description="分类码前缀 / classification prefix")
+    ] = None,
+    provider: Annotated[str | None, Query(description="提供方简码或信用代码")] = None,
+    share_type: ShareType | None = None,
+    element: Annotated[
+        str | None, Query(max_length=64, description="含此数据元 / carries element")
+    ] = None,
+    update_cycle: UpdateCycle | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="名称或摘要中的文字")] = None,
+    status: ResourceStatus | None = None,
+) -> Page[ResourceSummary]:
+    filters = resource_service.ResourceFilter(
+        resource_class=resource_class,
+        classification=classification,
+        provider=provider,
+        share_type=share_type,
+        element=element,
+        update_cycle=update_cycle,
+        q=q,
+        status=status,
+    )
+    rows, total = resource_service.search(
+        db=db, params=paging, filters=filters, visible=visible_resource_statuses(user)
+    )
+    return page_of([ResourceSummary.of(r) for r in rows], total, paging)
+
+
+@router.get(
+    "/by-code/{code:path}",
+    response_model=ResourceRead,
+    dependencies=[requires(CatalogBrowse)],
+    summary="按资源代码查询 / one resource by its code",
+)
+def get_resource_by_code(db: DbSession, user: CurrentUser, code: str) -> ResourceRead:
+    return ResourceRead.of(_visible(resource_service.get_by_code(db=db, code=code), user))
+
+
+@router.get(
+    "/{resource_id}",
+    response_model=ResourceRead,
+    dependencies=[requires(CatalogBrowse)],
+    summary="资源详情：信息项、数据元及其来源 / one resource with items, elements, sources",
+)
+def get_resource(resource: PathResource) -> ResourceRead:
+    return ResourceRead.of(resource)
+
+
+@router.post(
+    "",
+    response_model=ResourceRead,
+    status_code=201,
+    dependencies=[requires(CatalogManage)],
+    summary="登记信息资源(草稿，代码自动生成) / register a resource as a draft",
+)
+def create_resource(db: DbSession, user: CurrentUser, data: ResourceCreate) -> ResourceRead:
+    return ResourceRead.of(resource_service.create(db=db, data=data, actor_id=user.id))
+
+
+@router.patch(
+    "/{resource_id}",
+    response_model=ResourceRead,
+    dependencies=[requires(CatalogManage)],
+    summary="修改信息资源(已发布的保留上一版本) / update; a published one keeps a version",
+)
+def update_resource(
+    db: DbSession, user: CurrentUser, resource: PathResource, data: ResourceUpdate
+) -> ResourceRead:
+    return ResourceRead.of(
+        resource_service.update(db=db, resource=resource, data=data, actor_id=user.id)
+    )
+
+
+@router.post(
+    "/{resource_id}/publish",
+    response_model=ResourceRead,
+    dependencies=[requires(CatalogManage)],
+    summary="发布 / publish a draft",
+)
+def publish_resource(db: DbSession, user: CurrentUser, resource: PathResource) -> ResourceRead:
+    return ResourceRead.of(resource_service.publish(db=db, resource=resource, actor_id=user.id))
+
+
+@router.post(
+    "/{resource_id}/retire",
+    response_model=ResourceRead,
+    dependencies=[requires(CatalogManage)],
+    summary="撤销(须说明原因) / retire with a reason",
+)
+def retire_resource(
+    db: DbSession, user: CurrentUser, resource: PathResource, data: RetireIn
+) -> ResourceRead:
+    return ResourceRead.of(
+        resource_service.retire(db=db, resource=resource, reason=data.reason, actor_id=user.id)
+    )
+
+
+@router.get(
+    "/{resource_id}/versions",
+    response_model=list[VersionRead],
+    dependencies=[requires(CatalogBrowse)],
+    summary="历史版本 / kept versions",
+)
+def list_versions(db: DbSession, resource: PathResource) -> list[VersionRead]:
+    return [
+        VersionRead.model_validate(v, from_attributes=True)
+        for v in resource_service.versions(db=db, resource=resource)
+    ]

@@ -1,0 +1,31 @@
+"""API settings, read from GOVDX_* environment variables and checked at start-up."""
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "govdx-demo-secret-do-not-use-in-production-0000"
+
+
+class ApiSettings(BaseSettings):
+    """How the API signs tokens and where it listens; refuses the demo secret outside the demo."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVDX_")
+
+    profile: Literal["demo", "production"] = "production"
+    secret_key: str = Field(default=DEV_SECRET, min_length=32)
+    token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_production(self) -> "ApiSettings":
+        if self.profile != "demo" and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "GOVDX_SECRET_KEY is the development secret; set a random secret of at least 32 "
+                "characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+                "or run with GOVDX_PROFILE=demo"
+            )
+        return self

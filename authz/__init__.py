@@ -1,0 +1,1 @@
+"""Authentication, declared permissions, and (later) sharing requests, grants and audit."""

@@ -1,0 +1,63 @@
+"""Who may do what: each rule is named once and attached to routes with ``dependencies=[...]``.
+
+A rule is a :class:`Permission`; ``check`` raises :class:`Forbidden` with a bilingual reason.
+Routes never test roles themselves (STYLE.md §3).
+"""
+
+from dataclasses import dataclass
+
+from authz.roles import Role
+from catalog_schema.errors import Forbidden
+from catalog_schema.types import ResourceStatus
+from catalog_schema.user.models import User
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A named action and the roles allowed to take it."""
+
+    name: str
+    label: str
+    roles: frozenset[Role]
+
+    def allows(self, user: User) -> bool:
+        return user.is_active and user.role in self.roles
+
+    def check(self, user: User) -> User:
+        """Return ``user`` if allowed, else raise Forbidden naming the action and the roles."""
+        if not self.allows(user):
+            allowed = "、".join(r.label for r in sorted(self.roles))
+            raise Forbidden(
+                f"无权执行“{self.label}”：需要角色 {allowed}",
+                f"not allowed to {self.name}: requires role "
+                f"{', '.join(sorted(r.value for r in self.roles))}",
+                code="permission_denied",
+            )
+        return user
+
+
+def _roles(*roles: Role) -> frozenset[Role]:
+    return frozenset(roles)
+
+
+HUMAN_ROLES = _roles(
+    Role.catalog_admin, Role.dept_requester, Role.dept_approver, Role.auditor, Role.platform_admin
+)
+
+CatalogBrowse = Permission("browse the catalog", "浏览资源目录", HUMAN_ROLES | {Role.dept_system})
+CatalogManage = Permission("manage the catalog", "管理资源目录", _roles(Role.catalog_admin))
+ElementManage = Permission(
+    "manage data elements and their sources", "管理数据元及来源", _roles(Role.catalog_admin)
+)
+DepartmentManage = Permission(
+    "manage departments", "管理部门", _roles(Role.catalog_admin, Role.platform_admin)
+)
+UserManage = Permission("manage users", "管理用户", _roles(Role.platform_admin))
+
+_ALL_STATUSES = frozenset(ResourceStatus)
+_PUBLIC_STATUSES = frozenset({ResourceStatus.published})
+
+
+def visible_resource_statuses(user: User) -> frozenset[ResourceStatus]:
+    """Drafts and retired resources are the catalog administrator's; others see what is published."""
+    return _ALL_STATUSES if CatalogManage.allows(user) else _PUBLIC_STATUSES

@@ -1,0 +1,1 @@
+"""The platform database: models, migrations, and the catalog and registry services."""

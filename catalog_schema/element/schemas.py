@@ -1,0 +1,116 @@
+"""Data elements and their sources, in and out."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog_schema.department.schemas import DepartmentRef
+from catalog_schema.element.models import DataElement, OwnershipTransfer
+from catalog_schema.types import (
+    DataType,
+    ElementCode,
+    Library,
+    LongText,
+    Sensitivity,
+    ShortText,
+    SourceRole,
+)
+
+
+class ElementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: ElementCode
+    name: ShortText
+    library: Library
+    data_type: DataType
+    length: int | None = Field(default=None, ge=1, le=4000)
+    standard: ShortText | None = None
+    sensitivity: Sensitivity = Sensitivity.internal
+    description: LongText | None = None
+    authoritative: str = Field(
+        description="权威源部门的简码或统一社会信用代码 / slug or credit code"
+    )
+    verification: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ElementUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText | None = None
+    data_type: DataType | None = None
+    length: int | None = Field(default=None, ge=1, le=4000)
+    standard: ShortText | None = None
+    sensitivity: Sensitivity | None = None
+    description: LongText | None = None
+
+
+class SourceRegister(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    department: str
+    role: SourceRole
+
+
+class TransferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_department: str
+    reason: LongText
+
+
+class ElementRead(BaseModel):
+    code: str
+    name: str
+    library: Library
+    library_label: str
+    data_type: DataType
+    data_type_label: str
+    length: int | None
+    standard: str | None
+    sensitivity: Sensitivity
+    sensitivity_label: str
+    description: str | None
+    authoritative: DepartmentRef | None
+    verification: list[DepartmentRef]
+
+    @classmethod
+    def of(cls, element: DataElement) -> "ElementRead":
+        owner = element.authoritative_source
+        return cls(
+            code=element.code,
+            name=element.name,
+            library=element.library,
+            library_label=element.library.label,
+            data_type=element.data_type,
+            data_type_label=element.data_type.label,
+            length=element.length,
+            standard=element.standard,
+            sensitivity=element.sensitivity,
+            sensitivity_label=element.sensitivity.label,
+            description=element.description,
+            authoritative=DepartmentRef.model_validate(owner.department) if owner else None,
+            verification=[
+                DepartmentRef.model_validate(s.department) for s in element.verification_sources
+            ],
+        )
+
+
+class TransferRead(BaseModel):
+    element: str
+    from_department: DepartmentRef
+    to_department: DepartmentRef
+    reason: str
+    transferred_at: datetime
+    transferred_by_id: int | None
+
+    @classmethod
+    def of(cls, element_code: str, transfer: OwnershipTransfer) -> "TransferRead":
+        return cls(
+            element=element_code,
+            from_department=DepartmentRef.model_validate(transfer.from_department),
+            to_department=DepartmentRef.model_validate(transfer.to_department),
+            reason=transfer.reason,
+            transferred_at=transfer.transferred_at,
+            transferred_by_id=transfer.transferred_by_id,
+        )

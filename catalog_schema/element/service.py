@@ -1,0 +1,249 @@
+"""The one-data-one-source registry: elements, their authoritative and verification sources.
+
+一数一源、多源校核 (seeds/002 §六(二)1): each element has exactly one authoritative provider;
+any other provider is a verification source compared against it; moving ownership is an
+explicit, recorded administrator action. The partial unique index on ``element_sources``
+holds the first rule in the database too, so two concurrent registrations cannot both win.
+"""
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from catalog_schema.department import service as department_service
+from catalog_schema.department.models import Department
+from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
+from catalog_schema.element.schemas import ElementCreate, ElementUpdate
+from catalog_schema.errors import Conflict, InvalidInput, NotFound
+from catalog_schema.pagination import PageParams, paginate
+from catalog_schema.resource.models import ResourceItem
+from catalog_schema.types import Library, SourceRole
+
+
+def get_by_code(*, db: Session, code: str) -> DataElement:
+    """The element with this code, or NotFound."""
+    element = db.scalar(select(DataElement).where(DataElement.code == code))
+    if element is None:
+        raise NotFound(
+            f"数据元 {code!r} 不存在，可通过 GET /api/v1/elements 查询已登记的数据元",
+            f"data element {code!r} does not exist (list them with GET /api/v1/elements)",
+            code="element_not_found",
+        )
+    return element
+
+
+def list_(
+    *,
+    db: Session,
+    params: PageParams,
+    library: Library | None = None,
+    department: Department | None = None,
+    role: SourceRole | None = None,
+    q: str | None = None,
+) -> tuple[list[DataElement], int]:
+    """A page of elements, filtered by library, providing department and role, and text."""
+    stmt = select(DataElement).order_by(DataElement.code)
+    if library is not None:
+        stmt = stmt.where(DataElement.library == library)
+    if department is not None:
+        sources = select(ElementSource.element_id).where(
+            ElementSource.department_id == department.id
+        )
+        if role is not None:
+            sources = sources.where(ElementSource.role == role)
+        stmt = stmt.where(DataElement.id.in_(sources))
+    if q:
+        pattern = f"%{q.strip()}%"
+        stmt = stmt.where(or_(DataElement.name.ilike(pattern), DataElement.code.ilike(pattern)))
+    return paginate(db, stmt, params)
+
+
+def create(*, db: Session, data: ElementCreate, actor_id: int | None = None) -> DataElement:
+    """Register an element with its authoritative source and any verification sources."""
+    if db.scalar(select(DataElement.id).where(DataElement.code == data.code)) is not None:
+        raise Conflict(
+            f"数据元代码 {data.code!r} 已存在，请更换代码或修改已有数据元",
+            f"data element code {data.code!r} already exists; choose another or update that element",
+            code="element_duplicate",
+        )
+    owner = department_service.get_by_ref(db=db, ref=data.authoritative)
+    verifiers = [department_service.get_by_ref(db=db, ref=ref) for ref in data.verification]
+    element = DataElement(
+        code=data.code,
+        name=data.name,
+        library=data.library,
+        data_type=data.data_type,
+        length=data.length,
+        standard=data.standard,
+        sensitivity=data.sensitivity,
+        description=data.description,
+    )
+    db.add(element)
+    db.flush()
+    register_source(
+        db=db, element=element, department=owner, role=SourceRole.authoritative, actor_id=actor_id
+    )
+    for dept in verifiers:
+        register_source(
+            db=db, element=element, department=dept, role=SourceRole.verification, actor_id=actor_id
+        )
+    return element
+
+
+def update(*, db: Session, element: DataElement, data: ElementUpdate) -> DataElement:
+    """Change descriptive fields; the data type only while no information item binds the element."""
+    if data.data_type is not None and data.data_type is not element.data_type:
+        bound = db.scalar(
+            select(ResourceItem.id).where(ResourceItem.element_id == element.id).limit(1)
+        )
+        if bound is not None:
+            raise Conflict(
+                f"数据元 {element.code} 已被信息项引用，不能修改数据类型；请先调整引用它的信息项",
+                f"data element {element.code} is bound by information items; its data type cannot "
+                "change until those items are changed",
+                code="element_type_in_use",
+            )
+    for field in ("name", "data_type", "length", "standard", "sensitivity", "description"):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(element, field, value)
+    db.flush()
+    return element
+
+
+def _second_owner_refused(element: DataElement, department: Department) -> Conflict:
+    owner = element.authoritative_source
+    assert owner is not None
+    return Conflict(
+        f"数据元“{element.name}”({element.code})已有权威源部门“{owner.department.name}”，"
+        f"一个数据元只能有一个权威源。请将“{department.name}”登记为校核源，"
+        "或请平台数据管理员办理权威源移交。",
+        f"data element {element.code} ({element.name}) already has an authoritative source: "
+        f"{owner.department.slug} ({owner.department.name}). An element has exactly one. "
+        f"Register {department.slug} as a verification source instead, or ask the catalog "
+        f"administrator to transfer ownership (POST /api/v1/elements/{element.code}/transfer).",
+        code="second_authoritative_source",
+        extra={"element": element.code, "current_owner": owner.department.slug},
+    )
+
+
+def register_source(
+    *,
+    db: Session,
+    element: DataElement,
+    department: Department,
+    role: SourceRole,
+    actor_id: int | None = None,
+) -> ElementSource:
+    """Add a provider of ``element``; a second authoritative provider is refused."""
+    existing = next((s for s in element.sources if s.department_id == department.id), None)
+    if role is SourceRole.authoritative and element.authoritative_source is not None:
+        if existing is not None and existing.role is SourceRole.authoritative:
+            raise Conflict(
+                f"“{department.name}”已是数据元 {element.code} 的权威源",
+                f"{department.slug} is already the authoritative source of {element.code}",
+                code="source_already_registered",
+            )
+        raise _second_owner_refused(element, department)
+    if existing is not None:
+        raise Conflict(
+            f"“{department.name}”已登记为数据元 {element.code} 的{existing.role.label}",
+            f"{department.slug} is already registered as {existing.role.value} source of "
+            f"{element.code}",
+            code="source_already_registered",
+        )
+    source = ElementSource(
+        element=element, department=department, role=role, registered_by_id=actor_id
+    )
+    db.add(source)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError as exc:
+        # Another writer registered an owner between our read and our insert.
+        db.expire(element)
+        if role is SourceRole.authoritative and element.authoritative_source is not None:
+            raise _second_owner_refused(element, department) from exc
+        raise
+    return source
+
+
+def remove_source(*, db: Session, element: DataElement, department: Department) -> None:
+    """Withdraw a verification source; the authoritative source can only be transferred."""
+    source = next((s for s in element.sources if s.department_id == department.id), None)
+    if source is None:
+        raise NotFound(
+            f"“{department.name}”不是数据元 {element.code} 的来源部门",
+            f"{department.slug} is not a source of {element.code}",
+            code="source_not_found",
+        )
+    if source.role is SourceRole.authoritative:
+        raise Conflict(
+            "权威源不能直接删除，请办理权威源移交",
+            "the authoritative source cannot be removed; transfer ownership instead",
+            code="authoritative_source_removal",
+        )
+    element.sources.remove(source)
+    db.flush()
+
+
+def transfer_ownership(
+    *,
+    db: Session,
+    element: DataElement,
+    to_department: Department,
+    reason: str,
+    actor_id: int | None = None,
+) -> OwnershipTransfer:
+    """Make ``to_department`` the authoritative source; the previous owner stays as a verifier."""
+    if not reason or not reason.strip():
+        raise InvalidInput(
+            "权威源移交必须填写原因", "an ownership transfer needs a reason", code="reason_required"
+        )
+    current = element.authoritative_source
+    if current is None:
+        raise Conflict(
+            f"数据元 {element.code} 尚无权威源，请直接登记权威源",
+            f"{element.code} has no authoritative source; register one",
+            code="no_authoritative_source",
+        )
+    if current.department_id == to_department.id:
+        raise Conflict(
+            f"“{to_department.name}”已是数据元 {element.code} 的权威源",
+            f"{to_department.slug} already owns {element.code}",
+            code="source_already_registered",
+        )
+    previous = current.department
+    current.role = SourceRole.verification
+    db.flush()  # the partial unique index must see the old owner gone before the new one
+    target = next((s for s in element.sources if s.department_id == to_department.id), None)
+    if target is None:
+        target = ElementSource(
+            element=element,
+            department=to_department,
+            role=SourceRole.authoritative,
+            registered_by_id=actor_id,
+        )
+        db.add(target)
+    else:
+        target.role = SourceRole.authoritative
+    transfer = OwnershipTransfer(
+        element_id=element.id,
+        from_department=previous,
+        to_department=to_department,
+        reason=reason.strip(),
+        transferred_by_id=actor_id,
+    )
+    db.add(transfer)
+    db.flush()
+    return transfer
+
+
+def list_transfers(*, db: Session, element: DataElement) -> list[OwnershipTransfer]:
+    """The recorded ownership transfers of ``element``, oldest first."""
+    stmt = (
+        select(OwnershipTransfer)
+        .where(OwnershipTransfer.element_id == element.id)
+        .order_by(OwnershipTransfer.transferred_at, OwnershipTransfer.id)
+    )
+    return list(db.scalars(stmt))

@@ -1,0 +1,19 @@
+"""Every table of the platform, imported in one place for Alembic and for tests."""
+
+from catalog_schema.database import Base
+from catalog_schema.department.models import Department
+from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
+from catalog_schema.resource.models import Resource, ResourceItem, ResourceVersion
+from catalog_schema.user.models import User
+
+__all__ = [
+    "Base",
+    "DataElement",
+    "Department",
+    "ElementSource",
+    "OwnershipTransfer",
+    "Resource",
+    "ResourceItem",
+    "ResourceVersion",
+    "User",
+]

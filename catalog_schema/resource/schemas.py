@@ -1,0 +1,337 @@
+"""Catalog resources in and out, in the shape of the 1272号 core metadata.
+
+``ResourceCreate`` is also the shape of one resource in a catalog YAML file, so the API,
+the import and the export read and write the same document.
+"""
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from catalog_schema.department.schemas import DepartmentRef
+from catalog_schema.resource import code as resource_code
+from catalog_schema.resource.models import Resource, ResourceItem
+from catalog_schema.types import (
+    ControlParamKind,
+    DataType,
+    ElementCode,
+    LongText,
+    ResourceClass,
+    ResourceFormat,
+    ResourceStatus,
+    ShareMethod,
+    ShareType,
+    ShortText,
+    UpdateCycle,
+)
+from catalog_schema.validation import BilingualValueError
+
+_Strict = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Category(BaseModel):
+    """信息资源分类: 类/项/目/细目."""
+
+    model_config = _Strict
+
+    resource_class: ResourceClass = Field(alias="class")
+    item: str = Field(pattern=r"^\d{2}$", description="项, two digits")
+    catalog: str = Field(pattern=r"^\d{3}$", description="目, three digits")
+    detail: str = Field(default="", pattern=r"^\d{0,12}$", description="细目, digits or empty")
+
+    @property
+    def classification_code(self) -> str:
+        return resource_code.classification_code(
+            self.resource_class.digit, self.item, self.catalog, self.detail
+        )
+
+
+class Share(BaseModel):
+    """共享属性: type, the condition or legal basis it requires, and the method."""
+
+    model_config = _Strict
+
+    type: ShareType
+    condition: LongText | None = None
+    legal_basis: LongText | None = None
+    method: ShareMethod = ShareMethod.api
+
+    @model_validator(mode="after")
+    def _required_text(self) -> "Share":
+        if self.type is ShareType.conditional and not self.condition:
+            raise BilingualValueError(
+                "有条件共享必须填写共享条件(share.condition)",
+                "a conditional resource needs its sharing condition (share.condition)",
+            )
+        if self.type is ShareType.none and not self.legal_basis:
+            raise BilingualValueError(
+                "不予共享必须填写法律、行政法规或政策依据(share.legal_basis)",
+                "a resource that is not shared needs its legal basis (share.legal_basis)",
+            )
+        return self
+
+
+class OpenAttribute(BaseModel):
+    """开放属性: whether the resource is open to the public, and on what condition."""
+
+    model_config = _Strict
+
+    open: bool = False
+    condition: LongText | None = None
+
+
+class ControlParam(BaseModel):
+    """管控参数 of the service interface."""
+
+    model_config = _Strict
+
+    kind: ControlParamKind
+    value: ShortText
+
+
+class ItemIn(BaseModel):
+    """信息项: name, data type, length, and the element it carries."""
+
+    model_config = _Strict
+
+    name: ShortText
+    data_type: DataType
+    length: int | None = Field(default=None, ge=1, le=4000)
+    element: ElementCode | None = None
+    description: LongText | None = None
+
+
+def _check_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return resource_code.validate(value)
+    except resource_code.InvalidResourceCode as exc:
+        raise BilingualValueError(exc.reason_zh, exc.reason_en) from exc
+
+
+def _check_item_names(items: list[ItemIn]) -> list[ItemIn]:
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            raise BilingualValueError(
+                f"信息项名称“{item.name}”重复", f"duplicate item name {item.name!r}"
+            )
+        seen.add(item.name)
+    return items
+
+
+class ResourceCreate(BaseModel):
+    model_config = _Strict
+
+    code: str | None = Field(default=None, description="generated when absent")
+    name: ShortText
+    category: Category
+    provider: str = Field(
+        description="提供方部门简码或统一社会信用代码 / provider slug or credit code"
+    )
+    abstract: LongText
+    format: ResourceFormat
+    format_detail: ShortText | None = None
+    share: Share
+    open: OpenAttribute = OpenAttribute()
+    update_cycle: UpdateCycle
+    published_on: date | None = None
+    related: list[str] = Field(default_factory=list, max_length=50)
+    control_params: list[ControlParam] = Field(default_factory=list, max_length=20)
+    items: list[ItemIn] = Field(min_length=1, max_length=500)
+
+    @field_validator("code")
+    @classmethod
+    def _valid_code(cls, value: str | None) -> str | None:
+        return _check_code(value)
+
+    @field_validator("items")
+    @classmethod
+    def _item_names(cls, items: list[ItemIn]) -> list[ItemIn]:
+        return _check_item_names(items)
+
+    @field_validator("related")
+    @classmethod
+    def _related_codes(cls, values: list[str]) -> list[str]:
+        return [c for c in (_check_code(v) for v in values) if c is not None]
+
+
+class ResourceImport(ResourceCreate):
+    """A resource as a catalog file holds it: with its status."""
+
+    status: Literal[ResourceStatus.draft, ResourceStatus.published] = ResourceStatus.draft
+
+
+class ResourceUpdate(BaseModel):
+    """Fields to change; ``items`` and ``control_params`` replace the whole list when given."""
+
+    model_config = _Strict
+
+    name: ShortText | None = None
+    abstract: LongText | None = None
+    format: ResourceFormat | None = None
+    format_detail: ShortText | None = None
+    share: Share | None = None
+    open: OpenAttribute | None = None
+    update_cycle: UpdateCycle | None = None
+    related: list[str] | None = Field(default=None, max_length=50)
+    control_params: list[ControlParam] | None = Field(default=None, max_length=20)
+    items: list[ItemIn] | None = Field(default=None, min_length=1, max_length=500)
+    change_note: LongText | None = None
+
+    @field_validator("items")
+    @classmethod
+    def _item_names(cls, items: list[ItemIn] | None) -> list[ItemIn] | None:
+        return None if items is None else _check_item_names(items)
+
+    @field_validator("related")
+    @classmethod
+    def _related_codes(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        return [c for c in (_check_code(v) for v in values) if c is not None]
+
+
+class RetireIn(BaseModel):
+    model_config = _Strict
+
+    reason: LongText
+
+
+class Labelled(BaseModel):
+    value: str
+    label: str
+
+    @classmethod
+    def of(cls, member: Any) -> "Labelled":
+        return cls(value=member.value, label=member.label)
+
+
+class ResourceSummary(BaseModel):
+    id: int
+    code: str
+    name: str
+    resource_class: Labelled
+    classification_code: str
+    provider: DepartmentRef
+    format: Labelled
+    share_type: Labelled
+    update_cycle: Labelled
+    status: Labelled
+    published_on: date | None
+    version: int
+    route: Literal["direct", "department"] = Field(
+        description="direct: the platform grants; department: the provider decides"
+    )
+
+    @classmethod
+    def of(cls, r: Resource) -> "ResourceSummary":
+        return cls(
+            id=r.id,
+            code=r.code,
+            name=r.name,
+            resource_class=Labelled.of(r.resource_class),
+            classification_code=r.classification_code,
+            provider=DepartmentRef.model_validate(r.provider),
+            format=Labelled.of(r.format),
+            share_type=Labelled.of(r.share_type),
+            update_cycle=Labelled.of(r.update_cycle),
+            status=Labelled.of(r.status),
+            published_on=r.published_on,
+            version=r.version,
+            route="department" if r.needs_department_approval else "direct",
+        )
+
+
+class ItemElement(BaseModel):
+    code: str
+    name: str
+    data_type: DataType
+    sensitivity: str
+    authoritative: DepartmentRef | None
+    verification: list[DepartmentRef]
+
+
+class ItemRead(BaseModel):
+    position: int
+    name: str
+    data_type: Labelled
+    length: int | None
+    description: str | None
+    element: ItemElement | None
+
+    @classmethod
+    def of(cls, item: ResourceItem) -> "ItemRead":
+        element = None
+        if item.element is not None:
+            e = item.element
+            owner = e.authoritative_source
+            element = ItemElement(
+                code=e.code,
+                name=e.name,
+                data_type=e.data_type,
+                sensitivity=e.sensitivity.value,
+                authoritative=DepartmentRef.model_validate(owner.department) if owner else None,
+                verification=[
+                    DepartmentRef.model_validate(s.department) for s in e.verification_sources
+                ],
+            )
+        return cls(
+            position=item.position,
+            name=item.name,
+            data_type=Labelled.of(item.data_type),
+            length=item.length,
+            description=item.description,
+            element=element,
+        )
+
+
+class ResourceRead(ResourceSummary):
+    category: Category
+    abstract: str
+    format_detail: str | None
+    share: Share
+    open: OpenAttribute
+    related: list[str]
+    control_params: list[ControlParam]
+    retired_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    items: list[ItemRead]
+
+    @classmethod
+    def of(cls, r: Resource) -> "ResourceRead":
+        return cls(
+            **ResourceSummary.of(r).model_dump(),
+            category=Category(
+                resource_class=r.resource_class,
+                item=r.category_item,
+                catalog=r.category_catalog,
+                detail=r.category_detail,
+            ),
+            abstract=r.abstract,
+            format_detail=r.format_detail,
+            share=Share.model_construct(
+                type=r.share_type,
+                condition=r.share_condition,
+                legal_basis=r.share_legal_basis,
+                method=r.share_method,
+            ),
+            open=OpenAttribute(open=r.open_to_public, condition=r.open_condition),
+            related=list(r.related_codes or []),
+            control_params=[ControlParam(**p) for p in r.control_params or []],
+            retired_reason=r.retired_reason,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            items=[ItemRead.of(i) for i in r.items],
+        )
+
+
+class VersionRead(BaseModel):
+    version: int
+    superseded_at: datetime
+    superseded_by_id: int | None
+    change_note: str | None
+    snapshot: dict[str, Any]

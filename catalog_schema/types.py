@@ -1,0 +1,162 @@
+"""Vocabularies and constrained types of the catalog, named once.
+
+The vocabularies follow 政务信息资源目录编制指南(试行) (发改高技〔2017〕1272号): resource
+classes 基础/主题/部门, formats, data types of information items, share types, update cycles.
+Each enum member carries its Chinese label for the portal and for error messages.
+"""
+
+import enum
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+
+class LabelledEnum(enum.StrEnum):
+    """A string enum whose members have a Chinese label."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> "LabelledEnum":
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    @classmethod
+    def choices(cls) -> str:
+        """``value(标签)`` for every member, for error messages."""
+        return ", ".join(f"{m.value}({m.label})" for m in cls)
+
+
+class DepartmentKind(LabelledEnum):
+    government = "government", "政府部门"
+    party = "party", "党委部门"
+    court = "court", "审判机关"
+    procuratorate = "procuratorate", "检察机关"
+    institution = "institution", "事业单位"
+    other = "other", "其他"
+
+
+class Library(LabelledEnum):
+    """The four base libraries (基础库) a data element belongs to."""
+
+    population = "population", "人口库"
+    legal_person = "legal_person", "法人库"
+    certificate = "certificate", "电子证照库"
+    credit = "credit", "公共信用库"
+
+
+class DataType(LabelledEnum):
+    """Data types of an information item, 1272号 §信息项 数据类型."""
+
+    C = "C", "字符型"
+    N = "N", "数值型"
+    Y = "Y", "货币型"
+    D = "D", "日期型"
+    T = "T", "日期时间型"
+    L = "L", "逻辑型"
+    M = "M", "备注型"
+    G = "G", "通用型"
+    B = "B", "双精度型"
+    I = "I", "整数型"  # noqa: E741 - the guide's own letter
+    F = "F", "浮点型"
+
+
+class Sensitivity(LabelledEnum):
+    """Grading of a data element; ``sensitive`` and above are encrypted at rest."""
+
+    public = "public", "公开"
+    internal = "internal", "内部"
+    sensitive = "sensitive", "敏感"
+    highly_sensitive = "highly_sensitive", "高度敏感"
+
+
+class SourceRole(LabelledEnum):
+    authoritative = "authoritative", "权威源"
+    verification = "verification", "校核源"
+
+
+class ResourceClass(LabelledEnum):
+    """信息资源分类 类: the one-digit first level of the classification code."""
+
+    basic = "basic", "基础信息资源"
+    theme = "theme", "主题信息资源"
+    department = "department", "部门信息资源"
+
+    @property
+    def digit(self) -> str:
+        return {"basic": "1", "theme": "2", "department": "3"}[self.value]
+
+
+class ResourceFormat(LabelledEnum):
+    """信息资源格式."""
+
+    electronic_file = "electronic_file", "电子文件"
+    spreadsheet = "spreadsheet", "电子表格"
+    database = "database", "数据库"
+    image = "image", "图形图像"
+    streaming = "streaming", "流媒体"
+    self_describing = "self_describing", "自描述格式"
+    service_api = "service_api", "服务接口"
+
+
+class ShareType(LabelledEnum):
+    """共享类型."""
+
+    unconditional = "unconditional", "无条件共享"
+    conditional = "conditional", "有条件共享"
+    none = "none", "不予共享"
+
+
+class ShareMethod(LabelledEnum):
+    """共享方式: how a consumer obtains the resource through the platform."""
+
+    api = "api", "接口共享"
+    file = "file", "文件下载"
+    database = "database", "库表交换"
+
+
+class UpdateCycle(LabelledEnum):
+    """更新周期."""
+
+    realtime = "realtime", "实时"
+    daily = "daily", "每日"
+    weekly = "weekly", "每周"
+    monthly = "monthly", "每月"
+    quarterly = "quarterly", "每季度"
+    semiannual = "semiannual", "每半年"
+    yearly = "yearly", "每年"
+    irregular = "irregular", "不定期"
+
+
+class ControlParamKind(LabelledEnum):
+    """管控参数: conditions a service interface imposes on every call."""
+
+    mandatory_query_key = "mandatory_query_key", "必填查询条件"
+    rate_limit = "rate_limit", "调用频率限制"
+    time_window = "time_window", "调用时段限制"
+    ip_allowlist = "ip_allowlist", "来源地址限制"
+    other = "other", "其他"
+
+
+class ResourceStatus(LabelledEnum):
+    draft = "draft", "草稿"
+    published = "published", "已发布"
+    retired = "retired", "已撤销"
+
+
+DepartmentSlug = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,31}$")
+]
+ElementCode = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+    ),
+]
+RegionCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_.]{2,31}$")
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]

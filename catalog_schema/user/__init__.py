@@ -1,0 +1,1 @@
+"""Users of the platform: people with a role in a department."""

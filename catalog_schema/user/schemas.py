@@ -1,0 +1,58 @@
+"""Users in and out; password hashes never leave the service."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from authz.roles import Role
+from catalog_schema.department.schemas import DepartmentRef
+from catalog_schema.types import ShortText, Username
+from catalog_schema.user.models import User
+
+Password = Field(min_length=8, max_length=128)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    full_name: ShortText
+    role: Role
+    department: str = Field(
+        description="部门简码或统一社会信用代码 / department slug or credit code"
+    )
+    password: str = Password
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: ShortText | None = None
+    role: Role | None = None
+    department: str | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=128)
+    is_active: bool | None = None
+
+
+class UserRead(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    role_label: str
+    department: DepartmentRef
+    is_active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "UserRead":
+        return cls(
+            id=user.id,
+            username=user.username,
+            full_name=user.full_name,
+            role=user.role,
+            role_label=user.role.label,
+            department=DepartmentRef.model_validate(user.department),
+            is_active=user.is_active,
+            created_at=user.created_at,
+        )

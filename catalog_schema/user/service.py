@@ -1,0 +1,77 @@
+"""Reads and writes of users, and checking a login."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from authz import security
+from catalog_schema.department import service as department_service
+from catalog_schema.errors import Conflict, NotFound
+from catalog_schema.pagination import PageParams, paginate
+from catalog_schema.user.models import User
+from catalog_schema.user.schemas import UserCreate, UserUpdate
+
+
+def get(*, db: Session, user_id: int) -> User:
+    """The user with this id, or NotFound."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound(
+            f"用户 {user_id} 不存在", f"user {user_id} does not exist", code="user_not_found"
+        )
+    return user
+
+
+def get_by_username(*, db: Session, username: str) -> User | None:
+    """The user with this username, if any."""
+    return db.scalar(select(User).where(User.username == username))
+
+
+def list_(*, db: Session, params: PageParams) -> tuple[list[User], int]:
+    """A page of users by username."""
+    return paginate(db, select(User).order_by(User.username), params)
+
+
+def create(*, db: Session, data: UserCreate) -> User:
+    """Add a user with a hashed password; the username must be unused."""
+    if get_by_username(db=db, username=data.username) is not None:
+        raise Conflict(
+            f"用户名 {data.username!r} 已存在",
+            f"username {data.username!r} is taken",
+            code="user_duplicate",
+        )
+    dept = department_service.get_by_ref(db=db, ref=data.department)
+    user = User(
+        username=data.username,
+        full_name=data.full_name,
+        role=data.role,
+        department=dept,
+        password_hash=security.hash_password(data.password),
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def update(*, db: Session, user: User, data: UserUpdate) -> User:
+    """Change a user's name, role, department, password or active flag."""
+    if data.department is not None:
+        user.department = department_service.get_by_ref(db=db, ref=data.department)
+    if data.full_name is not None:
+        user.full_name = data.full_name
+    if data.role is not None:
+        user.role = data.role
+    if data.password is not None:
+        user.password_hash = security.hash_password(data.password)
+    if data.is_active is not None:
+        user.is_active = data.is_active
+    db.flush()
+    return user
+
+
+def authenticate(*, db: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (without saying which part was wrong)."""
+    user = get_by_username(db=db, username=username)
+    ok = security.verify_password(password, user.password_hash if user else None)
+    if user is None or not ok or not user.is_active:
+        return None
+    return user

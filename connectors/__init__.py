@@ -1,0 +1,1 @@
+"""Department sources: SQL databases, files and HTTP APIs read as Arrow batches."""

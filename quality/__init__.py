@@ -1,0 +1,1 @@
+"""Standard-code validators, Great Expectations suites and multi-source cross-checks."""
