@@ -1,0 +1,43 @@
+# govdx — the two commands a newcomer needs are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Runtime dependencies; pip check proves the resolved set is consistent.
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip check
+	touch $@
+
+# Test and lint tools on top.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip check
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: export GOVDX_PROFILE = demo
+demo: $(VENV)/.installed
+	$(BIN)/govdx demo seed
+	$(BIN)/govdx serve
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy api authz catalog_schema connectors quality dags
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory lint
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""Fixtures: the platform database on SQLite and PostgreSQL, a transaction per test, an API client.
+
+Every test that takes ``db`` or ``client`` runs once per backend. The schema is built by the
+real Alembic migrations and the demo catalog is loaded once per backend; each test then runs
+inside a transaction that is rolled back, so tests see the same starting state.
+
+The PostgreSQL leg runs when GOVDX_TEST_POSTGRES_URL names a server; it gets a fresh database
+of its own there, dropped at the end. With GOVDX_REQUIRE_SERVICES=1 (as .ci/run sets) a
+missing or unreachable server fails the run instead of skipping the leg.
+"""
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.main import create_app
+from api.settings import ApiSettings
+from authz import security
+from catalog_schema import demo, migrate
+from catalog_schema.database import make_engine
+from catalog_schema.user import service as user_service
+
+POSTGRES_ENV = "GOVDX_TEST_POSTGRES_URL"
+REQUIRE_ENV = "GOVDX_REQUIRE_SERVICES"
+TEST_SECRET = "test-secret-" + "x" * 40
+
+_legs: dict[str, str] = {}
+
+
+def _require_services() -> bool:
+    return os.environ.get(REQUIRE_ENV) == "1"
+
+
+def _postgres_engine() -> Iterator[Engine]:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        _legs["postgresql"] = f"skipped: set {POSTGRES_ENV} to run it"
+        if _require_services():
+            pytest.fail(f"{REQUIRE_ENV}=1 but {POSTGRES_ENV} is not set")
+        pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_ENV} (e.g. "
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/test) to run it")
+    admin = make_engine(url)
+    name = f"govdx_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means the same thing
+        admin.dispose()
+        pytest.fail(f"PostgreSQL at {POSTGRES_ENV}={url} is unreachable: {exc}", pytrace=False)
+    engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
+    _legs["postgresql"] = "ran"
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _sqlite_engine(folder: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{folder / 'govdx-test.sqlite'}")
+    _legs["sqlite"] = "ran"
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated platform database holding the demo catalog and users, per backend."""
+    if request.param == "sqlite":
+        engines = _sqlite_engine(tmp_path_factory.mktemp("sqlite"))
+    else:
+        engines = _postgres_engine()
+    eng = next(engines)
+    migrate.upgrade(eng)
+    with Session(eng) as session:
+        demo.seed(session)
+        session.commit()
+    yield eng
+    next(engines, None)
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose outer transaction is rolled back after the test."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        if outer.is_active:
+            outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    """Sessions bound to the test's connection; their commits release savepoints only."""
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                        expire_on_commit=False)
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def settings() -> ApiSettings:
+    return ApiSettings(profile="production", secret_key=TEST_SECRET, token_ttl_minutes=5)
+
+
+@pytest.fixture
+def client(settings: ApiSettings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    app = create_app(settings, session_factory=session_factory)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def bearer(username: str, *, role: str, department_id: int, ttl: timedelta = timedelta(minutes=5),
+           secret: str = TEST_SECRET) -> dict[str, str]:
+    """An Authorization header for a user, signed as the test app expects."""
+    token = security.issue_token(username=username, role=role, department_id=department_id,
+                                 secret=secret, ttl=ttl)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def as_user(db: Session) -> Callable[[str], dict[str, str]]:
+    """``as_user("catalog_admin")`` gives the headers of that demo user."""
+
+    def headers(username: str) -> dict[str, str]:
+        user = user_service.get_by_username(db=db, username=username)
+        assert user is not None, username
+        return bearer(user.username, role=user.role.value, department_id=user.department_id)
+
+    return headers
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for leg in ("sqlite", "postgresql"):
+        state = _legs.get(leg, "not used")
+        terminalreporter.write_line(f"govdx database leg {leg}: {state}")
