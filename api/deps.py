@@ -11,7 +11,7 @@ from api.settings import ApiSettings
 from authz import security
 from authz.permissions import Permission
 from catalog_schema.errors import Unauthorized
-from catalog_schema.pagination import PageParams
+from catalog_schema.pagination import MAX_PAGE_SIZE, PageParams
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
 
@@ -72,4 +72,11 @@ def requires(permission: Permission) -> object:
     return Depends(check)
 
 
-Paging = Annotated[PageParams, Query()]
+def page_params(
+    page: Annotated[int, Query(ge=1, le=100_000, description="页码 / page number")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 / page size")] = 20,
+) -> PageParams:
+    return PageParams(page=page, page_size=page_size)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

@@ -1,0 +1,191 @@
+"""Catalog files: idempotent, all-or-nothing import; YAML and DCAT export."""
+
+import json
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from catalog_schema import demo, exchange
+from catalog_schema.errors import InvalidInput, PayloadTooLarge
+from catalog_schema.models import DataElement, Department, ElementSource, Resource, ResourceVersion
+from tests import factories
+
+
+def _counts(db):
+    return {m.__name__: db.scalar(select(func.count()).select_from(m))
+            for m in (Department, DataElement, ElementSource, Resource, ResourceVersion)}
+
+
+def _document(**sections):
+    return {"version": 1, "departments": [], "elements": [], "resources": [], **sections}
+
+
+def test_reimporting_the_demo_catalog_changes_nothing(db):
+    before = _counts(db)
+
+    report = exchange.import_catalog(db, exchange.read_file(demo.CATALOG_FILE))
+
+    assert all(c["created"] == c["updated"] == 0 for c in report.counts.values())
+    assert report.total("resources") >= 20
+    assert _counts(db) == before
+
+
+def test_exported_yaml_imports_back_unchanged(db):
+    exported = exchange.parse_text(exchange.export_yaml(db))
+
+    report = exchange.import_catalog(db, exported)
+
+    assert {s: c["unchanged"] for s, c in report.counts.items()} == {
+        s: len(exported[s]) for s in exchange.SECTIONS
+    }
+
+
+def test_new_entries_are_created_and_referenced_within_the_file(db):
+    document = _document(
+        departments=[factories.department()],
+        elements=[factories.element(authoritative="shenji")],
+        resources=[factories.resource(provider="shenji", items=[
+            {"name": "测试项", "data_type": "C", "element": "population.test_element"}])],
+    )
+
+    report = exchange.import_catalog(db, document)
+
+    assert [report.counts[s]["created"] for s in exchange.SECTIONS] == [1, 1, 1]
+
+
+def test_a_file_with_bad_entries_changes_nothing_and_lists_every_problem(db):
+    before = _counts(db)
+    document = _document(
+        departments=[factories.department(credit_code="11350100000770019X")],
+        elements=[factories.element(), factories.element(code="population.other", data_type="Q")],
+        resources=[
+            factories.resource(),
+            factories.resource(name="缺条件", share={"type": "conditional"}),
+            factories.resource(name="类型不符", items=[
+                {"name": "出生日期", "data_type": "C", "element": "population.birth_date"}]),
+        ],
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        exchange.import_catalog(db, document)
+    db.rollback()
+
+    paths = [p.path for p in refused.value.problems]
+    assert paths == [
+        "departments[0].credit_code",
+        "elements[1].data_type",
+        "resources[1].share",
+        "resources[2].items[0].data_type",
+    ]
+    assert refused.value.code == "import_failed"
+    assert _counts(db) == before
+
+
+def test_a_file_cannot_move_ownership_of_an_element(db):
+    document = _document(elements=[factories.element(code="population.name", name="姓名",
+                                                     authoritative="renshe")])
+
+    with pytest.raises(InvalidInput) as refused:
+        exchange.import_catalog(db, document)
+
+    assert refused.value.problems[0].path == "elements[0]"
+    assert "榕城市公安局" in refused.value.problems[0].message
+
+
+def test_unknown_department_reference_is_located(db):
+    document = _document(resources=[factories.resource(provider="nowhere")])
+
+    with pytest.raises(InvalidInput) as refused:
+        exchange.import_catalog(db, document)
+
+    assert refused.value.problems[0].path == "resources[0]"
+    assert "nowhere" in refused.value.problems[0].message
+
+
+def test_missing_fields_and_unknown_keys_are_located(db):
+    entry = factories.resource(colour="blue")
+    del entry["abstract"]
+
+    with pytest.raises(InvalidInput) as refused:
+        exchange.import_catalog(db, _document(resources=[entry], extra_section=[]))
+
+    assert sorted(p.path for p in refused.value.problems) == [
+        "extra_section", "resources[0].abstract", "resources[0].colour"]
+
+
+def test_wrong_format_version_is_refused(db):
+    with pytest.raises(InvalidInput) as refused:
+        exchange.import_catalog(db, _document(version=2))
+
+    assert refused.value.problems[0].path == "version"
+
+
+def test_malformed_yaml_names_line_and_column():
+    with pytest.raises(InvalidInput) as refused:
+        exchange.parse_text("version: 1\nresources: [\n  - name: x\n", name="bad.yaml")
+
+    assert refused.value.code == "malformed_file"
+    assert "行" in refused.value.message and "line" in refused.value.message_en
+
+
+def test_yaml_that_is_not_a_mapping_is_refused():
+    with pytest.raises(InvalidInput) as refused:
+        exchange.parse_text("- just\n- a list\n")
+
+    assert refused.value.code == "malformed_file"
+
+
+def test_oversized_file_is_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (exchange.MAX_FILE_BYTES + 1))
+
+    with pytest.raises(PayloadTooLarge) as refused:
+        exchange.read_file(big)
+
+    assert refused.value.code == "file_too_large"
+
+
+def test_non_utf8_file_is_refused(tmp_path):
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("version: 1\n# 中文目录\n".encode("gbk"))
+
+    with pytest.raises(InvalidInput) as refused:
+        exchange.read_file(gbk)
+
+    assert refused.value.code == "file_encoding"
+
+
+def test_changed_resource_in_a_file_is_updated_and_versioned(db):
+    exported = exchange.parse_text(exchange.export_yaml(db))
+    published = next(r for r in exported["resources"] if r["status"] == "published")
+    published["abstract"] = "导入时修订的摘要。"
+
+    report = exchange.import_catalog(db, _document(resources=[published]))
+
+    resource = db.scalar(select(Resource).where(Resource.code == published["code"]))
+    assert report.counts["resources"]["updated"] == 1
+    assert resource.abstract == "导入时修订的摘要。"
+    assert resource.version == 2
+
+
+def test_dcat_export_lists_published_resources_as_json_ld(db):
+    document = json.loads(exchange.export_dcat(db))
+
+    published = db.scalar(select(func.count()).select_from(Resource)
+                          .where(Resource.status == "published"))
+    datasets = document["dcat:dataset"]
+    assert document["@type"] == "dcat:Catalog"
+    assert document["@context"]["dcat"] == "http://www.w3.org/ns/dcat#"
+    assert len(datasets) == published
+    first = datasets[0]
+    assert first["@type"] == "dcat:Dataset"
+    assert {"dct:identifier", "dct:title", "dct:publisher", "dct:accrualPeriodicity",
+            "dct:accessRights", "dcat:distribution"} <= set(first)
+
+
+def test_yaml_export_is_valid_yaml_with_every_section(db):
+    document = yaml.safe_load(exchange.export_yaml(db))
+
+    assert document["version"] == 1
+    assert {len(document[s]) > 0 for s in exchange.SECTIONS} == {True}
