@@ -1,0 +1,132 @@
+"""The govdx command line: exit 0 on success, exit 2 with every problem on bad input."""
+
+import json
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from api.cli import app
+from catalog_schema import demo
+from catalog_schema.database import get_engine, get_sessionmaker
+from catalog_schema.models import DataElement, Resource, User
+from tests import factories
+
+runner = CliRunner()
+
+
+def _use_database(monkeypatch, url):
+    monkeypatch.setenv("GOVDX_DATABASE_URL", url)
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+
+
+@pytest.fixture
+def fresh_db(tmp_path, monkeypatch):
+    """A new, empty SQLite database for the CLI to work on."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    _use_database(monkeypatch, url)
+    yield url
+    get_engine().dispose()
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+
+
+@pytest.fixture
+def seeded_db(engine, monkeypatch):
+    """The shared test database of each backend (holding the demo catalog), for commands that change nothing."""
+    _use_database(monkeypatch, engine.url.render_as_string(hide_password=False))
+    yield engine
+    get_engine().dispose()
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+
+
+def _counts(engine):
+    with Session(engine) as s:
+        return [s.scalar(select(func.count()).select_from(m)) for m in (Resource, DataElement, User)]
+
+
+def test_db_upgrade_then_demo_seed_then_reimport_is_idempotent(fresh_db, tmp_path):
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    seeded = runner.invoke(app, ["demo", "seed"])
+    exported = runner.invoke(app, ["catalog", "export", "--output", str(tmp_path / "c.yaml")])
+    reimported = runner.invoke(app, ["catalog", "import", str(tmp_path / "c.yaml")])
+
+    assert upgraded.exit_code == 0, upgraded.output
+    assert seeded.exit_code == 0, seeded.output
+    assert "catalog_admin" in seeded.output and demo.DEMO_PASSWORD in seeded.output
+    assert exported.exit_code == 0
+    assert reimported.exit_code == 0, reimported.output
+    assert yaml.safe_load((tmp_path / "c.yaml").read_text(encoding="utf-8"))["version"] == 1
+
+
+def test_import_of_a_bad_file_exits_2_lists_every_problem_and_changes_nothing(seeded_db, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"version": 1, "resources": [
+        factories.resource(),
+        factories.resource(name="缺条件", share={"type": "conditional"}),
+        factories.resource(name="坏代码", code="999/1"),
+    ]}, allow_unicode=True), encoding="utf-8")
+    before = _counts(seeded_db)
+
+    result = runner.invoke(app, ["catalog", "import", str(bad)])
+
+    assert result.exit_code == 2
+    assert "resources[1].share" in result.output and "resources[2].code" in result.output
+    assert _counts(seeded_db) == before
+
+
+def test_import_of_malformed_yaml_exits_2(seeded_db, tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("version: 1\nresources: [\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["catalog", "import", str(bad)])
+
+    assert result.exit_code == 2
+    assert "malformed_file" in result.output
+
+
+def test_import_of_a_missing_file_exits_2(seeded_db, tmp_path):
+    result = runner.invoke(app, ["catalog", "import", str(tmp_path / "absent.yaml")])
+
+    assert result.exit_code == 2
+    assert "file_unreadable" in result.output
+
+
+def test_dcat_export_is_json_ld(seeded_db):
+    result = runner.invoke(app, ["catalog", "export", "--format", "dcat"])
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["@type"] == "dcat:Catalog"
+
+
+def test_user_add_with_unknown_department_exits_2_and_adds_nothing(seeded_db):
+    before = _counts(seeded_db)
+
+    result = runner.invoke(app, ["user", "add", "someone", "--role", "auditor", "--department", "nowhere",
+                                 "--full-name", "某人", "--password", "a-long-password"])
+
+    assert result.exit_code == 2
+    assert "department_not_found" in result.output
+    assert _counts(seeded_db) == before
+
+
+def test_user_add_with_short_password_exits_2(seeded_db):
+    result = runner.invoke(app, ["user", "add", "someone", "--role", "auditor", "--department", "shujuju",
+                                 "--full-name", "某人", "--password", "short"])
+
+    assert result.exit_code == 2
+    assert "password" in result.output
+
+
+def test_user_add_creates_a_user(fresh_db):
+    runner.invoke(app, ["demo", "seed"])
+
+    result = runner.invoke(app, ["user", "add", "new_auditor", "--role", "auditor", "--department", "shujuju",
+                                 "--full-name", "新审计", "--password", "a-long-password"])
+
+    assert result.exit_code == 0, result.output
+    assert "new_auditor" in result.output
