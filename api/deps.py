@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, params
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -62,7 +62,7 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def requires(permission: Permission) -> object:
+def requires(permission: Permission) -> params.Depends:
     """A dependency that lets the request through only if the current user has ``permission``."""
 
     def check(user: CurrentUser) -> User:

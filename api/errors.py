@@ -17,9 +17,7 @@ _HTTP_TEXT = {
 }
 
 
-def _json(
-    status: int, body: dict[str, object], headers: dict[str, str] | None = None
-) -> JSONResponse:
+def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 

@@ -29,8 +29,7 @@ class Permission:
             allowed = "、".join(r.label for r in sorted(self.roles))
             raise Forbidden(
                 f"无权执行“{self.label}”：需要角色 {allowed}",
-                f"not allowed to {self.name}: requires role "
-                f"{', '.join(sorted(r.value for r in self.roles))}",
+                f"not allowed to {self.name}: requires role {', '.join(sorted(r.value for r in self.roles))}",
                 code="permission_denied",
             )
         return user

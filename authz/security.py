@@ -42,9 +42,7 @@ class TokenClaims:
     expires_at: datetime
 
 
-def issue_token(
-    *, username: str, role: str, department_id: int, secret: str, ttl: timedelta
-) -> str:
+def issue_token(*, username: str, role: str, department_id: int, secret: str, ttl: timedelta) -> str:
     """A signed access token for the user, valid for ``ttl``."""
     now = datetime.now(UTC)
     payload = {

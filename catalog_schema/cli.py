@@ -50,9 +50,7 @@ def db_upgrade(
     before = migrate.current_revision(engine)
     migrate.upgrade(engine, revision)
     after = migrate.current_revision(engine)
-    out.print(
-        f"数据库 {engine.url.render_as_string(hide_password=True)}: {before or '(空)'} → {after}"
-    )
+    out.print(f"数据库 {engine.url.render_as_string(hide_password=True)}: {before or '(空)'} → {after}")
 
 
 @db_app.command("current")
@@ -77,9 +75,7 @@ def catalog_import(
 def _print_import(report: exchange.ImportReport) -> None:
     table = Table("类别 section", "新增 created", "更新 updated", "未变 unchanged")
     for section, counts in report.counts.items():
-        table.add_row(
-            section, str(counts["created"]), str(counts["updated"]), str(counts["unchanged"])
-        )
+        table.add_row(section, str(counts["created"]), str(counts["updated"]), str(counts["unchanged"]))
     out.print(table)
 
 
@@ -93,9 +89,7 @@ def catalog_export(
     fmt: Annotated[
         ExportFormat, typer.Option("--format", help="yaml: 可再导入; dcat: JSON-LD")
     ] = ExportFormat.yaml,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="输出文件，默认标准输出")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件，默认标准输出")] = None,
 ) -> None:
     """Export the catalog as YAML (re-importable) or as DCAT JSON-LD for harvesters."""
     with session_scope() as db:

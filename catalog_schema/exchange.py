@@ -192,9 +192,7 @@ def _element_entry(db: Session, data: ElementCreate, actor_id: int | None) -> Ou
 _RESOURCE_COMPARED_OUT = {"status", "published_on", "related"}
 
 
-def _resource_entry(
-    db: Session, data: ResourceImport, actor_id: int | None
-) -> tuple[Outcome, Resource]:
+def _resource_entry(db: Session, data: ResourceImport, actor_id: int | None) -> tuple[Outcome, Resource]:
     if data.code is not None:
         resource = db.scalar(select(Resource).where(Resource.code == data.code))
     else:
@@ -230,9 +228,7 @@ def _resource_entry(
     if {k: v for k, v in incoming.items() if k not in strip} != {
         k: v for k, v in current.items() if k not in strip
     }:
-        changes = data.model_dump(
-            include=set(ResourceUpdate.model_fields) - {"related", "change_note"}
-        )
+        changes = data.model_dump(include=set(ResourceUpdate.model_fields) - {"related", "change_note"})
         resource_service.update(
             db=db,
             resource=resource,
@@ -246,9 +242,7 @@ def _resource_entry(
     return outcome, resource
 
 
-def import_catalog(
-    db: Session, document: dict[str, Any], *, actor_id: int | None = None
-) -> ImportReport:
+def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | None = None) -> ImportReport:
     """Apply a catalog document; raise InvalidInput listing every problem if any entry is wrong."""
     problems: list[Problem] = []
     version = document.get("version")

@@ -34,6 +34,4 @@ def paginate(db: Session, stmt: Select[tuple[T]], params: PageParams) -> tuple[l
 def page_of(items: list[T], total: int, params: PageParams) -> "Page[T]":
     """Wrap a page of already-converted items."""
     pages = (total + params.page_size - 1) // params.page_size
-    return Page[T](
-        items=items, total=total, page=params.page, page_size=params.page_size, pages=pages
-    )
+    return Page[T](items=items, total=total, page=params.page, page_size=params.page_size, pages=pages)

@@ -145,18 +145,12 @@ class ResourceStatus(LabelledEnum):
     retired = "retired", "已撤销"
 
 
-DepartmentSlug = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,31}$")
-]
+DepartmentSlug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 ElementCode = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
-    ),
+    StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"),
 ]
 RegionCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")]
-Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_.]{2,31}$")
-]
+Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_.]{2,31}$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]

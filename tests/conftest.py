@@ -45,14 +45,16 @@ def _postgres_engine() -> Iterator[Engine]:
         _legs["postgresql"] = f"skipped: set {POSTGRES_ENV} to run it"
         if _require_services():
             pytest.fail(f"{REQUIRE_ENV}=1 but {POSTGRES_ENV} is not set")
-        pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_ENV} (e.g. "
-                    "postgresql+psycopg://postgres@127.0.0.1:5432/test) to run it")
+        pytest.skip(
+            f"PostgreSQL leg skipped: set {POSTGRES_ENV} (e.g. "
+            "postgresql+psycopg://postgres@127.0.0.1:5432/test) to run it"
+        )
     admin = make_engine(url)
     name = f"govdx_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the same thing
+    except Exception as exc:
         admin.dispose()
         pytest.fail(f"PostgreSQL at {POSTGRES_ENV}={url} is unreachable: {exc}", pytrace=False)
     engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
@@ -102,8 +104,7 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session_factory(connection: Connection) -> sessionmaker[Session]:
     """Sessions bound to the test's connection; their commits release savepoints only."""
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                        expire_on_commit=False)
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
 
 
 @pytest.fixture
@@ -124,11 +125,18 @@ def client(settings: ApiSettings, session_factory: sessionmaker[Session]) -> Ite
         yield test_client
 
 
-def bearer(username: str, *, role: str, department_id: int, ttl: timedelta = timedelta(minutes=5),
-           secret: str = TEST_SECRET) -> dict[str, str]:
+def bearer(
+    username: str,
+    *,
+    role: str,
+    department_id: int,
+    ttl: timedelta = timedelta(minutes=5),
+    secret: str = TEST_SECRET,
+) -> dict[str, str]:
     """An Authorization header for a user, signed as the test app expects."""
-    token = security.issue_token(username=username, role=role, department_id=department_id,
-                                 secret=secret, ttl=ttl)
+    token = security.issue_token(
+        username=username, role=role, department_id=department_id, secret=secret, ttl=ttl
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

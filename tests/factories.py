@@ -24,7 +24,11 @@ def department(**overrides: Any) -> dict[str, Any]:
         "credit_code": credit_code(77001),
         "region_code": "350100",
         "kind": "government",
-        "supervisor": {"name": "李督办", "phone": "0591-87001234", "email": "dubian@shenji.example.cn"},
+        "supervisor": {
+            "name": "李督办",
+            "phone": "0591-87001234",
+            "email": "dubian@shenji.example.cn",
+        },
     }
     doc.update(overrides)
     return doc
@@ -55,7 +59,12 @@ def resource(**overrides: Any) -> dict[str, Any]:
         "share": {"type": "unconditional", "method": "api"},
         "update_cycle": "daily",
         "items": [
-            {"name": "公民身份号码", "data_type": "C", "length": 18, "element": "population.id_number"},
+            {
+                "name": "公民身份号码",
+                "data_type": "C",
+                "length": 18,
+                "element": "population.id_number",
+            },
             {"name": "姓名", "data_type": "C", "length": 50, "element": "population.name"},
         ],
     }

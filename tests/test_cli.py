@@ -36,7 +36,7 @@ def fresh_db(tmp_path, monkeypatch):
 
 @pytest.fixture
 def seeded_db(engine, monkeypatch):
-    """The shared test database of each backend (holding the demo catalog), for commands that change nothing."""
+    """The shared database of each backend (with the demo catalog), for commands that change nothing."""
     _use_database(monkeypatch, engine.url.render_as_string(hide_password=False))
     yield engine
     get_engine().dispose()
@@ -65,11 +65,20 @@ def test_db_upgrade_then_demo_seed_then_reimport_is_idempotent(fresh_db, tmp_pat
 
 def test_import_of_a_bad_file_exits_2_lists_every_problem_and_changes_nothing(seeded_db, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"version": 1, "resources": [
-        factories.resource(),
-        factories.resource(name="缺条件", share={"type": "conditional"}),
-        factories.resource(name="坏代码", code="999/1"),
-    ]}, allow_unicode=True), encoding="utf-8")
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "resources": [
+                    factories.resource(),
+                    factories.resource(name="缺条件", share={"type": "conditional"}),
+                    factories.resource(name="坏代码", code="999/1"),
+                ],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     before = _counts(seeded_db)
 
     result = runner.invoke(app, ["catalog", "import", str(bad)])
@@ -106,8 +115,22 @@ def test_dcat_export_is_json_ld(seeded_db):
 def test_user_add_with_unknown_department_exits_2_and_adds_nothing(seeded_db):
     before = _counts(seeded_db)
 
-    result = runner.invoke(app, ["user", "add", "someone", "--role", "auditor", "--department", "nowhere",
-                                 "--full-name", "某人", "--password", "a-long-password"])
+    result = runner.invoke(
+        app,
+        [
+            "user",
+            "add",
+            "someone",
+            "--role",
+            "auditor",
+            "--department",
+            "nowhere",
+            "--full-name",
+            "某人",
+            "--password",
+            "a-long-password",
+        ],
+    )
 
     assert result.exit_code == 2
     assert "department_not_found" in result.output
@@ -115,8 +138,22 @@ def test_user_add_with_unknown_department_exits_2_and_adds_nothing(seeded_db):
 
 
 def test_user_add_with_short_password_exits_2(seeded_db):
-    result = runner.invoke(app, ["user", "add", "someone", "--role", "auditor", "--department", "shujuju",
-                                 "--full-name", "某人", "--password", "short"])
+    result = runner.invoke(
+        app,
+        [
+            "user",
+            "add",
+            "someone",
+            "--role",
+            "auditor",
+            "--department",
+            "shujuju",
+            "--full-name",
+            "某人",
+            "--password",
+            "short",
+        ],
+    )
 
     assert result.exit_code == 2
     assert "password" in result.output
@@ -125,8 +162,22 @@ def test_user_add_with_short_password_exits_2(seeded_db):
 def test_user_add_creates_a_user(fresh_db):
     runner.invoke(app, ["demo", "seed"])
 
-    result = runner.invoke(app, ["user", "add", "new_auditor", "--role", "auditor", "--department", "shujuju",
-                                 "--full-name", "新审计", "--password", "a-long-password"])
+    result = runner.invoke(
+        app,
+        [
+            "user",
+            "add",
+            "new_auditor",
+            "--role",
+            "auditor",
+            "--department",
+            "shujuju",
+            "--full-name",
+            "新审计",
+            "--password",
+            "a-long-password",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     assert "new_auditor" in result.output

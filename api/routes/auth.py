@@ -23,14 +23,10 @@ class Token(BaseModel):
 
 
 @router.post("/token", response_model=Token, summary="登录，换取访问令牌 / log in")
-def login(
-    db: DbSession, settings: Settings, form: Annotated[OAuth2PasswordRequestForm, Depends()]
-) -> Token:
+def login(db: DbSession, settings: Settings, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     user = user_service.authenticate(db=db, username=form.username, password=form.password)
     if user is None:
-        raise Unauthorized(
-            "用户名或密码错误", "incorrect username or password", code="invalid_credentials"
-        )
+        raise Unauthorized("用户名或密码错误", "incorrect username or password", code="invalid_credentials")
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     token = security.issue_token(
         username=user.username,

@@ -57,7 +57,5 @@ def create_department(db: DbSession, data: DepartmentCreate) -> DepartmentRead:
     dependencies=[requires(DepartmentManage)],
     summary="修改部门 / update a department",
 )
-def update_department(
-    db: DbSession, dept: PathDepartment, data: DepartmentUpdate
-) -> DepartmentRead:
+def update_department(db: DbSession, dept: PathDepartment, data: DepartmentUpdate) -> DepartmentRead:
     return DepartmentRead.of(department_service.update(db=db, dept=dept, data=data))

@@ -88,17 +88,13 @@ def update_element(db: DbSession, element: PathElement, data: ElementUpdate) -> 
     status_code=201,
     dependencies=[requires(ElementManage)],
     summary="登记来源部门(权威源或校核源) / register a source",
-    responses={
-        409: {"description": "第二个权威源被拒绝 / a second authoritative source is refused"}
-    },
+    responses={409: {"description": "第二个权威源被拒绝 / a second authoritative source is refused"}},
 )
 def register_source(
     db: DbSession, user: CurrentUser, element: PathElement, data: SourceRegister
 ) -> ElementRead:
     dept = department_service.get_by_ref(db=db, ref=data.department)
-    element_service.register_source(
-        db=db, element=element, department=dept, role=data.role, actor_id=user.id
-    )
+    element_service.register_source(db=db, element=element, department=dept, role=data.role, actor_id=user.id)
     return ElementRead.of(element)
 
 
@@ -121,9 +117,7 @@ def remove_source(db: DbSession, element: PathElement, department: str) -> Eleme
     dependencies=[requires(ElementManage)],
     summary="权威源移交 / transfer ownership",
 )
-def transfer(
-    db: DbSession, user: CurrentUser, element: PathElement, data: TransferCreate
-) -> TransferRead:
+def transfer(db: DbSession, user: CurrentUser, element: PathElement, data: TransferCreate) -> TransferRead:
     dept = department_service.get_by_ref(db=db, ref=data.to_department)
     record = element_service.transfer_ownership(
         db=db, element=element, to_department=dept, reason=data.reason, actor_id=user.id
@@ -138,7 +132,4 @@ def transfer(
     summary="权威源移交记录 / ownership transfers",
 )
 def list_transfers(db: DbSession, element: PathElement) -> list[TransferRead]:
-    return [
-        TransferRead.of(element.code, t)
-        for t in element_service.list_transfers(db=db, element=element)
-    ]
+    return [TransferRead.of(element.code, t) for t in element_service.list_transfers(db=db, element=element)]

@@ -57,9 +57,7 @@ def search_resources(
     ] = None,
     provider: Annotated[str | None, Query(description="提供方简码或信用代码")] = None,
     share_type: ShareType | None = None,
-    element: Annotated[
-        str | None, Query(max_length=64, description="含此数据元 / carries element")
-    ] = None,
+    element: Annotated[str | None, Query(max_length=64, description="含此数据元 / carries element")] = None,
     update_cycle: UpdateCycle | None = None,
     q: Annotated[str | None, Query(max_length=100, description="名称或摘要中的文字")] = None,
     status: ResourceStatus | None = None,
@@ -120,9 +118,7 @@ def create_resource(db: DbSession, user: CurrentUser, data: ResourceCreate) -> R
 def update_resource(
     db: DbSession, user: CurrentUser, resource: PathResource, data: ResourceUpdate
 ) -> ResourceRead:
-    return ResourceRead.of(
-        resource_service.update(db=db, resource=resource, data=data, actor_id=user.id)
-    )
+    return ResourceRead.of(resource_service.update(db=db, resource=resource, data=data, actor_id=user.id))
 
 
 @router.post(
@@ -141,9 +137,7 @@ def publish_resource(db: DbSession, user: CurrentUser, resource: PathResource) -
     dependencies=[requires(CatalogManage)],
     summary="撤销(须说明原因) / retire with a reason",
 )
-def retire_resource(
-    db: DbSession, user: CurrentUser, resource: PathResource, data: RetireIn
-) -> ResourceRead:
+def retire_resource(db: DbSession, user: CurrentUser, resource: PathResource, data: RetireIn) -> ResourceRead:
     return ResourceRead.of(
         resource_service.retire(db=db, resource=resource, reason=data.reason, actor_id=user.id)
     )

@@ -22,12 +22,11 @@ def get(*, db: Session, department_id: int) -> Department:
 
 def get_by_ref(*, db: Session, ref: str) -> Department:
     """The department named by its slug or its unified social credit code, or NotFound."""
-    dept = db.scalar(
-        select(Department).where(or_(Department.slug == ref, Department.credit_code == ref))
-    )
+    dept = db.scalar(select(Department).where(or_(Department.slug == ref, Department.credit_code == ref)))
     if dept is None:
         raise NotFound(
-            f"部门 {ref!r} 不存在；请使用部门简码(slug)或统一社会信用代码，可通过 GET /api/v1/departments 查询",
+            f"部门 {ref!r} 不存在；请使用部门简码(slug)或统一社会信用代码，"
+            "可通过 GET /api/v1/departments 查询",
             f"department {ref!r} does not exist; use its slug or credit code "
             "(list them with GET /api/v1/departments)",
             code="department_not_found",

@@ -58,9 +58,7 @@ class ElementSource(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     element_id: Mapped[int] = mapped_column(ForeignKey("data_elements.id", ondelete="CASCADE"))
-    department_id: Mapped[int] = mapped_column(
-        ForeignKey("departments.id", ondelete="RESTRICT"), index=True
-    )
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"), index=True)
     role: Mapped[SourceRole] = mapped_column(enum_column(SourceRole))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -75,16 +73,12 @@ class OwnershipTransfer(Base):
     __tablename__ = "element_ownership_transfers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    element_id: Mapped[int] = mapped_column(
-        ForeignKey("data_elements.id", ondelete="CASCADE"), index=True
-    )
+    element_id: Mapped[int] = mapped_column(ForeignKey("data_elements.id", ondelete="CASCADE"), index=True)
     from_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     to_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     reason: Mapped[str] = mapped_column(Text)
     transferred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     transferred_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    from_department: Mapped[Department] = relationship(
-        foreign_keys=[from_department_id], lazy="joined"
-    )
+    from_department: Mapped[Department] = relationship(foreign_keys=[from_department_id], lazy="joined")
     to_department: Mapped[Department] = relationship(foreign_keys=[to_department_id], lazy="joined")

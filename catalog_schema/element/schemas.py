@@ -28,9 +28,7 @@ class ElementCreate(BaseModel):
     standard: ShortText | None = None
     sensitivity: Sensitivity = Sensitivity.internal
     description: LongText | None = None
-    authoritative: str = Field(
-        description="权威源部门的简码或统一社会信用代码 / slug or credit code"
-    )
+    authoritative: str = Field(description="权威源部门的简码或统一社会信用代码 / slug or credit code")
     verification: list[str] = Field(default_factory=list, max_length=50)
 
 
@@ -90,9 +88,7 @@ class ElementRead(BaseModel):
             sensitivity_label=element.sensitivity.label,
             description=element.description,
             authoritative=DepartmentRef.model_validate(owner.department) if owner else None,
-            verification=[
-                DepartmentRef.model_validate(s.department) for s in element.verification_sources
-            ],
+            verification=[DepartmentRef.model_validate(s.department) for s in element.verification_sources],
         )
 
 

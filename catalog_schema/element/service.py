@@ -46,9 +46,7 @@ def list_(
     if library is not None:
         stmt = stmt.where(DataElement.library == library)
     if department is not None:
-        sources = select(ElementSource.element_id).where(
-            ElementSource.department_id == department.id
-        )
+        sources = select(ElementSource.element_id).where(ElementSource.department_id == department.id)
         if role is not None:
             sources = sources.where(ElementSource.role == role)
         stmt = stmt.where(DataElement.id.in_(sources))
@@ -93,9 +91,7 @@ def create(*, db: Session, data: ElementCreate, actor_id: int | None = None) -> 
 def update(*, db: Session, element: DataElement, data: ElementUpdate) -> DataElement:
     """Change descriptive fields; the data type only while no information item binds the element."""
     if data.data_type is not None and data.data_type is not element.data_type:
-        bound = db.scalar(
-            select(ResourceItem.id).where(ResourceItem.element_id == element.id).limit(1)
-        )
+        bound = db.scalar(select(ResourceItem.id).where(ResourceItem.element_id == element.id).limit(1))
         if bound is not None:
             raise Conflict(
                 f"数据元 {element.code} 已被信息项引用，不能修改数据类型；请先调整引用它的信息项",
@@ -148,13 +144,10 @@ def register_source(
     if existing is not None:
         raise Conflict(
             f"“{department.name}”已登记为数据元 {element.code} 的{existing.role.label}",
-            f"{department.slug} is already registered as {existing.role.value} source of "
-            f"{element.code}",
+            f"{department.slug} is already registered as {existing.role.value} source of {element.code}",
             code="source_already_registered",
         )
-    source = ElementSource(
-        element=element, department=department, role=role, registered_by_id=actor_id
-    )
+    source = ElementSource(element=element, department=department, role=role, registered_by_id=actor_id)
     db.add(source)
     try:
         with db.begin_nested():

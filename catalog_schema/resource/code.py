@@ -13,9 +13,7 @@ category the resource declares. Modelled on python-stdnum: ``compact``, ``valida
 import re
 
 SEQUENCE_DIGITS = 6
-_CODE = re.compile(
-    r"^(?P<klass>[123])(?P<item>\d{2})(?P<catalog>\d{3})(?P<detail>\d{0,12})/(?P<seq>\d{6})$"
-)
+_CODE = re.compile(r"^(?P<klass>[123])(?P<item>\d{2})(?P<catalog>\d{3})(?P<detail>\d{0,12})/(?P<seq>\d{6})$")
 
 
 class InvalidResourceCode(ValueError):
@@ -59,9 +57,7 @@ def validate(value: str, *, expected_classification: str | None = None) -> str:
             "(class 1 digit, item 2, catalog 3, optional detail digits, sequence 6)",
         )
     if int(match["seq"]) == 0:
-        raise InvalidResourceCode(
-            value, "顺序码不能为 000000", "the sequence code cannot be 000000"
-        )
+        raise InvalidResourceCode(value, "顺序码不能为 000000", "the sequence code cannot be 000000")
     if expected_classification is not None and code.split("/")[0] != expected_classification:
         raise InvalidResourceCode(
             value,

@@ -34,9 +34,7 @@ class Resource(TimestampMixin, Base):
     classification_code: Mapped[str] = mapped_column(String(20), index=True)
     sequence: Mapped[int]
     name: Mapped[str] = mapped_column(String(200), index=True)
-    provider_id: Mapped[int] = mapped_column(
-        ForeignKey("departments.id", ondelete="RESTRICT"), index=True
-    )
+    provider_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"), index=True)
     abstract: Mapped[str] = mapped_column(Text)
     format: Mapped[ResourceFormat] = mapped_column(enum_column(ResourceFormat))
     format_detail: Mapped[str | None] = mapped_column(String(100))
@@ -98,9 +96,7 @@ class ResourceVersion(Base):
     __table_args__ = (UniqueConstraint("resource_id", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resource_id: Mapped[int] = mapped_column(
-        ForeignKey("resources.id", ondelete="CASCADE"), index=True
-    )
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
     version: Mapped[int]
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     superseded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -115,9 +115,7 @@ def _check_item_names(items: list[ItemIn]) -> list[ItemIn]:
     seen: set[str] = set()
     for item in items:
         if item.name in seen:
-            raise BilingualValueError(
-                f"信息项名称“{item.name}”重复", f"duplicate item name {item.name!r}"
-            )
+            raise BilingualValueError(f"信息项名称“{item.name}”重复", f"duplicate item name {item.name!r}")
         seen.add(item.name)
     return items
 
@@ -128,9 +126,7 @@ class ResourceCreate(BaseModel):
     code: str | None = Field(default=None, description="generated when absent")
     name: ShortText
     category: Category
-    provider: str = Field(
-        description="提供方部门简码或统一社会信用代码 / provider slug or credit code"
-    )
+    provider: str = Field(description="提供方部门简码或统一社会信用代码 / provider slug or credit code")
     abstract: LongText
     format: ResourceFormat
     format_detail: ShortText | None = None
@@ -274,9 +270,7 @@ class ItemRead(BaseModel):
                 data_type=e.data_type,
                 sensitivity=e.sensitivity.value,
                 authoritative=DepartmentRef.model_validate(owner.department) if owner else None,
-                verification=[
-                    DepartmentRef.model_validate(s.department) for s in e.verification_sources
-                ],
+                verification=[DepartmentRef.model_validate(s.department) for s in e.verification_sources],
             )
         return cls(
             position=item.position,
@@ -305,11 +299,13 @@ class ResourceRead(ResourceSummary):
     def of(cls, r: Resource) -> "ResourceRead":
         return cls(
             **ResourceSummary.of(r).model_dump(),
-            category=Category(
-                resource_class=r.resource_class,
-                item=r.category_item,
-                catalog=r.category_catalog,
-                detail=r.category_detail,
+            category=Category.model_validate(
+                {
+                    "class": r.resource_class,
+                    "item": r.category_item,
+                    "catalog": r.category_catalog,
+                    "detail": r.category_detail,
+                }
             ),
             abstract=r.abstract,
             format_detail=r.format_detail,

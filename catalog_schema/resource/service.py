@@ -82,9 +82,7 @@ def search(
     if filters.resource_class is not None:
         stmt = stmt.where(Resource.resource_class == filters.resource_class)
     if filters.classification:
-        stmt = stmt.where(
-            Resource.classification_code.startswith(filters.classification, autoescape=True)
-        )
+        stmt = stmt.where(Resource.classification_code.startswith(filters.classification, autoescape=True))
     if filters.provider:
         provider = department_service.get_by_ref(db=db, ref=filters.provider)
         stmt = stmt.where(Resource.provider_id == provider.id)
@@ -94,9 +92,7 @@ def search(
         stmt = stmt.where(Resource.update_cycle == filters.update_cycle)
     if filters.element:
         carrying = (
-            select(ResourceItem.resource_id)
-            .join(DataElement)
-            .where(DataElement.code == filters.element)
+            select(ResourceItem.resource_id).join(DataElement).where(DataElement.code == filters.element)
         )
         stmt = stmt.where(Resource.id.in_(carrying))
     if filters.q and filters.q.strip():
@@ -114,9 +110,7 @@ def count_by_status(*, db: Session) -> dict[str, int]:
 def _build_items(db: Session, items: list[ItemIn]) -> list[ResourceItem]:
     """Information items for ``items``; every unknown element or type mismatch is reported at once."""
     codes = {i.element for i in items if i.element}
-    elements = {
-        e.code: e for e in db.scalars(select(DataElement).where(DataElement.code.in_(codes)))
-    }
+    elements = {e.code: e for e in db.scalars(select(DataElement).where(DataElement.code.in_(codes)))}
     problems: list[Problem] = []
     built: list[ResourceItem] = []
     for position, item in enumerate(items):
@@ -207,11 +201,7 @@ def _assign_code(db: Session, category: Category, wanted: str | None) -> tuple[s
             )
         return wanted, resource_code.split(wanted)[1]
     last = (
-        db.scalar(
-            select(func.max(Resource.sequence)).where(
-                Resource.classification_code == classification
-            )
-        )
+        db.scalar(select(func.max(Resource.sequence)).where(Resource.classification_code == classification))
         or 0
     )
     return resource_code.format(classification, last + 1), last + 1
@@ -232,9 +222,7 @@ def _control_params(params: list[ControlParam]) -> list[dict[str, Any]]:
     return [p.model_dump(mode="json") for p in params]
 
 
-def _ensure_name_free(
-    db: Session, *, provider_id: int, name: str, exclude_id: int | None = None
-) -> None:
+def _ensure_name_free(db: Session, *, provider_id: int, name: str, exclude_id: int | None = None) -> None:
     stmt = select(Resource.code).where(Resource.provider_id == provider_id, Resource.name == name)
     if exclude_id is not None:
         stmt = stmt.where(Resource.id != exclude_id)
@@ -341,17 +329,13 @@ def normalise_document(doc: ResourceImport) -> dict[str, Any]:
 
 def _drop_empty(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: _drop_empty(v) for k, v in value.items() if v is not None and v != [] and v != ""
-        }
+        return {k: _drop_empty(v) for k, v in value.items() if v is not None and v != [] and v != ""}
     if isinstance(value, list):
         return [_drop_empty(v) for v in value]
     return value
 
 
-def _keep_version(
-    db: Session, resource: Resource, *, actor_id: int | None, note: str | None
-) -> None:
+def _keep_version(db: Session, resource: Resource, *, actor_id: int | None, note: str | None) -> None:
     """Store the published resource as it stands, then number the next version."""
     db.add(
         ResourceVersion(
@@ -374,18 +358,14 @@ def _refuse_retired(resource: Resource) -> None:
         )
 
 
-def update(
-    *, db: Session, resource: Resource, data: ResourceUpdate, actor_id: int | None = None
-) -> Resource:
+def update(*, db: Session, resource: Resource, data: ResourceUpdate, actor_id: int | None = None) -> Resource:
     """Change a resource; a published one keeps its previous version."""
     _refuse_retired(resource)
     items = _build_items(db, data.items) if data.items is not None else None
     if data.related is not None:
         _check_related(db, data.related, own_code=resource.code)
     if data.name is not None:
-        _ensure_name_free(
-            db, provider_id=resource.provider_id, name=data.name, exclude_id=resource.id
-        )
+        _ensure_name_free(db, provider_id=resource.provider_id, name=data.name, exclude_id=resource.id)
     if resource.status is ResourceStatus.published:
         _keep_version(db, resource, actor_id=actor_id, note=data.change_note)
     for field in ("name", "abstract", "format", "format_detail", "update_cycle"):
@@ -421,9 +401,7 @@ def publish(*, db: Session, resource: Resource, actor_id: int | None = None) -> 
     return resource
 
 
-def retire(
-    *, db: Session, resource: Resource, reason: str, actor_id: int | None = None
-) -> Resource:
+def retire(*, db: Session, resource: Resource, reason: str, actor_id: int | None = None) -> Resource:
     """Retire a resource with a reason; a published one keeps its last version."""
     _refuse_retired(resource)
     if resource.status is ResourceStatus.published:

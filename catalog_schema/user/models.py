@@ -15,9 +15,7 @@ class User(TimestampMixin, Base):
     username: Mapped[str] = mapped_column(String(32), unique=True)
     full_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[Role] = mapped_column(enum_column(Role))
-    department_id: Mapped[int] = mapped_column(
-        ForeignKey("departments.id", ondelete="RESTRICT"), index=True
-    )
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
 

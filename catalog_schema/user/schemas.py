@@ -18,9 +18,7 @@ class UserCreate(BaseModel):
     username: Username
     full_name: ShortText
     role: Role
-    department: str = Field(
-        description="部门简码或统一社会信用代码 / department slug or credit code"
-    )
+    department: str = Field(description="部门简码或统一社会信用代码 / department slug or credit code")
     password: str = Password
 
 

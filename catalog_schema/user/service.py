@@ -15,9 +15,7 @@ def get(*, db: Session, user_id: int) -> User:
     """The user with this id, or NotFound."""
     user = db.get(User, user_id)
     if user is None:
-        raise NotFound(
-            f"用户 {user_id} 不存在", f"user {user_id} does not exist", code="user_not_found"
-        )
+        raise NotFound(f"用户 {user_id} 不存在", f"user {user_id} does not exist", code="user_not_found")
     return user
 
 

@@ -31,8 +31,11 @@ def test_wrong_username_or_password_gets_the_same_401(client, username, password
     response = _login(client, username, password)
 
     assert response.status_code == 401
-    assert response.json() == {"code": "invalid_credentials", "message": "用户名或密码错误",
-                               "message_en": "incorrect username or password"}
+    assert response.json() == {
+        "code": "invalid_credentials",
+        "message": "用户名或密码错误",
+        "message_en": "incorrect username or password",
+    }
 
 
 def test_deactivated_user_cannot_log_in(client, db):
@@ -59,8 +62,14 @@ def _forged_tokens(valid):
         "tampered": f"{header}.{tampered}.{signature}",
         "alg_none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
         "garbage": "not-a-token",
-        "other_secret": _token_header(bearer("catalog_admin", role="catalog_admin", department_id=1,
-                                             secret="another-secret-" + "y" * 40)),
+        "other_secret": _token_header(
+            bearer(
+                "catalog_admin",
+                role="catalog_admin",
+                department_id=1,
+                secret="another-secret-" + "y" * 40,
+            )
+        ),
     }
 
 
@@ -68,8 +77,9 @@ def _forged_tokens(valid):
 def test_bad_tokens_get_one_401_that_does_not_say_why(client, as_user, kind):
     valid = _token_header(as_user("catalog_admin"))
     if kind == "expired":
-        token = _token_header(bearer("catalog_admin", role="catalog_admin", department_id=1,
-                                     ttl=timedelta(seconds=-1)))
+        token = _token_header(
+            bearer("catalog_admin", role="catalog_admin", department_id=1, ttl=timedelta(seconds=-1))
+        )
     elif kind == "missing":
         token = None
     else:

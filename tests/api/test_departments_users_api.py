@@ -12,7 +12,9 @@ def _count(db, model):
 
 
 def test_catalog_admin_registers_a_department(client, as_user):
-    response = client.post("/api/v1/departments", headers=as_user("catalog_admin"), json=factories.department())
+    response = client.post(
+        "/api/v1/departments", headers=as_user("catalog_admin"), json=factories.department()
+    )
 
     assert response.status_code == 201
     assert response.json()["kind_label"] == "政府部门"
@@ -32,8 +34,11 @@ def test_catalog_admin_registers_a_department(client, as_user):
 def test_bad_department_input_is_a_422_and_changes_nothing(client, as_user, db, overrides, path):
     before = _count(db, Department)
 
-    response = client.post("/api/v1/departments", headers=as_user("catalog_admin"),
-                           json=factories.department(**overrides))
+    response = client.post(
+        "/api/v1/departments",
+        headers=as_user("catalog_admin"),
+        json=factories.department(**overrides),
+    )
 
     assert response.status_code == 422
     assert [p["path"] for p in response.json()["problems"]] == [path]
@@ -41,8 +46,11 @@ def test_bad_department_input_is_a_422_and_changes_nothing(client, as_user, db, 
 
 
 def test_invalid_credit_code_message_names_the_standard(client, as_user):
-    response = client.post("/api/v1/departments", headers=as_user("catalog_admin"),
-                           json=factories.department(credit_code="11350100000770019X"))
+    response = client.post(
+        "/api/v1/departments",
+        headers=as_user("catalog_admin"),
+        json=factories.department(credit_code="11350100000770019X"),
+    )
 
     assert "GB 32100" in response.json()["problems"][0]["message"]
 
@@ -50,8 +58,11 @@ def test_invalid_credit_code_message_names_the_standard(client, as_user):
 def test_duplicate_credit_code_is_a_409(client, as_user):
     existing = client.get("/api/v1/departments/gongan", headers=as_user("requester")).json()
 
-    response = client.post("/api/v1/departments", headers=as_user("catalog_admin"),
-                           json=factories.department(credit_code=existing["credit_code"]))
+    response = client.post(
+        "/api/v1/departments",
+        headers=as_user("catalog_admin"),
+        json=factories.department(credit_code=existing["credit_code"]),
+    )
 
     assert response.status_code == 409
     assert response.json()["code"] == "department_duplicate"
@@ -66,11 +77,21 @@ def test_department_is_found_by_credit_code(client, as_user):
 
 
 def test_platform_admin_adds_a_user_who_can_then_log_in(client, as_user):
-    created = client.post("/api/v1/users", headers=as_user("platform_admin"), json={
-        "username": "new_requester", "full_name": "新经办", "role": "dept_requester",
-        "department": "minzheng", "password": "a-long-password"})
+    created = client.post(
+        "/api/v1/users",
+        headers=as_user("platform_admin"),
+        json={
+            "username": "new_requester",
+            "full_name": "新经办",
+            "role": "dept_requester",
+            "department": "minzheng",
+            "password": "a-long-password",
+        },
+    )
 
-    login = client.post("/api/v1/auth/token", data={"username": "new_requester", "password": "a-long-password"})
+    login = client.post(
+        "/api/v1/auth/token", data={"username": "new_requester", "password": "a-long-password"}
+    )
 
     assert created.status_code == 201 and "password_hash" not in created.json()
     assert login.status_code == 200
@@ -80,9 +101,17 @@ def test_platform_admin_adds_a_user_who_can_then_log_in(client, as_user):
 def test_only_the_platform_admin_manages_users(client, as_user, db, username):
     before = _count(db, User)
 
-    response = client.post("/api/v1/users", headers=as_user(username), json={
-        "username": "sneaky", "full_name": "X", "role": "platform_admin",
-        "department": "shujuju", "password": "a-long-password"})
+    response = client.post(
+        "/api/v1/users",
+        headers=as_user(username),
+        json={
+            "username": "sneaky",
+            "full_name": "X",
+            "role": "platform_admin",
+            "department": "shujuju",
+            "password": "a-long-password",
+        },
+    )
 
     assert response.status_code == 403
     assert _count(db, User) == before
@@ -90,11 +119,21 @@ def test_only_the_platform_admin_manages_users(client, as_user, db, username):
 
 @pytest.mark.parametrize(
     "overrides,path",
-    [({"password": "short"}, "password"), ({"role": "superuser"}, "role"), ({"username": "X"}, "username")],
+    [
+        ({"password": "short"}, "password"),
+        ({"role": "superuser"}, "role"),
+        ({"username": "X"}, "username"),
+    ],
 )
 def test_bad_user_input_is_a_422(client, as_user, overrides, path):
-    body = {"username": "valid_name", "full_name": "某人", "role": "auditor", "department": "shujuju",
-            "password": "a-long-password", **overrides}
+    body = {
+        "username": "valid_name",
+        "full_name": "某人",
+        "role": "auditor",
+        "department": "shujuju",
+        "password": "a-long-password",
+        **overrides,
+    }
 
     response = client.post("/api/v1/users", headers=as_user("platform_admin"), json=body)
 
@@ -103,9 +142,17 @@ def test_bad_user_input_is_a_422(client, as_user, overrides, path):
 
 
 def test_user_in_unknown_department_is_a_404(client, as_user):
-    response = client.post("/api/v1/users", headers=as_user("platform_admin"), json={
-        "username": "valid_name", "full_name": "某人", "role": "auditor", "department": "nowhere",
-        "password": "a-long-password"})
+    response = client.post(
+        "/api/v1/users",
+        headers=as_user("platform_admin"),
+        json={
+            "username": "valid_name",
+            "full_name": "某人",
+            "role": "auditor",
+            "department": "nowhere",
+            "password": "a-long-password",
+        },
+    )
 
     assert response.status_code == 404
     assert response.json()["code"] == "department_not_found"

@@ -4,8 +4,11 @@ from tests import factories
 
 
 def test_second_authoritative_source_is_a_409_naming_element_owner_and_remedy(client, as_user):
-    response = client.post("/api/v1/elements/population.name/sources", headers=as_user("catalog_admin"),
-                           json={"department": "shichang", "role": "authoritative"})
+    response = client.post(
+        "/api/v1/elements/population.name/sources",
+        headers=as_user("catalog_admin"),
+        json={"department": "shichang", "role": "authoritative"},
+    )
 
     body = response.json()
     assert response.status_code == 409
@@ -18,15 +21,21 @@ def test_second_authoritative_source_is_a_409_naming_element_owner_and_remedy(cl
 def test_refused_registration_leaves_the_sources_as_they_were(client, as_user):
     before = client.get("/api/v1/elements/population.name", headers=as_user("requester")).json()
 
-    client.post("/api/v1/elements/population.name/sources", headers=as_user("catalog_admin"),
-                json={"department": "shichang", "role": "authoritative"})
+    client.post(
+        "/api/v1/elements/population.name/sources",
+        headers=as_user("catalog_admin"),
+        json={"department": "shichang", "role": "authoritative"},
+    )
 
     assert client.get("/api/v1/elements/population.name", headers=as_user("requester")).json() == before
 
 
 def test_other_provider_registers_as_verification_source(client, as_user):
-    response = client.post("/api/v1/elements/population.name/sources", headers=as_user("catalog_admin"),
-                           json={"department": "shichang", "role": "verification"})
+    response = client.post(
+        "/api/v1/elements/population.name/sources",
+        headers=as_user("catalog_admin"),
+        json={"department": "shichang", "role": "verification"},
+    )
 
     assert response.status_code == 201
     assert "shichang" in {d["slug"] for d in response.json()["verification"]}
@@ -35,50 +44,72 @@ def test_other_provider_registers_as_verification_source(client, as_user):
 def test_transfer_is_recorded_and_listed(client, as_user):
     admin = as_user("catalog_admin")
 
-    moved = client.post("/api/v1/elements/population.name/transfer", headers=admin,
-                        json={"to_department": "renshe", "reason": "职责调整"})
+    moved = client.post(
+        "/api/v1/elements/population.name/transfer",
+        headers=admin,
+        json={"to_department": "renshe", "reason": "职责调整"},
+    )
     element = client.get("/api/v1/elements/population.name", headers=admin).json()
     history = client.get("/api/v1/elements/population.name/transfers", headers=admin).json()
 
     assert moved.status_code == 201
     assert element["authoritative"]["slug"] == "renshe"
-    assert [(t["from_department"]["slug"], t["to_department"]["slug"]) for t in history] == [("gongan", "renshe")]
+    assert [(t["from_department"]["slug"], t["to_department"]["slug"]) for t in history] == [
+        ("gongan", "renshe")
+    ]
 
 
 def test_transfer_without_reason_is_a_422(client, as_user):
-    response = client.post("/api/v1/elements/population.name/transfer", headers=as_user("catalog_admin"),
-                           json={"to_department": "renshe"})
+    response = client.post(
+        "/api/v1/elements/population.name/transfer",
+        headers=as_user("catalog_admin"),
+        json={"to_department": "renshe"},
+    )
 
     assert response.status_code == 422
     assert response.json()["problems"][0]["path"] == "reason"
 
 
 def test_department_user_cannot_change_the_registry(client, as_user):
-    response = client.post("/api/v1/elements/population.name/sources", headers=as_user("approver"),
-                           json={"department": "gongan", "role": "verification"})
+    response = client.post(
+        "/api/v1/elements/population.name/sources",
+        headers=as_user("approver"),
+        json={"department": "gongan", "role": "verification"},
+    )
 
     assert response.status_code == 403
 
 
 def test_elements_filter_by_library_and_department(client, as_user):
-    page = client.get("/api/v1/elements", headers=as_user("requester"),
-                      params={"library": "population", "department": "weijian", "role": "authoritative"}).json()
+    page = client.get(
+        "/api/v1/elements",
+        headers=as_user("requester"),
+        params={"library": "population", "department": "weijian", "role": "authoritative"},
+    ).json()
 
     assert page["total"] >= 1
-    assert all(e["library"] == "population" and e["authoritative"]["slug"] == "weijian" for e in page["items"])
+    assert all(
+        e["library"] == "population" and e["authoritative"]["slug"] == "weijian" for e in page["items"]
+    )
 
 
 def test_catalog_admin_registers_an_element(client, as_user):
-    response = client.post("/api/v1/elements", headers=as_user("catalog_admin"),
-                           json=factories.element(verification=["renshe"]))
+    response = client.post(
+        "/api/v1/elements",
+        headers=as_user("catalog_admin"),
+        json=factories.element(verification=["renshe"]),
+    )
 
     assert response.status_code == 201
     assert response.json()["authoritative"]["slug"] == "gongan"
 
 
 def test_bad_element_code_and_data_type_are_named(client, as_user):
-    response = client.post("/api/v1/elements", headers=as_user("catalog_admin"),
-                           json=factories.element(code="Bad Code", data_type="X"))
+    response = client.post(
+        "/api/v1/elements",
+        headers=as_user("catalog_admin"),
+        json=factories.element(code="Bad Code", data_type="X"),
+    )
 
     assert response.status_code == 422
     assert {p["path"] for p in response.json()["problems"]} == {"code", "data_type"}

@@ -63,8 +63,9 @@ def test_each_filter_narrows_the_catalog(client, as_user, params, check):
 def test_text_search_matches_name_or_abstract(client, as_user):
     page = _search(client, as_user("requester"), q="婚姻", page_size=100)
 
-    full = [client.get(f"/api/v1/resources/{i['id']}", headers=as_user("requester")).json()
-            for i in page["items"]]
+    full = [
+        client.get(f"/api/v1/resources/{i['id']}", headers=as_user("requester")).json() for i in page["items"]
+    ]
     assert all("婚姻" in r["name"] or "婚姻" in r["abstract"] for r in full)
 
 
@@ -97,7 +98,9 @@ def test_resource_detail_shows_items_elements_and_their_sources(client, as_user)
 
     detail = client.get(f"/api/v1/resources/{summary['id']}", headers=as_user("requester")).json()
 
-    id_item = next(i for i in detail["items"] if i["element"] and i["element"]["code"] == "population.id_number")
+    id_item = next(
+        i for i in detail["items"] if i["element"] and i["element"]["code"] == "population.id_number"
+    )
     assert id_item["element"]["authoritative"]["slug"] == "gongan"
     assert {d["slug"] for d in id_item["element"]["verification"]} >= {"renshe"}
     assert detail["share"]["type"] and detail["category"]["class"] == "basic"
@@ -116,8 +119,11 @@ def test_catalog_admin_registers_publishes_and_changes_a_resource(client, as_use
 
     created = client.post("/api/v1/resources", headers=admin, json=factories.resource())
     published = client.post(f"/api/v1/resources/{created.json()['id']}/publish", headers=admin)
-    changed = client.patch(f"/api/v1/resources/{created.json()['id']}", headers=admin,
-                           json={"abstract": "新的摘要。", "change_note": "修订摘要"})
+    changed = client.patch(
+        f"/api/v1/resources/{created.json()['id']}",
+        headers=admin,
+        json={"abstract": "新的摘要。", "change_note": "修订摘要"},
+    )
     versions = client.get(f"/api/v1/resources/{created.json()['id']}/versions", headers=admin)
 
     assert created.status_code == 201 and created.json()["code"] == "101009/000001"
@@ -130,8 +136,9 @@ def test_catalog_admin_retires_a_resource_with_a_reason(client, as_user):
     admin = as_user("catalog_admin")
     created = client.post("/api/v1/resources", headers=admin, json=factories.resource()).json()
 
-    retired = client.post(f"/api/v1/resources/{created['id']}/retire", headers=admin,
-                          json={"reason": "资源已合并"})
+    retired = client.post(
+        f"/api/v1/resources/{created['id']}/retire", headers=admin, json={"reason": "资源已合并"}
+    )
 
     assert retired.json()["status"]["value"] == "retired"
     assert retired.json()["retired_reason"] == "资源已合并"
@@ -161,11 +168,14 @@ def test_only_the_catalog_admin_registers_resources(client, as_user, db, usernam
         ({"name": ""}, "name"),
     ],
 )
-def test_bad_resource_input_is_a_422_naming_the_field_and_changes_nothing(client, as_user, db, overrides, path):
+def test_bad_resource_input_is_a_422_naming_the_field_and_changes_nothing(
+    client, as_user, db, overrides, path
+):
     before = db.scalar(select(func.count()).select_from(Resource))
 
-    response = client.post("/api/v1/resources", headers=as_user("catalog_admin"),
-                           json=factories.resource(**overrides))
+    response = client.post(
+        "/api/v1/resources", headers=as_user("catalog_admin"), json=factories.resource(**overrides)
+    )
 
     body = response.json()
     assert response.status_code == 422
@@ -178,8 +188,9 @@ def test_bad_resource_input_is_a_422_naming_the_field_and_changes_nothing(client
 def test_item_of_the_wrong_data_type_is_a_422(client, as_user):
     items = [{"name": "出生日期", "data_type": "C", "element": "population.birth_date"}]
 
-    response = client.post("/api/v1/resources", headers=as_user("catalog_admin"),
-                           json=factories.resource(items=items))
+    response = client.post(
+        "/api/v1/resources", headers=as_user("catalog_admin"), json=factories.resource(items=items)
+    )
 
     assert response.status_code == 422
     assert response.json()["code"] == "item_element_mismatch"
@@ -190,8 +201,11 @@ def test_duplicate_code_is_a_409(client, as_user):
     admin = as_user("catalog_admin")
     client.post("/api/v1/resources", headers=admin, json=factories.resource(code="101009/000007"))
 
-    response = client.post("/api/v1/resources", headers=admin,
-                           json=factories.resource(name="另一个", code="101009/000007"))
+    response = client.post(
+        "/api/v1/resources",
+        headers=admin,
+        json=factories.resource(name="另一个", code="101009/000007"),
+    )
 
     assert response.status_code == 409
     assert response.json()["code"] == "resource_code_duplicate"
@@ -205,16 +219,22 @@ def test_unknown_resource_is_a_404(client, as_user):
 
 
 def test_oversized_body_is_refused_before_parsing(client, as_user, settings):
-    response = client.post("/api/v1/resources", headers={**as_user("catalog_admin"), "Content-Type": "application/json"},
-                           content=b"[" + b" " * settings.max_body_bytes + b"]")
+    response = client.post(
+        "/api/v1/resources",
+        headers={**as_user("catalog_admin"), "Content-Type": "application/json"},
+        content=b"[" + b" " * settings.max_body_bytes + b"]",
+    )
 
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
 
 
 def test_malformed_json_is_a_422(client, as_user):
-    response = client.post("/api/v1/resources", headers={**as_user("catalog_admin"), "Content-Type": "application/json"},
-                           content=b'{"name": ')
+    response = client.post(
+        "/api/v1/resources",
+        headers={**as_user("catalog_admin"), "Content-Type": "application/json"},
+        content=b'{"name": ',
+    )
 
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"

@@ -29,7 +29,9 @@ def test_element_is_registered_with_its_authoritative_and_verification_sources(d
     element_service.create(db=db, data=data)
 
     assert _sources(db, data.code) == {
-        ("gongan", "authoritative"), ("renshe", "verification"), ("minzheng", "verification"),
+        ("gongan", "authoritative"),
+        ("renshe", "verification"),
+        ("minzheng", "verification"),
     }
 
 
@@ -38,8 +40,9 @@ def test_second_authoritative_source_is_refused(db):
     before = _sources(db, "population.name")
 
     with pytest.raises(Conflict) as refused:
-        element_service.register_source(db=db, element=element, department=_dept(db, "shichang"),
-                                        role=SourceRole.authoritative)
+        element_service.register_source(
+            db=db, element=element, department=_dept(db, "shichang"), role=SourceRole.authoritative
+        )
 
     assert refused.value.code == "second_authoritative_source"
     assert refused.value.status == 409
@@ -54,16 +57,22 @@ def test_verification_source_cannot_become_authoritative_by_registration(db):
     element = element_service.get_by_code(db=db, code="population.name")
 
     with pytest.raises(Conflict) as refused:
-        element_service.register_source(db=db, element=element, department=_dept(db, "renshe"),
-                                        role=SourceRole.authoritative)
+        element_service.register_source(
+            db=db, element=element, department=_dept(db, "renshe"), role=SourceRole.authoritative
+        )
 
     assert refused.value.code == "second_authoritative_source"
 
 
 def test_database_refuses_a_second_authoritative_row_written_around_the_service(db):
     element = element_service.get_by_code(db=db, code="population.name")
-    db.add(ElementSource(element_id=element.id, department_id=_dept(db, "shichang").id,
-                         role=SourceRole.authoritative))
+    db.add(
+        ElementSource(
+            element_id=element.id,
+            department_id=_dept(db, "shichang").id,
+            role=SourceRole.authoritative,
+        )
+    )
 
     with pytest.raises(IntegrityError):
         db.flush()
@@ -72,8 +81,9 @@ def test_database_refuses_a_second_authoritative_row_written_around_the_service(
 def test_another_provider_registers_as_verification_source(db):
     element = element_service.get_by_code(db=db, code="population.name")
 
-    element_service.register_source(db=db, element=element, department=_dept(db, "shichang"),
-                                    role=SourceRole.verification)
+    element_service.register_source(
+        db=db, element=element, department=_dept(db, "shichang"), role=SourceRole.verification
+    )
 
     assert ("shichang", "verification") in _sources(db, "population.name")
 
@@ -82,8 +92,9 @@ def test_registering_the_same_source_twice_is_refused(db):
     element = element_service.get_by_code(db=db, code="population.name")
 
     with pytest.raises(Conflict) as refused:
-        element_service.register_source(db=db, element=element, department=_dept(db, "renshe"),
-                                        role=SourceRole.verification)
+        element_service.register_source(
+            db=db, element=element, department=_dept(db, "renshe"), role=SourceRole.verification
+        )
 
     assert refused.value.code == "source_already_registered"
 
@@ -91,8 +102,13 @@ def test_registering_the_same_source_twice_is_refused(db):
 def test_ownership_transfer_moves_the_authority_and_is_recorded(db):
     element = element_service.get_by_code(db=db, code="population.name")
 
-    element_service.transfer_ownership(db=db, element=element, to_department=_dept(db, "renshe"),
-                                       reason="职责调整：姓名登记职责划转", actor_id=None)
+    element_service.transfer_ownership(
+        db=db,
+        element=element,
+        to_department=_dept(db, "renshe"),
+        reason="职责调整：姓名登记职责划转",
+        actor_id=None,
+    )
 
     sources = _sources(db, "population.name")
     assert ("renshe", "authoritative") in sources
@@ -106,8 +122,9 @@ def test_ownership_transfer_without_a_reason_is_refused(db):
     element = element_service.get_by_code(db=db, code="population.name")
 
     with pytest.raises(InvalidInput) as refused:
-        element_service.transfer_ownership(db=db, element=element, to_department=_dept(db, "renshe"),
-                                           reason="  ")
+        element_service.transfer_ownership(
+            db=db, element=element, to_department=_dept(db, "renshe"), reason="  "
+        )
 
     assert refused.value.code == "reason_required"
     assert ("gongan", "authoritative") in _sources(db, "population.name")

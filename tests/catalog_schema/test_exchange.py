@@ -13,8 +13,10 @@ from tests import factories
 
 
 def _counts(db):
-    return {m.__name__: db.scalar(select(func.count()).select_from(m))
-            for m in (Department, DataElement, ElementSource, Resource, ResourceVersion)}
+    return {
+        m.__name__: db.scalar(select(func.count()).select_from(m))
+        for m in (Department, DataElement, ElementSource, Resource, ResourceVersion)
+    }
 
 
 def _document(**sections):
@@ -45,8 +47,12 @@ def test_new_entries_are_created_and_referenced_within_the_file(db):
     document = _document(
         departments=[factories.department()],
         elements=[factories.element(authoritative="shenji")],
-        resources=[factories.resource(provider="shenji", items=[
-            {"name": "测试项", "data_type": "C", "element": "population.test_element"}])],
+        resources=[
+            factories.resource(
+                provider="shenji",
+                items=[{"name": "测试项", "data_type": "C", "element": "population.test_element"}],
+            )
+        ],
     )
 
     report = exchange.import_catalog(db, document)
@@ -62,8 +68,10 @@ def test_a_file_with_bad_entries_changes_nothing_and_lists_every_problem(db):
         resources=[
             factories.resource(),
             factories.resource(name="缺条件", share={"type": "conditional"}),
-            factories.resource(name="类型不符", items=[
-                {"name": "出生日期", "data_type": "C", "element": "population.birth_date"}]),
+            factories.resource(
+                name="类型不符",
+                items=[{"name": "出生日期", "data_type": "C", "element": "population.birth_date"}],
+            ),
         ],
     )
 
@@ -83,8 +91,9 @@ def test_a_file_with_bad_entries_changes_nothing_and_lists_every_problem(db):
 
 
 def test_a_file_cannot_move_ownership_of_an_element(db):
-    document = _document(elements=[factories.element(code="population.name", name="姓名",
-                                                     authoritative="renshe")])
+    document = _document(
+        elements=[factories.element(code="population.name", name="姓名", authoritative="renshe")]
+    )
 
     with pytest.raises(InvalidInput) as refused:
         exchange.import_catalog(db, document)
@@ -111,7 +120,10 @@ def test_missing_fields_and_unknown_keys_are_located(db):
         exchange.import_catalog(db, _document(resources=[entry], extra_section=[]))
 
     assert sorted(p.path for p in refused.value.problems) == [
-        "extra_section", "resources[0].abstract", "resources[0].colour"]
+        "extra_section",
+        "resources[0].abstract",
+        "resources[0].colour",
+    ]
 
 
 def test_wrong_format_version_is_refused(db):
@@ -172,16 +184,21 @@ def test_changed_resource_in_a_file_is_updated_and_versioned(db):
 def test_dcat_export_lists_published_resources_as_json_ld(db):
     document = json.loads(exchange.export_dcat(db))
 
-    published = db.scalar(select(func.count()).select_from(Resource)
-                          .where(Resource.status == "published"))
+    published = db.scalar(select(func.count()).select_from(Resource).where(Resource.status == "published"))
     datasets = document["dcat:dataset"]
     assert document["@type"] == "dcat:Catalog"
     assert document["@context"]["dcat"] == "http://www.w3.org/ns/dcat#"
     assert len(datasets) == published
     first = datasets[0]
     assert first["@type"] == "dcat:Dataset"
-    assert {"dct:identifier", "dct:title", "dct:publisher", "dct:accrualPeriodicity",
-            "dct:accessRights", "dcat:distribution"} <= set(first)
+    assert {
+        "dct:identifier",
+        "dct:title",
+        "dct:publisher",
+        "dct:accrualPeriodicity",
+        "dct:accessRights",
+        "dcat:distribution",
+    } <= set(first)
 
 
 def test_yaml_export_is_valid_yaml_with_every_section(db):

@@ -5,15 +5,26 @@ import pytest
 from catalog_schema.resource import code
 
 
-@pytest.mark.parametrize("value", ["101001/000001", "3130010/000123", "201001001/999999", " 101001 / 000002 "])
+@pytest.mark.parametrize(
+    "value", ["101001/000001", "3130010/000123", "201001001/999999", " 101001 / 000002 "]
+)
 def test_well_formed_codes_are_valid(value):
     assert code.is_valid(value)
 
 
 @pytest.mark.parametrize(
     "value",
-    ["", "101001", "401001/000001", "10100/000001", "101001/00001", "101001/000000", "10a001/000001",
-     "101001-000001", "101001/0000001"],
+    [
+        "",
+        "101001",
+        "401001/000001",
+        "10100/000001",
+        "101001/00001",
+        "101001/000000",
+        "10a001/000001",
+        "101001-000001",
+        "101001/0000001",
+    ],
 )
 def test_malformed_codes_are_invalid(value):
     with pytest.raises(code.InvalidResourceCode) as refused:

@@ -126,8 +126,12 @@ def test_change_to_a_published_resource_keeps_the_previous_version(db):
     resource = _create(db)
     resource_service.publish(db=db, resource=resource, actor_id=1)
 
-    resource_service.update(db=db, resource=resource, actor_id=2,
-                            data=ResourceUpdate(abstract="修订后的摘要。", change_note="更新摘要"))
+    resource_service.update(
+        db=db,
+        resource=resource,
+        actor_id=2,
+        data=ResourceUpdate(abstract="修订后的摘要。", change_note="更新摘要"),
+    )
 
     kept = db.scalars(select(ResourceVersion).where(ResourceVersion.resource_id == resource.id)).all()
     assert resource.version == 2
@@ -148,9 +152,15 @@ def test_change_to_a_draft_keeps_no_version(db):
 def test_items_are_replaced_as_a_whole(db):
     resource = _create(db)
 
-    resource_service.update(db=db, resource=resource, data=ResourceUpdate(items=[
-        {"name": "姓名", "data_type": "C", "element": "population.name"},
-    ]))
+    resource_service.update(
+        db=db,
+        resource=resource,
+        data=ResourceUpdate(
+            items=[
+                {"name": "姓名", "data_type": "C", "element": "population.name"},
+            ]
+        ),
+    )
 
     assert [i.name for i in resource.items] == ["姓名"]
 
@@ -196,5 +206,8 @@ def test_route_is_direct_only_for_unconditional_data_without_control_parameters(
     controlled = _create(db, name="带管控参数", control_params=[{"kind": "rate_limit", "value": "60次/分钟"}])
     conditional = _create(db, name="有条件", share={"type": "conditional", "condition": "仅限核验身份"})
 
-    assert [direct.needs_department_approval, controlled.needs_department_approval,
-            conditional.needs_department_approval] == [False, True, True]
+    assert [
+        direct.needs_department_approval,
+        controlled.needs_department_approval,
+        conditional.needs_department_approval,
+    ] == [False, True, True]

@@ -158,9 +158,7 @@ def upgrade() -> None:
         sa.Column("from_department_id", sa.Integer(), nullable=False),
         sa.Column("to_department_id", sa.Integer(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column(
-            "transferred_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("transferred_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("transferred_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["element_id"],
@@ -197,14 +195,10 @@ def upgrade() -> None:
         sa.Column("department_id", sa.Integer(), nullable=False),
         sa.Column(
             "role",
-            sa.Enum(
-                "authoritative", "verification", name="sourcerole", native_enum=False, length=32
-            ),
+            sa.Enum("authoritative", "verification", name="sourcerole", native_enum=False, length=32),
             nullable=False,
         ),
-        sa.Column(
-            "registered_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("registered_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("registered_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["department_id"],
@@ -229,9 +223,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("element_sources", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_element_sources_department_id"), ["department_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_element_sources_department_id"), ["department_id"], unique=False)
         batch_op.create_index(
             "uq_element_sources_one_authoritative",
             ["element_id"],
@@ -246,9 +238,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=40), nullable=False),
         sa.Column(
             "resource_class",
-            sa.Enum(
-                "basic", "theme", "department", name="resourceclass", native_enum=False, length=32
-            ),
+            sa.Enum("basic", "theme", "department", name="resourceclass", native_enum=False, length=32),
             nullable=False,
         ),
         sa.Column("category_item", sa.String(length=2), nullable=False),
@@ -319,9 +309,7 @@ def upgrade() -> None:
         sa.Column("control_params", sa.JSON(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "draft", "published", "retired", name="resourcestatus", native_enum=False, length=32
-            ),
+            sa.Enum("draft", "published", "retired", name="resourcestatus", native_enum=False, length=32),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -356,14 +344,10 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_resources_name"), ["name"], unique=False)
         batch_op.create_index(batch_op.f("ix_resources_provider_id"), ["provider_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_resources_resource_class"), ["resource_class"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resources_resource_class"), ["resource_class"], unique=False)
         batch_op.create_index(batch_op.f("ix_resources_share_type"), ["share_type"], unique=False)
         batch_op.create_index(batch_op.f("ix_resources_status"), ["status"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_resources_update_cycle"), ["update_cycle"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resources_update_cycle"), ["update_cycle"], unique=False)
 
     op.create_table(
         "resource_items",
@@ -410,9 +394,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("resource_id", "name", name=op.f("uq_resource_items_resource_id_name")),
     )
     with op.batch_alter_table("resource_items", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_resource_items_element_id"), ["element_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resource_items_element_id"), ["element_id"], unique=False)
 
     op.create_table(
         "resource_versions",
@@ -420,9 +402,7 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("snapshot", sa.JSON(), nullable=False),
-        sa.Column(
-            "superseded_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("superseded_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("superseded_by_id", sa.Integer(), nullable=True),
         sa.Column("change_note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -437,14 +417,10 @@ def upgrade() -> None:
             name=op.f("fk_resource_versions_superseded_by_id_users"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resource_versions")),
-        sa.UniqueConstraint(
-            "resource_id", "version", name=op.f("uq_resource_versions_resource_id_version")
-        ),
+        sa.UniqueConstraint("resource_id", "version", name=op.f("uq_resource_versions_resource_id_version")),
     )
     with op.batch_alter_table("resource_versions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_resource_versions_resource_id"), ["resource_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resource_versions_resource_id"), ["resource_id"], unique=False)
 
     # ### end Alembic commands ###
 
