@@ -3,9 +3,10 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.errors import Conflict, GovdxError, InvalidInput
 from catalog_schema.validation import problem_from_error
 
 _HTTP_TEXT = {
@@ -50,8 +51,20 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Reached only when a concurrent writer wins a race the services' own checks could not see.
+    error = Conflict(
+        "提交的数据与他人刚刚保存的数据冲突(唯一性或引用约束)，请刷新后重试",
+        "the request conflicts with data saved concurrently (a uniqueness or reference constraint); "
+        "reload and retry",
+        code="concurrent_conflict",
+    )
+    return _json(error.status, error.as_dict())
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(GovdxError, _govdx_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)

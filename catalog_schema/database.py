@@ -98,7 +98,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a transaction that read first and wrote later
+        # would otherwise fail at once with SQLITE_BUSY_SNAPSHOT when another writer got in between
+        # (busy_timeout cannot help it). SQLite has one writer anyway; this makes them queue.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

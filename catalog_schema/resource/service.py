@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from catalog_schema.department import service as department_service
@@ -180,6 +180,18 @@ def _check_related(db: Session, codes: list[str], *, own_code: str | None = None
         )
 
 
+def _lock_classification(db: Session, classification: str) -> None:
+    """Serialise code generation within one classification until this transaction ends.
+
+    Two registrations would otherwise read the same highest sequence and collide. SQLite
+    already serialises writers (BEGIN IMMEDIATE, see catalog_schema.database); PostgreSQL
+    takes a transaction-scoped advisory lock keyed by the classification code.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        key = f"govdx.resource_code:{classification}"
+        db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
 def _assign_code(db: Session, category: Category, wanted: str | None) -> tuple[str, int]:
     classification = category.classification_code
     if wanted is not None:
@@ -200,6 +212,7 @@ def _assign_code(db: Session, category: Category, wanted: str | None) -> tuple[s
                 problems=[Problem("code", f"代码 {wanted} 重复", f"duplicate code {wanted}")],
             )
         return wanted, resource_code.split(wanted)[1]
+    _lock_classification(db, classification)
     last = (
         db.scalar(select(func.max(Resource.sequence)).where(Resource.classification_code == classification))
         or 0
@@ -246,8 +259,8 @@ def create(
     """Register a resource as a draft (or published, for imports); the code is generated if absent."""
     provider = department_service.get_by_ref(db=db, ref=data.provider)
     _ensure_name_free(db, provider_id=provider.id, name=data.name)
-    code, sequence = _assign_code(db, data.category, data.code)
     items = _build_items(db, data.items)
+    code, sequence = _assign_code(db, data.category, data.code)
     _check_related(db, data.related, own_code=code)
     resource = Resource(
         code=code,

@@ -1,21 +1,20 @@
 """The users table."""
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authz.roles import Role
-from catalog_schema.database import Base, TimestampMixin, enum_column
+from catalog_schema.database import Base, DepartmentOwnedMixin, TimestampMixin, enum_column
 from catalog_schema.department.models import Department
 
 
-class User(TimestampMixin, Base):
+class User(DepartmentOwnedMixin, TimestampMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)
     full_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[Role] = mapped_column(enum_column(Role))
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
 

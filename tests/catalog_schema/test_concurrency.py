@@ -1,0 +1,85 @@
+"""Concurrent writers: generated codes stay unique and sequential, one source stays one."""
+
+import threading
+import time
+
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.main import create_app
+from catalog_schema.element import service as element_service
+from catalog_schema.element.models import DataElement
+from catalog_schema.element.schemas import ElementCreate
+from catalog_schema.resource import service as resource_service
+from catalog_schema.resource.models import Resource
+from catalog_schema.resource.schemas import ResourceCreate
+from catalog_schema.user import service as user_service
+from tests import factories
+from tests.conftest import bearer
+
+WRITERS = 6
+CATEGORY = {"class": "department", "item": "99", "catalog": "999"}
+
+
+def _register(engine, index, barrier, codes, errors):
+    data = ResourceCreate(**factories.resource(name=f"并发登记 {index}", category=CATEGORY))
+    try:
+        with Session(engine) as session:
+            barrier.wait(timeout=10)
+            codes.append(resource_service.create(db=session, data=data).code)
+            session.commit()
+    except Exception as exc:
+        errors.append(repr(exc))
+
+
+def test_concurrent_registrations_in_one_classification_get_distinct_codes(engine):
+    barrier, codes, errors = threading.Barrier(WRITERS), [], []
+    threads = [
+        threading.Thread(target=_register, args=(engine, i, barrier, codes, errors)) for i in range(WRITERS)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+
+        assert errors == []
+        assert sorted(codes) == [f"399999/{n:06d}" for n in range(1, WRITERS + 1)]
+    finally:
+        with Session(engine) as session:
+            session.execute(delete(Resource).where(Resource.classification_code == "399999"))
+            session.commit()
+            assert session.scalar(select(Resource.id).where(Resource.classification_code == "399999")) is None
+
+
+def test_element_registered_by_a_concurrent_writer_is_a_409_not_a_500(engine, settings):
+    """Another transaction inserts the same element code and commits while our request is in flight.
+
+    On PostgreSQL our pre-check cannot see the uncommitted row, so the insert meets the unique
+    index (the API's concurrent_conflict); on SQLite the request waits for the writer's lock and
+    then sees the row (element_duplicate). Either way: 409, one element.
+    """
+    app = create_app(settings, session_factory=sessionmaker(bind=engine, expire_on_commit=False))
+    body = factories.element(code="population.race_test")
+    responses = []
+    with Session(engine) as other:  # not the `db` fixture: its open transaction would hold the lock
+        admin = user_service.get_by_username(db=other, username="catalog_admin")
+        headers = bearer(admin.username, role=admin.role.value, department_id=admin.department_id)
+        other.commit()
+        element_service.create(db=other, data=ElementCreate(**body))  # inserted, not committed
+        with TestClient(app) as client:
+            request = threading.Thread(
+                target=lambda: responses.append(client.post("/api/v1/elements", headers=headers, json=body))
+            )
+            request.start()
+            time.sleep(1.0)  # the request is now blocked on the other writer
+            other.commit()
+            request.join(timeout=30)
+    try:
+        expected = "concurrent_conflict" if engine.dialect.name == "postgresql" else "element_duplicate"
+        assert [(r.status_code, r.json()["code"]) for r in responses] == [(409, expected)]
+    finally:
+        with Session(engine) as session:
+            session.execute(delete(DataElement).where(DataElement.code == "population.race_test"))
+            session.commit()
