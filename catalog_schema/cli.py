@@ -62,14 +62,21 @@ def db_current() -> None:
 @catalog_app.command("import")
 def catalog_import(
     file: Annotated[Path, typer.Argument(help="目录 YAML 文件 / catalog YAML file")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="只检查并报告将发生的变化，不保存 / check and report only")
+    ] = False,
 ) -> None:
     """Import a catalog file: idempotent, and all-or-nothing (one bad entry changes nothing)."""
     try:
         with session_scope() as db:
             report = exchange.import_catalog(db, exchange.read_file(file))
+            if dry_run:
+                db.rollback()
     except GovdxError as error:
         fail(error)
     _print_import(report)
+    if dry_run:
+        out.print("[yellow]试运行：未保存任何变化 / dry run: nothing was saved[/]")
 
 
 def _print_import(report: exchange.ImportReport) -> None:

@@ -181,3 +181,18 @@ def test_user_add_creates_a_user(fresh_db):
 
     assert result.exit_code == 0, result.output
     assert "new_auditor" in result.output
+
+
+def test_dry_run_reports_what_would_change_and_saves_nothing(seeded_db, tmp_path):
+    new = tmp_path / "new.yaml"
+    new.write_text(
+        yaml.safe_dump({"version": 1, "resources": [factories.resource()]}, allow_unicode=True),
+        encoding="utf-8",
+    )
+    before = _counts(seeded_db)
+
+    result = runner.invoke(app, ["catalog", "import", "--dry-run", str(new)])
+
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.output
+    assert _counts(seeded_db) == before

@@ -162,3 +162,38 @@ def test_users_are_listed_in_pages(client, as_user):
     page = client.get("/api/v1/users", headers=as_user("platform_admin"), params={"page_size": 2}).json()
 
     assert len(page["items"]) == 2 and page["total"] >= 6
+
+
+def test_department_supervisor_contact_is_updated(client, as_user):
+    response = client.patch(
+        "/api/v1/departments/gongan",
+        headers=as_user("catalog_admin"),
+        json={"supervisor": {"name": "新督办", "phone": "0591-87000000"}},
+    )
+
+    assert response.json()["supervisor"]["name"] == "新督办"
+
+
+def test_department_update_to_another_departments_name_is_a_409(client, as_user):
+    response = client.patch(
+        "/api/v1/departments/gongan", headers=as_user("catalog_admin"), json={"name": "榕城市民政局"}
+    )
+
+    assert response.status_code == 409
+
+
+def test_deactivated_user_is_refused_with_a_token_issued_before(client, as_user, db):
+    requester = as_user("requester")
+    target = next(
+        u
+        for u in client.get(
+            "/api/v1/users", headers=as_user("platform_admin"), params={"page_size": 100}
+        ).json()["items"]
+        if u["username"] == "requester"
+    )
+
+    client.patch(
+        f"/api/v1/users/{target['id']}", headers=as_user("platform_admin"), json={"is_active": False}
+    )
+
+    assert client.get("/api/v1/resources", headers=requester).status_code == 401

@@ -120,3 +120,23 @@ def test_unknown_element_is_a_404(client, as_user):
 
     assert response.status_code == 404
     assert response.json()["code"] == "element_not_found"
+
+
+def test_catalog_admin_updates_an_element_description(client, as_user):
+    response = client.patch(
+        "/api/v1/elements/population.name",
+        headers=as_user("catalog_admin"),
+        json={"description": "以户籍登记为准的姓名", "sensitivity": "highly_sensitive"},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["sensitivity"] == "highly_sensitive"
+
+
+def test_withdrawing_a_verification_source_through_the_api(client, as_user):
+    response = client.delete(
+        "/api/v1/elements/population.name/sources/renshe", headers=as_user("catalog_admin")
+    )
+
+    assert response.status_code == 200
+    assert "renshe" not in {d["slug"] for d in response.json()["verification"]}

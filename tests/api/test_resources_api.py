@@ -238,3 +238,57 @@ def test_malformed_json_is_a_422(client, as_user):
 
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+def test_patch_that_makes_a_resource_conditional_without_a_condition_is_a_422(client, as_user, db):
+    admin = as_user("catalog_admin")
+    created = client.post("/api/v1/resources", headers=admin, json=factories.resource()).json()
+
+    response = client.patch(
+        f"/api/v1/resources/{created['id']}", headers=admin, json={"share": {"type": "conditional"}}
+    )
+    after = client.get(f"/api/v1/resources/{created['id']}", headers=admin).json()
+
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"] == "share"
+    assert after["share"]["type"] == "unconditional"
+
+
+def test_patch_with_an_unknown_element_changes_nothing(client, as_user):
+    admin = as_user("catalog_admin")
+    created = client.post("/api/v1/resources", headers=admin, json=factories.resource()).json()
+    client.post(f"/api/v1/resources/{created['id']}/publish", headers=admin)
+
+    response = client.patch(
+        f"/api/v1/resources/{created['id']}",
+        headers=admin,
+        json={
+            "abstract": "不应保存",
+            "items": [{"name": "甲", "data_type": "C", "element": "population.nothing"}],
+        },
+    )
+    after = client.get(f"/api/v1/resources/{created['id']}", headers=admin).json()
+
+    assert response.status_code == 422
+    assert (after["abstract"], after["version"], len(after["items"])) == ("用于测试的人口信息资源。", 1, 2)
+
+
+def test_publishing_a_retired_resource_is_a_409(client, as_user):
+    admin = as_user("catalog_admin")
+    created = client.post("/api/v1/resources", headers=admin, json=factories.resource()).json()
+    client.post(f"/api/v1/resources/{created['id']}/retire", headers=admin, json={"reason": "测试"})
+
+    response = client.post(f"/api/v1/resources/{created['id']}/publish", headers=admin)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "resource_not_draft"
+
+
+def test_retiring_without_a_reason_is_a_422(client, as_user):
+    admin = as_user("catalog_admin")
+    created = client.post("/api/v1/resources", headers=admin, json=factories.resource()).json()
+
+    response = client.post(f"/api/v1/resources/{created['id']}/retire", headers=admin, json={})
+
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"] == "reason"
