@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, params
+from fastapi import Depends, Path, Query, Request, params
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -80,3 +80,16 @@ def page_params(
 
 
 Paging = Annotated[PageParams, Depends(page_params)]
+
+# Path and query parameters, constrained before any of them reaches the database.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="编号 / id")]
+DepartmentKeyPath = Annotated[str, Path(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
+ElementCodePath = Annotated[str, Path(max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
+ElementCodeQuery = Annotated[
+    str | None,
+    Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", description="数据元代码"),
+]
+DepartmentKeyQuery = Annotated[
+    str | None,
+    Query(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_]+$", description="部门简码或统一社会信用代码"),
+]

@@ -1,13 +1,17 @@
 """Every error leaves the API as JSON with a stable ``code``, ``message`` (中文) and ``message_en``."""
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog_schema.errors import Conflict, GovdxError, InvalidInput
 from catalog_schema.validation import problem_from_error
+
+log = logging.getLogger("govdx.api")
 
 _HTTP_TEXT = {
     401: ("未登录或身份凭证无效", "not authenticated"),
@@ -62,9 +66,43 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(error.status, error.as_dict())
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A value that passed validation but that the database cannot store: still the caller's input.
+    error = InvalidInput(
+        "提交的值超出数据库允许的范围(长度、数值或字符)，请检查后重新提交",
+        "a value is outside what the database can store (length, number or character)",
+        code="value_out_of_range",
+    )
+    return _json(error.status, error.as_dict())
+
+
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    if "database is locked" in str(exc):
+        body = {
+            "code": "database_busy",
+            "message": "数据库正忙，请稍后重试",
+            "message_en": "the database is busy; retry shortly",
+        }
+        return _json(503, body, {"Retry-After": "2"})
+    return await _unexpected(request, exc)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=exc)
+    body = {
+        "code": "internal_error",
+        "message": "服务器内部错误，已记录",
+        "message_en": "internal server error",
+    }
+    return _json(500, body)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(GovdxError, _govdx_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(Exception, _unexpected)

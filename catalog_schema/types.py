@@ -6,9 +6,12 @@ Each enum member carries its Chinese label for the portal and for error messages
 """
 
 import enum
+import unicodedata
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
+
+from catalog_schema.validation import BilingualValueError
 
 
 class LabelledEnum(enum.StrEnum):
@@ -150,7 +153,34 @@ ElementCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"),
 ]
-RegionCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")]
+RegionCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_.]{2,31}$")]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+def _no_control_characters(value: str, *, allow_newlines: bool) -> str:
+    allowed = "\n\r\t" if allow_newlines else ""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in allowed), None)
+    if bad is not None:
+        raise BilingualValueError(
+            f"不能包含控制字符 U+{ord(bad):04X}，请删除后重新提交",
+            f"must not contain the control character U+{ord(bad):04X}",
+        )
+    return value
+
+
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(lambda v: _no_control_characters(v, allow_newlines=False)),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(lambda v: _no_control_characters(v, allow_newlines=True)),
+]
+# A department named by its slug or its unified social credit code.
+DepartmentKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
+]
+# Text searched for in names and abstracts: one line, no control characters.
+SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]

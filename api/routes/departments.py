@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import DbSession, requires
+from api.deps import DbSession, DepartmentKeyPath, requires
 from authz.permissions import CatalogBrowse, DepartmentManage
 from catalog_schema.department import service as department_service
 from catalog_schema.department.models import Department
@@ -13,7 +13,7 @@ from catalog_schema.department.schemas import DepartmentCreate, DepartmentRead, 
 router = APIRouter(prefix="/departments", tags=["departments 部门"])
 
 
-def _department(db: DbSession, ref: str) -> Department:
+def _department(db: DbSession, ref: DepartmentKeyPath) -> Department:
     return department_service.get_by_ref(db=db, ref=ref)
 
 

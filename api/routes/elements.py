@@ -4,7 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import CurrentUser, DbSession, Paging, requires
+from api.deps import (
+    CurrentUser,
+    DbSession,
+    DepartmentKeyPath,
+    DepartmentKeyQuery,
+    ElementCodePath,
+    Paging,
+    requires,
+)
 from authz.permissions import CatalogBrowse, ElementManage
 from catalog_schema.department import service as department_service
 from catalog_schema.element import service as element_service
@@ -18,12 +26,12 @@ from catalog_schema.element.schemas import (
     TransferRead,
 )
 from catalog_schema.pagination import Page, page_of
-from catalog_schema.types import Library, SourceRole
+from catalog_schema.types import Library, SearchText, SourceRole
 
 router = APIRouter(prefix="/elements", tags=["elements 数据元"])
 
 
-def _element(db: DbSession, code: str) -> DataElement:
+def _element(db: DbSession, code: ElementCodePath) -> DataElement:
     return element_service.get_by_code(db=db, code=code)
 
 
@@ -40,9 +48,11 @@ def list_elements(
     db: DbSession,
     paging: Paging,
     library: Library | None = None,
-    department: Annotated[str | None, Query(description="来源部门 / providing department")] = None,
-    role: SourceRole | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    department: DepartmentKeyQuery = None,
+    role: Annotated[
+        SourceRole | None, Query(description="与 department 一起使用 / used with department")
+    ] = None,
+    q: Annotated[SearchText | None, Query(description="名称或代码中的文字")] = None,
 ) -> Page[ElementRead]:
     dept = department_service.get_by_ref(db=db, ref=department) if department else None
     elements, total = element_service.list_(
@@ -104,7 +114,7 @@ def register_source(
     dependencies=[requires(ElementManage)],
     summary="撤销校核源 / withdraw a verification source",
 )
-def remove_source(db: DbSession, element: PathElement, department: str) -> ElementRead:
+def remove_source(db: DbSession, element: PathElement, department: DepartmentKeyPath) -> ElementRead:
     dept = department_service.get_by_ref(db=db, ref=department)
     element_service.remove_source(db=db, element=element, department=dept)
     return ElementRead.of(element)

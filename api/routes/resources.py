@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import CurrentUser, DbSession, Paging, requires
+from api.deps import CurrentUser, DbSession, DepartmentKeyQuery, ElementCodeQuery, Paging, RowId, requires
 from authz.permissions import CatalogBrowse, CatalogManage, visible_resource_statuses
-from catalog_schema.errors import NotFound
 from catalog_schema.pagination import Page, page_of
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
@@ -18,24 +17,21 @@ from catalog_schema.resource.schemas import (
     RetireIn,
     VersionRead,
 )
-from catalog_schema.types import ResourceClass, ResourceStatus, ShareType, UpdateCycle
+from catalog_schema.types import ResourceClass, ResourceStatus, SearchText, ShareType, UpdateCycle
 
 router = APIRouter(prefix="/resources", tags=["resources 信息资源"])
 
 
-def _visible(resource: Resource, user: CurrentUser) -> Resource:
-    # A resource the user may not see is reported as missing, not as forbidden.
+def _visible(resource: Resource, user: CurrentUser, asked_for: str) -> Resource:
+    # A resource the user may not see is reported exactly as a missing one: same words, and only
+    # what the caller sent, so a draft's existence and internal id do not leak.
     if resource.status not in visible_resource_statuses(user):
-        raise NotFound(
-            f"信息资源 {resource.id} 不存在",
-            f"resource {resource.id} does not exist",
-            code="resource_not_found",
-        )
+        raise resource_service.not_found(asked_for)
     return resource
 
 
-def _resource(db: DbSession, user: CurrentUser, resource_id: int) -> Resource:
-    return _visible(resource_service.get(db=db, resource_id=resource_id), user)
+def _resource(db: DbSession, user: CurrentUser, resource_id: RowId) -> Resource:
+    return _visible(resource_service.get(db=db, resource_id=resource_id), user, str(resource_id))
 
 
 PathResource = Annotated[Resource, Depends(_resource)]
@@ -53,13 +49,13 @@ def search_resources(
     paging: Paging,
     resource_class: Annotated[ResourceClass | None, Query(alias="class", description="类")] = None,
     classification: Annotated[
-        str | None, Query(pattern=r"^\d{1,20}$", description="分类码前缀 / classification prefix")
+        str | None, Query(pattern=r"^[0-9]{1,20}$", description="分类码前缀 / classification prefix")
     ] = None,
-    provider: Annotated[str | None, Query(description="提供方简码或信用代码")] = None,
+    provider: DepartmentKeyQuery = None,
     share_type: ShareType | None = None,
-    element: Annotated[str | None, Query(max_length=64, description="含此数据元 / carries element")] = None,
+    element: ElementCodeQuery = None,
     update_cycle: UpdateCycle | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="名称或摘要中的文字")] = None,
+    q: Annotated[SearchText | None, Query(description="名称或摘要中的文字")] = None,
     status: ResourceStatus | None = None,
 ) -> Page[ResourceSummary]:
     filters = resource_service.ResourceFilter(
@@ -85,7 +81,7 @@ def search_resources(
     summary="按资源代码查询 / one resource by its code",
 )
 def get_resource_by_code(db: DbSession, user: CurrentUser, code: str) -> ResourceRead:
-    return ResourceRead.of(_visible(resource_service.get_by_code(db=db, code=code), user))
+    return ResourceRead.of(_visible(resource_service.get_by_code(db=db, code=code), user, code))
 
 
 @router.get(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import DbSession, Paging, requires
+from api.deps import DbSession, Paging, RowId, requires
 from authz.permissions import UserManage
 from catalog_schema.pagination import Page, page_of
 from catalog_schema.user import service as user_service
@@ -14,7 +14,7 @@ from catalog_schema.user.schemas import UserCreate, UserRead, UserUpdate
 router = APIRouter(prefix="/users", tags=["users 用户"], dependencies=[requires(UserManage)])
 
 
-def _user(db: DbSession, user_id: int) -> User:
+def _user(db: DbSession, user_id: RowId) -> User:
     return user_service.get(db=db, user_id=user_id)
 
 

@@ -15,7 +15,7 @@ class DataElement(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
     library: Mapped[Library] = mapped_column(enum_column(Library), index=True)
     data_type: Mapped[DataType] = mapped_column(enum_column(DataType))
     length: Mapped[int | None]

@@ -8,6 +8,7 @@ from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.element.models import DataElement, OwnershipTransfer
 from catalog_schema.types import (
     DataType,
+    DepartmentKey,
     ElementCode,
     Library,
     LongText,
@@ -28,8 +29,10 @@ class ElementCreate(BaseModel):
     standard: ShortText | None = None
     sensitivity: Sensitivity = Sensitivity.internal
     description: LongText | None = None
-    authoritative: str = Field(description="权威源部门的简码或统一社会信用代码 / slug or credit code")
-    verification: list[str] = Field(default_factory=list, max_length=50)
+    authoritative: DepartmentKey = Field(
+        description="权威源部门的简码或统一社会信用代码 / slug or credit code"
+    )
+    verification: list[DepartmentKey] = Field(default_factory=list, max_length=50)
 
 
 class ElementUpdate(BaseModel):
@@ -46,14 +49,14 @@ class ElementUpdate(BaseModel):
 class SourceRegister(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    department: str
+    department: DepartmentKey
     role: SourceRole
 
 
 class TransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_department: str
+    to_department: DepartmentKey
     reason: LongText
 
 

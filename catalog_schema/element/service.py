@@ -50,8 +50,13 @@ def list_(
             sources = sources.where(ElementSource.role == role)
         stmt = stmt.where(DataElement.id.in_(sources))
     if q:
-        pattern = f"%{q.strip()}%"
-        stmt = stmt.where(or_(DataElement.name.ilike(pattern), DataElement.code.ilike(pattern)))
+        text = q.strip()
+        stmt = stmt.where(
+            or_(
+                DataElement.name.icontains(text, autoescape=True),
+                DataElement.code.icontains(text, autoescape=True),
+            )
+        )
     return paginate(db, stmt, params)
 
 

@@ -13,7 +13,9 @@ category the resource declares. Modelled on python-stdnum: ``compact``, ``valida
 import re
 
 SEQUENCE_DIGITS = 6
-_CODE = re.compile(r"^(?P<klass>[123])(?P<item>\d{2})(?P<catalog>\d{3})(?P<detail>\d{0,12})/(?P<seq>\d{6})$")
+_CODE = re.compile(
+    r"^(?P<klass>[123])(?P<item>[0-9]{2})(?P<catalog>[0-9]{3})(?P<detail>[0-9]{0,12})/(?P<seq>[0-9]{6})$"
+)
 
 
 class InvalidResourceCode(ValueError):

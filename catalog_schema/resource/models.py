@@ -22,7 +22,10 @@ from catalog_schema.types import (
 
 class Resource(TimestampMixin, Base):
     __tablename__ = "resources"
-    __table_args__ = (UniqueConstraint("classification_code", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("classification_code", "sequence"),
+        UniqueConstraint("provider_id", "name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -37,7 +40,7 @@ class Resource(TimestampMixin, Base):
     provider_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"), index=True)
     abstract: Mapped[str] = mapped_column(Text)
     format: Mapped[ResourceFormat] = mapped_column(enum_column(ResourceFormat))
-    format_detail: Mapped[str | None] = mapped_column(String(100))
+    format_detail: Mapped[str | None] = mapped_column(String(200))
     share_type: Mapped[ShareType] = mapped_column(enum_column(ShareType), index=True)
     share_condition: Mapped[str | None] = mapped_column(Text)
     share_legal_basis: Mapped[str | None] = mapped_column(Text)
@@ -77,7 +80,7 @@ class ResourceItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
     position: Mapped[int]
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
     data_type: Mapped[DataType] = mapped_column(enum_column(DataType))
     length: Mapped[int | None]
     element_id: Mapped[int | None] = mapped_column(

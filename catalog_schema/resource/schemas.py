@@ -15,6 +15,7 @@ from catalog_schema.resource.models import Resource, ResourceItem
 from catalog_schema.types import (
     ControlParamKind,
     DataType,
+    DepartmentKey,
     ElementCode,
     LongText,
     ResourceClass,
@@ -36,9 +37,9 @@ class Category(BaseModel):
     model_config = _Strict
 
     resource_class: ResourceClass = Field(alias="class")
-    item: str = Field(pattern=r"^\d{2}$", description="项, two digits")
-    catalog: str = Field(pattern=r"^\d{3}$", description="目, three digits")
-    detail: str = Field(default="", pattern=r"^\d{0,12}$", description="细目, digits or empty")
+    item: str = Field(pattern=r"^[0-9]{2}$", description="项, two digits")
+    catalog: str = Field(pattern=r"^[0-9]{3}$", description="目, three digits")
+    detail: str = Field(default="", pattern=r"^[0-9]{0,12}$", description="细目, digits or empty")
 
     @property
     def classification_code(self) -> str:
@@ -126,7 +127,9 @@ class ResourceCreate(BaseModel):
     code: str | None = Field(default=None, description="generated when absent")
     name: ShortText
     category: Category
-    provider: str = Field(description="提供方部门简码或统一社会信用代码 / provider slug or credit code")
+    provider: DepartmentKey = Field(
+        description="提供方部门简码或统一社会信用代码 / provider slug or credit code"
+    )
     abstract: LongText
     format: ResourceFormat
     format_detail: ShortText | None = None

@@ -44,27 +44,28 @@ class ResourceFilter:
     status: ResourceStatus | None = None
 
 
+def not_found(asked_for: str) -> NotFound:
+    """The error for a resource the caller named that does not exist (or that they may not see)."""
+    return NotFound(
+        f"信息资源 {asked_for!r} 不存在", f"resource {asked_for!r} does not exist", code="resource_not_found"
+    )
+
+
 def get(*, db: Session, resource_id: int) -> Resource:
     """The resource with this id, or NotFound."""
     resource = db.get(Resource, resource_id)
     if resource is None:
-        raise NotFound(
-            f"信息资源 {resource_id} 不存在",
-            f"resource {resource_id} does not exist",
-            code="resource_not_found",
-        )
+        raise not_found(str(resource_id))
     return resource
 
 
 def get_by_code(*, db: Session, code: str) -> Resource:
-    """The resource with this resource code, or NotFound."""
+    """The resource with this resource code, or NotFound (also for a malformed code)."""
+    if not resource_code.is_valid(code):
+        raise not_found(code)
     resource = db.scalar(select(Resource).where(Resource.code == resource_code.compact(code)))
     if resource is None:
-        raise NotFound(
-            f"信息资源代码 {code!r} 不存在",
-            f"resource code {code!r} does not exist",
-            code="resource_not_found",
-        )
+        raise not_found(code)
     return resource
 
 
@@ -96,8 +97,13 @@ def search(
         )
         stmt = stmt.where(Resource.id.in_(carrying))
     if filters.q and filters.q.strip():
-        pattern = f"%{filters.q.strip()}%"
-        stmt = stmt.where(or_(Resource.name.ilike(pattern), Resource.abstract.ilike(pattern)))
+        text_ = filters.q.strip()
+        stmt = stmt.where(
+            or_(
+                Resource.name.icontains(text_, autoescape=True),
+                Resource.abstract.icontains(text_, autoescape=True),
+            )
+        )
     return paginate(db, stmt, params)
 
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from authz.roles import Role
 from catalog_schema.department.schemas import DepartmentRef
-from catalog_schema.types import ShortText, Username
+from catalog_schema.types import DepartmentKey, ShortText, Username
 from catalog_schema.user.models import User
 
 Password = Field(min_length=8, max_length=128)
@@ -18,7 +18,9 @@ class UserCreate(BaseModel):
     username: Username
     full_name: ShortText
     role: Role
-    department: str = Field(description="部门简码或统一社会信用代码 / department slug or credit code")
+    department: DepartmentKey = Field(
+        description="部门简码或统一社会信用代码 / department slug or credit code"
+    )
     password: str = Password
 
 
@@ -27,7 +29,7 @@ class UserUpdate(BaseModel):
 
     full_name: ShortText | None = None
     role: Role | None = None
-    department: str | None = None
+    department: DepartmentKey | None = None
     password: str | None = Field(default=None, min_length=8, max_length=128)
     is_active: bool | None = None
 

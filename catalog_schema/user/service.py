@@ -1,5 +1,7 @@
 """Reads and writes of users, and checking a login."""
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,6 +11,8 @@ from catalog_schema.errors import Conflict, NotFound
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.user.models import User
 from catalog_schema.user.schemas import UserCreate, UserUpdate
+
+USERNAME = re.compile(r"[a-z][a-z0-9_.]{2,31}")
 
 
 def get(*, db: Session, user_id: int) -> User:
@@ -68,7 +72,8 @@ def update(*, db: Session, user: User, data: UserUpdate) -> User:
 
 def authenticate(*, db: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (without saying which part was wrong)."""
-    user = get_by_username(db=db, username=username)
+    # A name no user can have is not looked up (it may hold bytes the database refuses, e.g. NUL).
+    user = get_by_username(db=db, username=username) if USERNAME.fullmatch(username) else None
     ok = security.verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         return None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 16:16:14.942923
+Create Date: 2026-11-21 16:35:24.497704
 """
 
 from collections.abc import Sequence
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "data_elements",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "library",
             sa.Enum(
@@ -104,9 +104,9 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("supervisor_name", sa.String(length=100), nullable=True),
-        sa.Column("supervisor_phone", sa.String(length=40), nullable=True),
-        sa.Column("supervisor_email", sa.String(length=200), nullable=True),
+        sa.Column("supervisor_name", sa.String(length=200), nullable=True),
+        sa.Column("supervisor_phone", sa.String(length=200), nullable=True),
+        sa.Column("supervisor_email", sa.String(length=320), nullable=True),
         sa.Column("created_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_departments")),
@@ -118,7 +118,7 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=32), nullable=False),
-        sa.Column("full_name", sa.String(length=100), nullable=False),
+        sa.Column("full_name", sa.String(length=200), nullable=False),
         sa.Column(
             "role",
             sa.Enum(
@@ -134,9 +134,9 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("department_id", sa.Integer(), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=False),
         sa.Column("created_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -213,9 +213,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["registered_by_id"],
-            ["users.id"],
-            name=op.f("fk_element_sources_registered_by_id_users"),
+            ["registered_by_id"], ["users.id"], name=op.f("fk_element_sources_registered_by_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_element_sources")),
         sa.UniqueConstraint(
@@ -265,17 +263,10 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("format_detail", sa.String(length=100), nullable=True),
+        sa.Column("format_detail", sa.String(length=200), nullable=True),
         sa.Column(
             "share_type",
-            sa.Enum(
-                "unconditional",
-                "conditional",
-                "none",
-                name="sharetype",
-                native_enum=False,
-                length=32,
-            ),
+            sa.Enum("unconditional", "conditional", "none", name="sharetype", native_enum=False, length=32),
             nullable=False,
         ),
         sa.Column("share_condition", sa.Text(), nullable=True),
@@ -332,11 +323,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resources")),
         sa.UniqueConstraint(
-            "classification_code",
-            "sequence",
-            name=op.f("uq_resources_classification_code_sequence"),
+            "classification_code", "sequence", name=op.f("uq_resources_classification_code_sequence")
         ),
         sa.UniqueConstraint("code", name=op.f("uq_resources_code")),
+        sa.UniqueConstraint("provider_id", "name", name=op.f("uq_resources_provider_id_name")),
     )
     with op.batch_alter_table("resources", schema=None) as batch_op:
         batch_op.create_index(
@@ -354,7 +344,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("resource_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "data_type",
             sa.Enum(
@@ -412,9 +402,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["superseded_by_id"],
-            ["users.id"],
-            name=op.f("fk_resource_versions_superseded_by_id_users"),
+            ["superseded_by_id"], ["users.id"], name=op.f("fk_resource_versions_superseded_by_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resource_versions")),
         sa.UniqueConstraint("resource_id", "version", name=op.f("uq_resource_versions_resource_id_version")),
