@@ -10,17 +10,21 @@ from sqlalchemy.orm import Session
 from api.settings import ApiSettings
 from authz import security
 from authz.permissions import Permission
+from catalog_schema.database import for_writing
 from catalog_schema.errors import Unauthorized
 from catalog_schema.pagination import MAX_PAGE_SIZE, PageParams
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request; the request owns the transaction and commits once at the end."""
     session: Session = request.app.state.sessionmaker()
+    if request.method not in SAFE_METHODS:
+        for_writing(session)
     try:
         yield session
         session.commit()

@@ -99,7 +99,7 @@ def catalog_export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件，默认标准输出")] = None,
 ) -> None:
     """Export the catalog as YAML (re-importable) or as DCAT JSON-LD for harvesters."""
-    with session_scope() as db:
+    with session_scope(write=False) as db:
         text = exchange.export_yaml(db) if fmt is ExportFormat.yaml else exchange.export_dcat(db)
     if output is None:
         sys.stdout.write(text)

@@ -98,10 +98,24 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: a transaction that read first and wrote later
-        # would otherwise fail at once with SQLITE_BUSY_SNAPSHOT when another writer got in between
-        # (busy_timeout cannot help it). SQLite has one writer anyway; this makes them queue.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer begins IMMEDIATE, taking the write lock up front: a transaction that read first
+        # and wrote later would otherwise fail at once with SQLITE_BUSY_SNAPSHOT when another writer
+        # got in between (busy_timeout cannot help it). Readers stay DEFERRED and never block.
+        writes = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+WRITE_OPTION = "govdx_write"
+
+
+def for_writing(session: Session) -> Session:
+    """Declare that ``session``'s transaction will write (on SQLite it then begins IMMEDIATE).
+
+    Call before the session's first statement; writers then queue for SQLite's single write
+    lock instead of failing when another writer commits between their read and their write.
+    """
+    session.connection(execution_options={WRITE_OPTION: True})
+    return session
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -134,9 +148,11 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
+def session_scope(*, write: bool = True) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on any error."""
     session = get_sessionmaker()()
+    if write:
+        for_writing(session)
     try:
         yield session
         session.commit()

@@ -111,6 +111,15 @@ def update(*, db: Session, element: DataElement, data: ElementUpdate) -> DataEle
     return element
 
 
+def _lock(db: Session, element: DataElement) -> None:
+    """Hold the element's row until the transaction ends, and read its sources afresh.
+
+    Registrations and transfers of one element then run one after the other, so each sees the
+    owner the previous one left (PostgreSQL row lock; SQLite writers are serialised already).
+    """
+    db.refresh(element, with_for_update=True)
+
+
 def _second_owner_refused(element: DataElement, department: Department) -> Conflict:
     owner = element.authoritative_source
     assert owner is not None
@@ -136,6 +145,7 @@ def register_source(
     actor_id: int | None = None,
 ) -> ElementSource:
     """Add a provider of ``element``; a second authoritative provider is refused."""
+    _lock(db, element)
     existing = next((s for s in element.sources if s.department_id == department.id), None)
     if role is SourceRole.authoritative and element.authoritative_source is not None:
         if existing is not None and existing.role is SourceRole.authoritative:
@@ -186,6 +196,7 @@ def transfer_ownership(
     actor_id: int | None = None,
 ) -> OwnershipTransfer:
     """Make ``to_department`` the authoritative source; the previous owner stays as a verifier."""
+    _lock(db, element)
     if not reason or not reason.strip():
         raise InvalidInput(
             "权威源移交必须填写原因", "an ownership transfer needs a reason", code="reason_required"

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
+from catalog_schema.database import for_writing
 from catalog_schema.element import service as element_service
 from catalog_schema.element.models import DataElement
 from catalog_schema.element.schemas import ElementCreate
@@ -27,6 +28,7 @@ def _register(engine, index, barrier, codes, errors):
     try:
         with Session(engine) as session:
             barrier.wait(timeout=10)
+            for_writing(session)
             codes.append(resource_service.create(db=session, data=data).code)
             session.commit()
     except Exception as exc:
