@@ -1,6 +1,7 @@
 """Every error leaves the API as JSON with a stable ``code``, ``message`` (中文) and ``message_en``."""
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +23,7 @@ _HTTP_TEXT = {
 }
 
 
-def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> JSONResponse:
+def _json(status: int, body: Mapping[str, object], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 

@@ -121,7 +121,7 @@ def _apply_each(
     section: str,
     entries: list[Any],
     schema: type[BaseModel],
-    apply: Callable[[Any], Outcome],
+    apply: Callable[[Any], Outcome | None],
     report: ImportReport,
     problems: list[Problem],
 ) -> list[tuple[int, Any]]:
@@ -136,7 +136,9 @@ def _apply_each(
             continue
         try:
             with db.begin_nested():
-                report.add(section, apply(entry))
+                outcome = apply(entry)
+            if outcome is not None:
+                report.add(section, outcome)
             applied.append((index, entry))
         except GovdxError as exc:
             problems.extend(_prefixed(prefix, exc))
@@ -165,34 +167,38 @@ def _element_entry(db: Session, data: ElementCreate, actor_id: int | None) -> Ou
     owner = department_service.get_by_ref(db=db, ref=data.authoritative)
     current = element.authoritative_source
     if current is not None and current.department_id != owner.id:
-        # A file never moves ownership silently: that is an explicit, recorded transfer.
+        # A file never moves ownership silently: this raises the 409 that names the remedy.
+        element_service.register_source(
+            db=db, element=element, department=owner, role=SourceRole.authoritative, actor_id=actor_id
+        )
+    # The file states the element's verification sources in full: add the new, withdraw the rest.
+    wanted = {department_service.get_by_ref(db=db, ref=ref).id: ref for ref in data.verification}
+    for source in element.verification_sources:
+        if source.department_id not in wanted:
+            element_service.remove_source(db=db, element=element, department=source.department)
+    registered = {s.department_id for s in element.sources}
+    for dept_id in wanted.keys() - registered:
         element_service.register_source(
             db=db,
             element=element,
-            department=owner,
-            role=SourceRole.authoritative,
+            department=department_service.get(db=db, department_id=dept_id),
+            role=SourceRole.verification,
             actor_id=actor_id,
         )
-    registered = {s.department_id for s in element.sources}
-    for ref in data.verification:
-        dept = department_service.get_by_ref(db=db, ref=ref)
-        if dept.id not in registered:
-            element_service.register_source(
-                db=db,
-                element=element,
-                department=dept,
-                role=SourceRole.verification,
-                actor_id=actor_id,
-            )
+    # Every field is given explicitly, so one the file leaves out is cleared.
     fields = data.model_dump(include=set(ElementUpdate.model_fields))
     element_service.update(db=db, element=element, data=ElementUpdate(**fields))
     return "updated"
 
 
-_RESOURCE_COMPARED_OUT = {"status", "published_on", "related"}
+@dataclass
+class _Placed:
+    resource: Resource
+    created: bool
 
 
-def _resource_entry(db: Session, data: ResourceImport, actor_id: int | None) -> tuple[Outcome, Resource]:
+def _place_resource(db: Session, data: ResourceImport, actor_id: int | None) -> _Placed:
+    """First pass: find the resource the entry names, or register it (without its relations yet)."""
     if data.code is not None:
         resource = db.scalar(select(Resource).where(Resource.code == data.code))
     else:
@@ -202,12 +208,9 @@ def _resource_entry(db: Session, data: ResourceImport, actor_id: int | None) -> 
         )
     if resource is None:
         created = resource_service.create(
-            db=db,
-            data=data.model_copy(update={"related": []}),
-            actor_id=actor_id,
-            status=data.status,
+            db=db, data=data.model_copy(update={"related": []}), actor_id=actor_id, status=data.status
         )
-        return "created", created
+        return _Placed(created, created=True)
     incoming = resource_service.normalise_document(data.model_copy(update={"code": resource.code}))
     current = resource_service.to_document(resource)
     if incoming["category"] != current["category"] or incoming["provider"] != current["provider"]:
@@ -217,29 +220,71 @@ def _resource_entry(db: Session, data: ResourceImport, actor_id: int | None) -> 
             "and retire this one",
             code="resource_identity_change",
         )
-    if resource.status is ResourceStatus.published and data.status is ResourceStatus.draft:
+    if resource.status is not ResourceStatus.draft and data.status is ResourceStatus.draft:
         raise InvalidInput(
-            f"资源 {resource.code} 已发布，不能改回草稿",
-            f"{resource.code} is published and cannot return to draft",
+            f"资源 {resource.code} 已{resource.status.label}，不能改回草稿",
+            f"{resource.code} is {resource.status.value} and cannot return to draft",
             code="resource_unpublish",
         )
-    outcome: Outcome = "unchanged"
-    strip = _RESOURCE_COMPARED_OUT
-    if {k: v for k, v in incoming.items() if k not in strip} != {
-        k: v for k, v in current.items() if k not in strip
-    }:
-        changes = data.model_dump(include=set(ResourceUpdate.model_fields) - {"related", "change_note"})
-        resource_service.update(
-            db=db,
-            resource=resource,
-            actor_id=actor_id,
-            data=ResourceUpdate(**changes, change_note="目录文件导入 / catalog import"),
-        )
-        outcome = "updated"
+    return _Placed(resource, created=False)
+
+
+def _settle_resource(
+    db: Session, data: ResourceImport, placed: _Placed, actor_id: int | None
+) -> Outcome | None:
+    """Second pass, once every resource of the file exists: relations, changes, publication."""
+    resource = placed.resource
+    if placed.created:
+        resource_service.attach_related(db=db, resource=resource, codes=data.related)
+        return None  # counted as created in the first pass
+    before = resource_service.to_document(resource)
+    # Every field is given explicitly, so one the file leaves out is cleared; a publication date
+    # the file does not state is kept, since publishing sets one.
+    excluded = {"change_note"} | ({"published_on"} if data.published_on is None else set())
+    fields = data.model_dump(include=set(ResourceUpdate.model_fields) - excluded)
+    resource_service.update(
+        db=db,
+        resource=resource,
+        actor_id=actor_id,
+        data=ResourceUpdate(**fields, change_note="目录文件导入 / catalog import"),
+    )
     if resource.status is ResourceStatus.draft and data.status is ResourceStatus.published:
         resource_service.publish(db=db, resource=resource, actor_id=actor_id)
-        outcome = "updated"
-    return outcome, resource
+    return "unchanged" if resource_service.to_document(resource) == before else "updated"
+
+
+_UNIQUE_IN_FILE: dict[str, tuple[tuple[str, ...], ...]] = {
+    "departments": (("slug",), ("name",), ("credit_code",)),
+    "elements": (("code",),),
+    "resources": (("code",), ("provider", "name")),
+}
+
+
+def _duplicates_in_file(document: dict[str, Any]) -> list[Problem]:
+    """Entries of one section that name the same thing twice; the file must say it once."""
+    problems = []
+    for section, keys in _UNIQUE_IN_FILE.items():
+        entries = document.get(section)
+        if not isinstance(entries, list):
+            continue
+        for key in keys:
+            seen: dict[tuple[Any, ...], int] = {}
+            for index, entry in enumerate(entries):
+                if not isinstance(entry, dict) or any(entry.get(k) in (None, "") for k in key):
+                    continue
+                value = tuple(str(entry[k]).strip() for k in key)
+                if value in seen:
+                    label = "+".join(key)
+                    problems.append(
+                        Problem(
+                            f"{section}[{index}].{key[-1]}",
+                            f"{label} {'/'.join(value)} 与 {section}[{seen[value]}] 重复",
+                            f"{label} {'/'.join(value)} repeats {section}[{seen[value]}]",
+                        )
+                    )
+                else:
+                    seen[value] = index
+    return problems
 
 
 def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | None = None) -> ImportReport:
@@ -251,54 +296,33 @@ def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | Non
     for key in document:
         if key not in (*SECTIONS, "version"):
             problems.append(Problem(str(key), "未知的顶层字段", "unknown top-level key"))
+    problems.extend(_duplicates_in_file(document))
     report = ImportReport()
     _apply_each(
-        db,
-        "departments",
-        _entries(document, "departments", problems),
-        DepartmentCreate,
-        lambda d: _department_entry(db, d),
-        report,
-        problems,
-    )
+        db, "departments", _entries(document, "departments", problems), DepartmentCreate,
+        lambda d: _department_entry(db, d), report, problems,
+    )  # fmt: skip
     _apply_each(
-        db,
-        "elements",
-        _entries(document, "elements", problems),
-        ElementCreate,
-        lambda e: _element_entry(db, e, actor_id),
-        report,
-        problems,
-    )
-    placed: dict[int, Resource] = {}
+        db, "elements", _entries(document, "elements", problems), ElementCreate,
+        lambda e: _element_entry(db, e, actor_id), report, problems,
+    )  # fmt: skip
+    placed: dict[int, _Placed] = {}
 
-    def resource(entry: ResourceImport) -> Outcome:
-        outcome, row = _resource_entry(db, entry, actor_id)
-        placed[id(entry)] = row
-        return outcome
+    def place(entry: ResourceImport) -> Outcome | None:
+        placed[id(entry)] = _place_resource(db, entry, actor_id)
+        return "created" if placed[id(entry)].created else None
 
     applied = _apply_each(
-        db,
-        "resources",
-        _entries(document, "resources", problems),
-        ResourceImport,
-        resource,
-        report,
-        problems,
+        db, "resources", _entries(document, "resources", problems), ResourceImport, place, report, problems
     )
-    # Related codes may name resources further down the file, so they are set last.
+    # Related codes may name resources further down the file, so each entry is settled after all
+    # of them exist.
     for index, entry in applied:
-        row = placed[id(entry)]
-        if list(row.related_codes or []) == entry.related:
-            continue
         try:
             with db.begin_nested():
-                resource_service.update(
-                    db=db,
-                    resource=row,
-                    actor_id=actor_id,
-                    data=ResourceUpdate(related=entry.related),
-                )
+                outcome = _settle_resource(db, entry, placed[id(entry)], actor_id)
+            if outcome is not None:
+                report.add("resources", outcome)
         except GovdxError as exc:
             problems.extend(_prefixed(f"resources[{index}]", exc))
     if problems:

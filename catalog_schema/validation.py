@@ -8,7 +8,7 @@ an API body or an import file reads the same way.
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from catalog_schema.errors import Problem
 
@@ -87,3 +87,13 @@ def problem_from_error(error: Any, prefix: str = "", loc: Sequence[Any] | None =
 def problems_from(exc: ValidationError, prefix: str = "") -> list[Problem]:
     """Every error of ``exc`` as a :class:`Problem`, paths prefixed with ``prefix``."""
     return [problem_from_error(e, prefix) for e in exc.errors()]
+
+
+def refuse_explicit_null(model: BaseModel, required: tuple[str, ...]) -> None:
+    """In a partial update, ``null`` clears a field; for a field that must have a value, refuse it."""
+    nulls = [f for f in required if f in model.model_fields_set and getattr(model, f) is None]
+    if nulls:
+        raise BilingualValueError(
+            f"{'、'.join(nulls)} 不能为空(null)；如不修改，请省略该字段",
+            f"{', '.join(nulls)} cannot be null; omit a field to leave it unchanged",
+        )

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.element.models import DataElement, OwnershipTransfer
@@ -16,6 +16,7 @@ from catalog_schema.types import (
     ShortText,
     SourceRole,
 )
+from catalog_schema.validation import refuse_explicit_null
 
 
 class ElementCreate(BaseModel):
@@ -36,6 +37,8 @@ class ElementCreate(BaseModel):
 
 
 class ElementUpdate(BaseModel):
+    """Fields to change: an absent field stays, ``null`` clears length, standard or description."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: ShortText | None = None
@@ -44,6 +47,11 @@ class ElementUpdate(BaseModel):
     standard: ShortText | None = None
     sensitivity: Sensitivity | None = None
     description: LongText | None = None
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> "ElementUpdate":
+        refuse_explicit_null(self, ("name", "data_type", "sensitivity"))
+        return self
 
 
 class SourceRegister(BaseModel):

@@ -103,10 +103,8 @@ def update(*, db: Session, element: DataElement, data: ElementUpdate) -> DataEle
                 "change until those items are changed",
                 code="element_type_in_use",
             )
-    for field in ("name", "data_type", "length", "standard", "sensitivity", "description"):
-        value = getattr(data, field)
-        if value is not None:
-            setattr(element, field, value)
+    for field in data.model_fields_set:
+        setattr(element, field, getattr(data, field))
     db.flush()
     return element
 

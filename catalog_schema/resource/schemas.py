@@ -5,7 +5,7 @@ the import and the export read and write the same document.
 """
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,7 +26,7 @@ from catalog_schema.types import (
     ShortText,
     UpdateCycle,
 )
-from catalog_schema.validation import BilingualValueError
+from catalog_schema.validation import BilingualValueError, refuse_explicit_null
 
 _Strict = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -164,9 +164,18 @@ class ResourceImport(ResourceCreate):
 
 
 class ResourceUpdate(BaseModel):
-    """Fields to change; ``items`` and ``control_params`` replace the whole list when given."""
+    """Fields to change: an absent field stays, ``null`` clears an optional one, lists are replaced whole."""
 
     model_config = _Strict
+    REQUIRED: ClassVar[tuple[str, ...]] = (
+        "name",
+        "abstract",
+        "format",
+        "share",
+        "open",
+        "update_cycle",
+        "items",
+    )
 
     name: ShortText | None = None
     abstract: LongText | None = None
@@ -175,6 +184,7 @@ class ResourceUpdate(BaseModel):
     share: Share | None = None
     open: OpenAttribute | None = None
     update_cycle: UpdateCycle | None = None
+    published_on: date | None = None
     related: list[str] | None = Field(default=None, max_length=50)
     control_params: list[ControlParam] | None = Field(default=None, max_length=20)
     items: list[ItemIn] | None = Field(default=None, min_length=1, max_length=500)
@@ -184,6 +194,11 @@ class ResourceUpdate(BaseModel):
     @classmethod
     def _item_names(cls, items: list[ItemIn] | None) -> list[ItemIn] | None:
         return None if items is None else _check_item_names(items)
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> "ResourceUpdate":
+        refuse_explicit_null(self, self.REQUIRED)
+        return self
 
     @field_validator("related")
     @classmethod

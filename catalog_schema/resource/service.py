@@ -163,26 +163,33 @@ def _build_items(db: Session, items: list[ItemIn]) -> list[ResourceItem]:
     return built
 
 
-def _check_related(db: Session, codes: list[str], *, own_code: str | None = None) -> None:
+def check_related(db: Session, codes: list[str], *, own_code: str | None = None) -> None:
+    """Related resources must exist and be published: a relation is shown to every reader."""
     if not codes:
         return
-    found = set(db.scalars(select(Resource.code).where(Resource.code.in_(codes))))
-    problems = [
-        Problem(f"related[{i}]", f"关联资源代码 {c} 不存在", f"related resource {c} does not exist")
-        for i, c in enumerate(codes)
-        if c not in found
-    ]
-    problems += [
-        Problem(f"related[{i}]", "资源不能关联自身", "a resource cannot be related to itself")
-        for i, c in enumerate(codes)
-        if c == own_code
-    ]
+    rows = db.execute(select(Resource.code, Resource.status).where(Resource.code.in_(codes)))
+    statuses = {code: status for code, status in rows}
+    problems = []
+    for i, c in enumerate(codes):
+        if c == own_code:
+            problems.append(
+                Problem(f"related[{i}]", "资源不能关联自身", "a resource cannot be related to itself")
+            )
+        elif c not in statuses:
+            problems.append(
+                Problem(f"related[{i}]", f"关联资源 {c} 不存在", f"related resource {c} does not exist")
+            )
+        elif statuses[c] is not ResourceStatus.published:
+            problems.append(
+                Problem(
+                    f"related[{i}]",
+                    f"关联资源 {c} 尚未发布或已撤销，只能关联已发布的资源",
+                    f"related resource {c} is not published; only published resources can be related",
+                )
+            )
     if problems:
         raise InvalidInput(
-            "关联资源代码无效",
-            "invalid related resource codes",
-            code="related_not_found",
-            problems=problems,
+            "关联资源代码无效", "invalid related resource codes", code="related_invalid", problems=problems
         )
 
 
@@ -267,7 +274,7 @@ def create(
     _ensure_name_free(db, provider_id=provider.id, name=data.name)
     items = _build_items(db, data.items)
     code, sequence = _assign_code(db, data.category, data.code)
-    _check_related(db, data.related, own_code=code)
+    check_related(db, data.related, own_code=code)
     resource = Resource(
         code=code,
         resource_class=data.category.resource_class,
@@ -297,6 +304,18 @@ def create(
     db.add(resource)
     db.flush()
     return resource
+
+
+def _item_document(item: ResourceItem) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "name": item.name,
+            "data_type": item.data_type.value,
+            "length": item.length,
+            "element": item.element.code if item.element else None,
+            "description": item.description,
+        }
+    )
 
 
 def to_document(resource: Resource) -> dict[str, Any]:
@@ -354,13 +373,22 @@ def _drop_empty(value: Any) -> Any:
     return value
 
 
-def _keep_version(db: Session, resource: Resource, *, actor_id: int | None, note: str | None) -> None:
-    """Store the published resource as it stands, then number the next version."""
+def attach_related(*, db: Session, resource: Resource, codes: list[str]) -> None:
+    """Relate a resource registered in this same transaction (an import's second pass); no version."""
+    check_related(db, codes, own_code=resource.code)
+    resource.related_codes = list(codes)
+    db.flush()
+
+
+def _keep_version(
+    db: Session, resource: Resource, *, snapshot: dict[str, Any], actor_id: int | None, note: str | None
+) -> None:
+    """Store ``snapshot`` as the resource's current version, then number the next one."""
     db.add(
         ResourceVersion(
             resource_id=resource.id,
             version=resource.version,
-            snapshot=to_document(resource),
+            snapshot=snapshot,
             superseded_by_id=actor_id,
             change_note=note,
         )
@@ -378,28 +406,31 @@ def _refuse_retired(resource: Resource) -> None:
 
 
 def update(*, db: Session, resource: Resource, data: ResourceUpdate, actor_id: int | None = None) -> Resource:
-    """Change a resource; a published one keeps its previous version."""
+    """Change a resource; a published one that really changed keeps its previous version."""
     _refuse_retired(resource)
+    given = data.model_fields_set
     items = _build_items(db, data.items) if data.items is not None else None
-    if data.related is not None:
-        _check_related(db, data.related, own_code=resource.code)
+    if data.related:
+        check_related(db, data.related, own_code=resource.code)
     if data.name is not None:
         _ensure_name_free(db, provider_id=resource.provider_id, name=data.name, exclude_id=resource.id)
-    if resource.status is ResourceStatus.published:
-        _keep_version(db, resource, actor_id=actor_id, note=data.change_note)
-    for field in ("name", "abstract", "format", "format_detail", "update_cycle"):
-        value = getattr(data, field)
-        if value is not None:
-            setattr(resource, field, value)
+    before = to_document(resource)
+    for field in ("name", "abstract", "format", "format_detail", "update_cycle", "published_on"):
+        if field in given:
+            setattr(resource, field, getattr(data, field))
     _apply_share(resource, data)
-    if data.related is not None:
-        resource.related_codes = list(data.related)
-    if data.control_params is not None:
-        resource.control_params = _control_params(data.control_params)
-    if items is not None:
+    if "related" in given:
+        resource.related_codes = list(data.related or [])
+    if "control_params" in given:
+        resource.control_params = _control_params(data.control_params or [])
+    if items is not None and [_item_document(i) for i in items] != before.get("items"):
         resource.items.clear()
         db.flush()  # old items go before new ones with the same names arrive
         resource.items.extend(items)
+    if to_document(resource) == before:
+        return resource  # nothing changed: no version, no new author
+    if resource.status is ResourceStatus.published:
+        _keep_version(db, resource, snapshot=before, actor_id=actor_id, note=data.change_note)
     resource.updated_by_id = actor_id
     db.flush()
     return resource
@@ -424,7 +455,9 @@ def retire(*, db: Session, resource: Resource, reason: str, actor_id: int | None
     """Retire a resource with a reason; a published one keeps its last version."""
     _refuse_retired(resource)
     if resource.status is ResourceStatus.published:
-        _keep_version(db, resource, actor_id=actor_id, note=f"撤销 / retired: {reason}")
+        _keep_version(
+            db, resource, snapshot=to_document(resource), actor_id=actor_id, note=f"撤销 / retired: {reason}"
+        )
     resource.status = ResourceStatus.retired
     resource.retired_reason = reason
     resource.updated_by_id = actor_id
