@@ -83,6 +83,12 @@ def parse_text(text: str, *, name: str = "(input)") -> dict[str, Any]:
     """Parse catalog YAML text (JSON is YAML too) into a mapping."""
     try:
         data = yaml.safe_load(text)
+    except RecursionError as exc:
+        raise InvalidInput(
+            f"{name} 嵌套层次过深，不是有效的目录文件",
+            f"{name} is nested too deeply to be a catalog file",
+            code="malformed_file",
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
@@ -124,10 +130,13 @@ def _apply_each(
     apply: Callable[[Any], Outcome | None],
     report: ImportReport,
     problems: list[Problem],
+    skip: set[tuple[str, int]],
 ) -> list[tuple[int, Any]]:
     """Validate and apply each entry under a savepoint; return the entries that applied."""
     applied = []
     for index, raw in enumerate(entries):
+        if (section, index) in skip:
+            continue  # a repeat of an earlier entry: already reported
         prefix = f"{section}[{index}]"
         try:
             entry = schema.model_validate(raw)
@@ -260,9 +269,10 @@ _UNIQUE_IN_FILE: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def _duplicates_in_file(document: dict[str, Any]) -> list[Problem]:
-    """Entries of one section that name the same thing twice; the file must say it once."""
+def _duplicates_in_file(document: dict[str, Any]) -> tuple[list[Problem], set[tuple[str, int]]]:
+    """Entries of one section that name the same thing twice (the file must say it once), and where."""
     problems = []
+    repeated: set[tuple[str, int]] = set()
     for section, keys in _UNIQUE_IN_FILE.items():
         entries = document.get(section)
         if not isinstance(entries, list):
@@ -274,6 +284,7 @@ def _duplicates_in_file(document: dict[str, Any]) -> list[Problem]:
                     continue
                 value = tuple(str(entry[k]).strip() for k in key)
                 if value in seen:
+                    repeated.add((section, index))
                     label = "+".join(key)
                     problems.append(
                         Problem(
@@ -284,7 +295,7 @@ def _duplicates_in_file(document: dict[str, Any]) -> list[Problem]:
                     )
                 else:
                     seen[value] = index
-    return problems
+    return problems, repeated
 
 
 def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | None = None) -> ImportReport:
@@ -296,15 +307,16 @@ def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | Non
     for key in document:
         if key not in (*SECTIONS, "version"):
             problems.append(Problem(str(key), "未知的顶层字段", "unknown top-level key"))
-    problems.extend(_duplicates_in_file(document))
+    duplicate_problems, repeated = _duplicates_in_file(document)
+    problems.extend(duplicate_problems)
     report = ImportReport()
     _apply_each(
         db, "departments", _entries(document, "departments", problems), DepartmentCreate,
-        lambda d: _department_entry(db, d), report, problems,
+        lambda d: _department_entry(db, d), report, problems, repeated,
     )  # fmt: skip
     _apply_each(
         db, "elements", _entries(document, "elements", problems), ElementCreate,
-        lambda e: _element_entry(db, e, actor_id), report, problems,
+        lambda e: _element_entry(db, e, actor_id), report, problems, repeated,
     )  # fmt: skip
     placed: dict[int, _Placed] = {}
 
@@ -313,8 +325,9 @@ def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | Non
         return "created" if placed[id(entry)].created else None
 
     applied = _apply_each(
-        db, "resources", _entries(document, "resources", problems), ResourceImport, place, report, problems
-    )
+        db, "resources", _entries(document, "resources", problems), ResourceImport, place, report, problems,
+        repeated,
+    )  # fmt: skip
     # Related codes may name resources further down the file, so each entry is settled after all
     # of them exist.
     for index, entry in applied:

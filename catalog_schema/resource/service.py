@@ -230,6 +230,13 @@ def _assign_code(db: Session, category: Category, wanted: str | None) -> tuple[s
         db.scalar(select(func.max(Resource.sequence)).where(Resource.classification_code == classification))
         or 0
     )
+    if last + 1 >= 10**resource_code.SEQUENCE_DIGITS:
+        raise Conflict(
+            f"分类 {classification} 下的顺序码已用尽(最大 999999)，请为新资源选择其他分类(目/细目)",
+            f"classification {classification} has no sequence numbers left (max 999999); "
+            "use another catalog or detail level",
+            code="classification_full",
+        )
     return resource_code.format(classification, last + 1), last + 1
 
 

@@ -206,3 +206,91 @@ def test_yaml_export_is_valid_yaml_with_every_section(db):
 
     assert document["version"] == 1
     assert {len(document[s]) > 0 for s in exchange.SECTIONS} == {True}
+
+
+def _published_entry(db):
+    exported = exchange.parse_text(exchange.export_yaml(db))
+    return next(r for r in exported["resources"] if r["status"] == "published" and r.get("format_detail"))
+
+
+def test_a_field_removed_from_the_file_is_cleared_once_and_then_unchanged(db):
+    entry = _published_entry(db)
+    del entry["format_detail"]
+
+    first = exchange.import_catalog(db, _document(resources=[entry]))
+    second = exchange.import_catalog(db, _document(resources=[entry]))
+
+    resource = db.scalar(select(Resource).where(Resource.code == entry["code"]))
+    assert (first.counts["resources"]["updated"], second.counts["resources"]["unchanged"]) == (1, 1)
+    assert resource.format_detail is None
+    assert resource.version == 2
+
+
+def test_element_sources_and_fields_follow_the_file_then_stay_unchanged(db):
+    exported = exchange.parse_text(exchange.export_yaml(db))
+    entry = next(e for e in exported["elements"] if len(e.get("verification", [])) >= 2 and e.get("standard"))
+    entry["verification"] = entry["verification"][:1]
+    del entry["standard"]
+
+    first = exchange.import_catalog(db, _document(elements=[entry]))
+    second = exchange.import_catalog(db, _document(elements=[entry]))
+
+    element = db.scalar(select(DataElement).where(DataElement.code == entry["code"]))
+    assert (first.counts["elements"]["updated"], second.counts["elements"]["unchanged"]) == (1, 1)
+    assert [s.department.slug for s in element.verification_sources] == entry["verification"]
+    assert element.standard is None
+
+
+def test_new_published_resources_relate_to_each_other_without_extra_versions(db):
+    first = factories.resource(code="101009/000001", status="published", related=["101009/000002"])
+    second = factories.resource(name="第二个", code="101009/000002", status="published")
+
+    exchange.import_catalog(db, _document(resources=[first, second]))
+
+    rows = {r.code: r for r in db.scalars(select(Resource).where(Resource.classification_code == "101009"))}
+    assert rows["101009/000001"].related_codes == ["101009/000002"]
+    assert [r.version for r in rows.values()] == [1, 1]
+    assert db.scalar(select(func.count()).select_from(ResourceVersion)) == 0
+
+
+def test_a_changed_entry_with_new_relations_makes_one_version(db):
+    entry = _published_entry(db)
+    other = next(
+        r
+        for r in exchange.parse_text(exchange.export_yaml(db))["resources"]
+        if r["status"] == "published" and r["code"] != entry["code"]
+    )
+    entry["abstract"] = "修订摘要。"
+    entry["related"] = [other["code"]]
+
+    exchange.import_catalog(db, _document(resources=[entry]))
+
+    resource = db.scalar(select(Resource).where(Resource.code == entry["code"]))
+    assert (resource.version, resource.related_codes) == (2, [other["code"]])
+
+
+def test_the_same_key_twice_in_one_file_is_located(db):
+    document = _document(
+        elements=[factories.element(), factories.element()],
+        resources=[
+            factories.resource(code="101009/000001"),
+            factories.resource(name="另一个", code="101009/000001"),
+            factories.resource(name="另一个"),
+        ],
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        exchange.import_catalog(db, document)
+
+    assert [p.path for p in refused.value.problems] == [
+        "elements[1].code",
+        "resources[1].code",
+        "resources[2].name",
+    ]
+
+
+def test_deeply_nested_yaml_is_refused_not_crashed():
+    with pytest.raises(InvalidInput) as refused:
+        exchange.parse_text("[" * 20000)
+
+    assert refused.value.code == "malformed_file"

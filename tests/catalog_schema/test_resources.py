@@ -211,3 +211,48 @@ def test_route_is_direct_only_for_unconditional_data_without_control_parameters(
         controlled.needs_department_approval,
         conditional.needs_department_approval,
     ] == [False, True, True]
+
+
+def test_update_that_changes_nothing_keeps_no_version(db):
+    resource = _create(db)
+    resource_service.publish(db=db, resource=resource)
+
+    resource_service.update(db=db, resource=resource, data=ResourceUpdate())
+    resource_service.update(
+        db=db, resource=resource, data=ResourceUpdate(abstract="用于测试的人口信息资源。")
+    )
+
+    assert resource.version == 1
+
+
+def test_explicit_null_for_a_required_field_is_refused():
+    with pytest.raises(ValidationError) as refused:
+        ResourceUpdate(name=None)
+
+    assert "name" in problems_from(refused.value)[0].message
+
+
+def test_explicit_null_clears_an_optional_field(db):
+    resource = _create(db, format_detail="关系型数据库表")
+
+    resource_service.update(db=db, resource=resource, data=ResourceUpdate(format_detail=None))
+
+    assert resource.format_detail is None
+
+
+def test_relation_to_a_draft_is_refused(db):
+    draft = _create(db)
+
+    with pytest.raises(InvalidInput) as refused:
+        _create(db, name="另一个", related=[draft.code])
+
+    assert "未发布" in refused.value.problems[0].message
+
+
+def test_a_full_classification_is_a_409_not_a_crash(db):
+    _create(db, code="101009/999999")
+
+    with pytest.raises(Conflict) as refused:
+        _create(db, name="另一个")
+
+    assert refused.value.code == "classification_full"
