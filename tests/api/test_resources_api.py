@@ -292,3 +292,105 @@ def test_retiring_without_a_reason_is_a_422(client, as_user):
 
     assert response.status_code == 422
     assert response.json()["problems"][0]["path"] == "reason"
+
+
+def test_oversized_chunked_body_without_length_is_refused(client, as_user, settings):
+    def chunks():
+        for _ in range(settings.max_body_bytes // 65536 + 2):
+            yield b" " * 65536
+
+    response = client.post(
+        "/api/v1/resources",
+        content=chunks(),
+        headers={**as_user("catalog_admin"), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_values_longer_than_allowed_are_a_422_on_every_database(client, as_user, db):
+    before = db.scalar(select(func.count()).select_from(Resource))
+    items = [{"name": "名" * 201, "data_type": "C"}]
+
+    response = client.post(
+        "/api/v1/resources",
+        headers=as_user("catalog_admin"),
+        json=factories.resource(items=items, format_detail="格" * 201),
+    )
+
+    assert response.status_code == 422
+    assert {p["path"] for p in response.json()["problems"]} == {"items[0].name", "format_detail"}
+    assert db.scalar(select(func.count()).select_from(Resource)) == before
+
+
+def test_longest_allowed_values_are_stored_on_every_database(client, as_user):
+    items = [{"name": "名" * 200, "data_type": "C"}]
+
+    response = client.post(
+        "/api/v1/resources",
+        headers=as_user("catalog_admin"),
+        json=factories.resource(name="称" * 200, items=items, format_detail="格" * 200),
+    )
+
+    assert response.status_code == 201
+    assert response.json()["items"][0]["name"] == "名" * 200
+
+
+def test_control_characters_in_text_are_a_422(client, as_user):
+    response = client.post(
+        "/api/v1/resources", headers=as_user("catalog_admin"), json=factories.resource(name="人口\u0000信息")
+    )
+
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"] == "name"
+    assert "U+0000" in response.json()["problems"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/resources?q=%00",
+        "/api/v1/resources?provider=go%00ngan",
+        "/api/v1/resources?element=population.%00name",
+        "/api/v1/elements/population.%00name",
+        "/api/v1/departments/gong%00an",
+        "/api/v1/resources/2147483648",
+        "/api/v1/resources/-1",
+        "/api/v1/users/99999999999999999999",
+    ],
+)
+def test_nul_bytes_and_out_of_range_ids_in_urls_are_a_4xx(client, as_user, url):
+    response = client.get(url, headers=as_user("platform_admin"))
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+
+
+def test_percent_in_search_text_matches_literally(client, as_user):
+    page = _search(client, as_user("requester"), q="%")
+
+    assert page["total"] == 0
+
+
+def test_malformed_or_unknown_code_reads_as_missing(client, as_user):
+    for code in ("101001/999999", "not-a-code"):
+        response = client.get(f"/api/v1/resources/by-code/{code}", headers=as_user("requester"))
+        assert response.status_code == 404
+        assert response.json()["message_en"] == f"resource {code!r} does not exist"
+
+
+def test_a_draft_by_code_reads_exactly_like_a_missing_resource(client, as_user, db):
+    draft = db.scalar(select(Resource).where(Resource.status == "draft"))
+
+    response = client.get(f"/api/v1/resources/by-code/{draft.code}", headers=as_user("requester"))
+
+    assert response.status_code == 404
+    assert response.json()["message_en"] == f"resource {draft.code!r} does not exist"
+    assert str(draft.id) not in response.text
+
+
+def test_login_with_a_nul_byte_in_the_username_is_a_401(client):
+    response = client.post("/api/v1/auth/token", data={"username": "cata\u0000log", "password": "x" * 10})
+
+    assert response.status_code == 401
