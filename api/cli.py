@@ -8,6 +8,8 @@ from pydantic import ValidationError
 
 from api.settings import ApiSettings
 from catalog_schema import cli as catalog_cli
+from catalog_schema import migrate
+from catalog_schema.database import get_engine
 
 app = typer.Typer(
     help="govdx 政务数据共享交换平台 / government data-sharing exchange platform",
@@ -31,6 +33,12 @@ def serve(
         settings = ApiSettings()
     except ValidationError as exc:
         catalog_cli.err.print(f"[bold red]配置错误 / configuration error[/]\n{exc}")
+        raise typer.Exit(2) from exc
+    try:
+        with get_engine().connect() as connection:
+            migrate.ensure_current(connection)
+    except migrate.SchemaOutOfDate as exc:
+        catalog_cli.err.print(f"[bold red]{exc}[/]")
         raise typer.Exit(2) from exc
     host = host or settings.host
     port = port or settings.port

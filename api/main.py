@@ -1,5 +1,8 @@
 """The FastAPI application: JSON API under /api/v1, OpenAPI docs at /docs."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
@@ -10,6 +13,7 @@ from api import errors
 from api.deps import DbSession
 from api.routes import auth, departments, elements, resources, users
 from api.settings import ApiSettings
+from catalog_schema import migrate
 from catalog_schema.database import get_sessionmaker
 from catalog_schema.errors import PayloadTooLarge
 
@@ -69,7 +73,16 @@ def create_app(
 ) -> FastAPI:
     """Build the app; settings are validated here, so a bad configuration stops start-up."""
     settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Refuse to serve a database that is not migrated: every request would fail otherwise.
+        with app.state.sessionmaker() as session:
+            migrate.ensure_current(session.connection())
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="govdx 政务数据共享交换平台",
         version="0.1.0",
         description="资源目录、一数一源登记与共享服务 API。所有错误均返回 code、message(中文)、message_en。",

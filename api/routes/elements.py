@@ -25,6 +25,7 @@ from catalog_schema.element.schemas import (
     TransferCreate,
     TransferRead,
 )
+from catalog_schema.errors import InvalidInput, Problem
 from catalog_schema.pagination import Page, page_of
 from catalog_schema.types import Library, SearchText, SourceRole
 
@@ -54,6 +55,13 @@ def list_elements(
     ] = None,
     q: Annotated[SearchText | None, Query(description="名称或代码中的文字")] = None,
 ) -> Page[ElementRead]:
+    if role is not None and department is None:
+        raise InvalidInput(
+            "按来源角色(role)筛选时须同时指定部门(department)",
+            "the role filter needs a department to apply to",
+            code="role_needs_department",
+            problems=[Problem("role", "须与 department 一起使用", "use together with department")],
+        )
     dept = department_service.get_by_ref(db=db, ref=department) if department else None
     elements, total = element_service.list_(
         db=db, params=paging, library=library, department=dept, role=role, q=q

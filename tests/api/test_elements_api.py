@@ -140,3 +140,10 @@ def test_withdrawing_a_verification_source_through_the_api(client, as_user):
 
     assert response.status_code == 200
     assert "renshe" not in {d["slug"] for d in response.json()["verification"]}
+
+
+def test_role_filter_without_a_department_is_a_422(client, as_user):
+    response = client.get("/api/v1/elements", headers=as_user("requester"), params={"role": "authoritative"})
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "role_needs_department"
