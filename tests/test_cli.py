@@ -1,6 +1,7 @@
 """The govdx command line: exit 0 on success, exit 2 with every problem on bad input."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import app
-from catalog_schema import demo
+from catalog_schema import demo, exchange
 from catalog_schema.database import get_engine, get_sessionmaker
 from catalog_schema.models import DataElement, Resource, User
 from tests import factories
@@ -60,6 +61,7 @@ def test_db_upgrade_then_demo_seed_then_reimport_is_idempotent(fresh_db, tmp_pat
     assert "catalog_admin" in seeded.output and demo.DEMO_PASSWORD in seeded.output
     assert exported.exit_code == 0
     assert reimported.exit_code == 0, reimported.output
+    assert re.search(r"resources\W+0\W+0\W+36\b", reimported.output), reimported.output
     assert yaml.safe_load((tmp_path / "c.yaml").read_text(encoding="utf-8"))["version"] == 1
 
 
@@ -195,4 +197,28 @@ def test_dry_run_reports_what_would_change_and_saves_nothing(seeded_db, tmp_path
 
     assert result.exit_code == 0, result.output
     assert "dry run" in result.output
+    assert _counts(seeded_db) == before
+
+
+def test_import_of_an_oversized_file_exits_2_and_changes_nothing(seeded_db, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (exchange.MAX_FILE_BYTES + 1))
+    before = _counts(seeded_db)
+
+    result = runner.invoke(app, ["catalog", "import", str(big)])
+
+    assert result.exit_code == 2
+    assert "file_too_large" in result.output
+    assert _counts(seeded_db) == before
+
+
+def test_import_of_a_non_utf8_file_exits_2_and_changes_nothing(seeded_db, tmp_path):
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("version: 1\n# 中文目录\n".encode("gbk"))
+    before = _counts(seeded_db)
+
+    result = runner.invoke(app, ["catalog", "import", str(gbk)])
+
+    assert result.exit_code == 2
+    assert "file_encoding" in result.output
     assert _counts(seeded_db) == before
