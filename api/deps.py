@@ -17,13 +17,16 @@ from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that only read: logging in must not queue for (or hold) SQLite's write lock while the
+# deliberately slow password hash runs.
+READ_ONLY_POSTS = frozenset({"/api/v1/auth/token"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request; the request owns the transaction and commits once at the end."""
     session: Session = request.app.state.sessionmaker()
-    if request.method not in SAFE_METHODS:
+    if request.method not in SAFE_METHODS and request.url.path not in READ_ONLY_POSTS:
         for_writing(session)
     try:
         yield session

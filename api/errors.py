@@ -36,7 +36,7 @@ async def _govdx_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # FastAPI locates errors as ("body", "items", 0, ...); drop the "body"/"query" head for users.
-    problems = [problem_from_error(e, loc=tuple(e["loc"])[1:] or e["loc"]) for e in exc.errors()]
+    problems = [problem_from_error(e, loc=tuple(e["loc"])[1:]) for e in exc.errors()]
     error = InvalidInput(
         "请求参数有误：" + "；".join(f"{p.path} {p.message}" for p in problems),
         "invalid request: " + "; ".join(f"{p.path}: {p.message_en}" for p in problems),

@@ -68,8 +68,9 @@ def catalog_import(
 ) -> None:
     """Import a catalog file: idempotent, and all-or-nothing (one bad entry changes nothing)."""
     try:
+        document = exchange.read_file(file)  # parsed before the write lock is taken
         with session_scope() as db:
-            report = exchange.import_catalog(db, exchange.read_file(file))
+            report = exchange.import_catalog(db, document)
             if dry_run:
                 db.rollback()
     except GovdxError as error:

@@ -79,10 +79,35 @@ def read_file(path: Path) -> dict[str, Any]:
     return parse_text(text, name=path.name)
 
 
+class _CatalogLoader(yaml.SafeLoader):
+    """Safe YAML without aliases (no alias bombs) and without repeated keys (no silent last-wins)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "目录文件不允许使用别名(*name) / aliases are not allowed", mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[str | int] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int):
+                continue  # the base class reports unhashable keys
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"键 {key!r} 重复 / duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def parse_text(text: str, *, name: str = "(input)") -> dict[str, Any]:
     """Parse catalog YAML text (JSON is YAML too) into a mapping."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_CatalogLoader)
     except RecursionError as exc:
         raise InvalidInput(
             f"{name} 嵌套层次过深，不是有效的目录文件",
@@ -171,9 +196,13 @@ def _element_entry(db: Session, data: ElementCreate, actor_id: int | None) -> Ou
     if element is None:
         element_service.create(db=db, data=data, actor_id=actor_id)
         return "created"
-    if _element_doc(element) == _drop_none(data.model_dump(mode="json")):
-        return "unchanged"
+    # Departments may be named by slug or credit code, verification sources in any order.
     owner = department_service.get_by_ref(db=db, ref=data.authoritative)
+    verifiers = {d.id: d for d in (department_service.get_by_ref(db=db, ref=r) for r in data.verification)}
+    incoming = data.model_dump(mode="json")
+    incoming.update(authoritative=owner.slug, verification=sorted(d.slug for d in verifiers.values()))
+    if _element_doc(element) == _drop_none(incoming):
+        return "unchanged"
     current = element.authoritative_source
     if current is not None and current.department_id != owner.id:
         # A file never moves ownership silently: this raises the 409 that names the remedy.
@@ -181,19 +210,15 @@ def _element_entry(db: Session, data: ElementCreate, actor_id: int | None) -> Ou
             db=db, element=element, department=owner, role=SourceRole.authoritative, actor_id=actor_id
         )
     # The file states the element's verification sources in full: add the new, withdraw the rest.
-    wanted = {department_service.get_by_ref(db=db, ref=ref).id: ref for ref in data.verification}
     for source in element.verification_sources:
-        if source.department_id not in wanted:
+        if source.department_id not in verifiers:
             element_service.remove_source(db=db, element=element, department=source.department)
     registered = {s.department_id for s in element.sources}
-    for dept_id in wanted.keys() - registered:
-        element_service.register_source(
-            db=db,
-            element=element,
-            department=department_service.get(db=db, department_id=dept_id),
-            role=SourceRole.verification,
-            actor_id=actor_id,
-        )
+    for dept_id, dept in verifiers.items():
+        if dept_id not in registered:
+            element_service.register_source(
+                db=db, element=element, department=dept, role=SourceRole.verification, actor_id=actor_id
+            )
     # Every field is given explicitly, so one the file leaves out is cleared.
     fields = data.model_dump(include=set(ElementUpdate.model_fields))
     element_service.update(db=db, element=element, data=ElementUpdate(**fields))
@@ -204,14 +229,32 @@ def _element_entry(db: Session, data: ElementCreate, actor_id: int | None) -> Ou
 class _Placed:
     resource: Resource
     created: bool
+    was_draft: bool  # created now or a draft before: it takes its content without keeping versions
+    before: dict[str, Any]
+
+
+def _changes(data: ResourceImport, *, related: bool) -> ResourceUpdate:
+    """The entry as an update that states every field, so one the file leaves out is cleared.
+
+    A publication date the file does not state is kept, since publishing sets one.
+    """
+    excluded = {"change_note"} | ({"published_on"} if data.published_on is None else set())
+    if not related:
+        excluded.add("related")
+    fields = data.model_dump(include=set(ResourceUpdate.model_fields) - excluded)
+    return ResourceUpdate(**fields, change_note="目录文件导入 / catalog import")
 
 
 def _place_resource(db: Session, data: ResourceImport, actor_id: int | None) -> _Placed:
-    """First pass: find the resource the entry names, or register it (without its relations yet)."""
+    """First pass: find or register the resource, and bring drafts to their final content and status.
+
+    Publication happens here, for every entry, so relations set in the second pass see the
+    statuses the whole file asks for, whatever the order of its entries.
+    """
+    provider = department_service.get_by_ref(db=db, ref=data.provider)
     if data.code is not None:
         resource = db.scalar(select(Resource).where(Resource.code == data.code))
     else:
-        provider = department_service.get_by_ref(db=db, ref=data.provider)
         resource = db.scalar(
             select(Resource).where(Resource.provider_id == provider.id, Resource.name == data.name)
         )
@@ -219,47 +262,45 @@ def _place_resource(db: Session, data: ResourceImport, actor_id: int | None) -> 
         created = resource_service.create(
             db=db, data=data.model_copy(update={"related": []}), actor_id=actor_id, status=data.status
         )
-        return _Placed(created, created=True)
-    incoming = resource_service.normalise_document(data.model_copy(update={"code": resource.code}))
-    current = resource_service.to_document(resource)
-    if incoming["category"] != current["category"] or incoming["provider"] != current["provider"]:
+        return _Placed(created, created=True, was_draft=True, before={})
+    before = resource_service.to_document(resource)
+    wanted_category = resource_service.normalise_document(data)["category"]
+    if wanted_category != before["category"] or provider.id != resource.provider_id:
         raise InvalidInput(
             f"资源 {resource.code} 的分类和提供方登记后不能修改；如需调整请登记新资源并撤销原资源",
             f"the category and provider of {resource.code} cannot change; register a new resource "
             "and retire this one",
             code="resource_identity_change",
         )
-    if resource.status is not ResourceStatus.draft and data.status is ResourceStatus.draft:
-        raise InvalidInput(
-            f"资源 {resource.code} 已{resource.status.label}，不能改回草稿",
-            f"{resource.code} is {resource.status.value} and cannot return to draft",
-            code="resource_unpublish",
-        )
-    return _Placed(resource, created=False)
+    if resource.status is not ResourceStatus.draft:
+        if data.status is ResourceStatus.draft:
+            raise InvalidInput(
+                f"资源 {resource.code} 已{resource.status.label}，不能改回草稿",
+                f"{resource.code} is {resource.status.value} and cannot return to draft",
+                code="resource_unpublish",
+            )
+        return _Placed(resource, created=False, was_draft=False, before=before)
+    resource_service.update(db=db, resource=resource, actor_id=actor_id, data=_changes(data, related=False))
+    if data.status is ResourceStatus.published:
+        resource_service.publish(db=db, resource=resource, actor_id=actor_id)
+    return _Placed(resource, created=False, was_draft=True, before=before)
 
 
 def _settle_resource(
     db: Session, data: ResourceImport, placed: _Placed, actor_id: int | None
 ) -> Outcome | None:
-    """Second pass, once every resource of the file exists: relations, changes, publication."""
+    """Second pass, once every resource of the file exists with its final status: relations, changes."""
     resource = placed.resource
+    if placed.was_draft:
+        if list(resource.related_codes or []) != data.related:
+            resource_service.attach_related(db=db, resource=resource, codes=data.related)
+    else:
+        resource_service.update(
+            db=db, resource=resource, actor_id=actor_id, data=_changes(data, related=True)
+        )
     if placed.created:
-        resource_service.attach_related(db=db, resource=resource, codes=data.related)
         return None  # counted as created in the first pass
-    before = resource_service.to_document(resource)
-    # Every field is given explicitly, so one the file leaves out is cleared; a publication date
-    # the file does not state is kept, since publishing sets one.
-    excluded = {"change_note"} | ({"published_on"} if data.published_on is None else set())
-    fields = data.model_dump(include=set(ResourceUpdate.model_fields) - excluded)
-    resource_service.update(
-        db=db,
-        resource=resource,
-        actor_id=actor_id,
-        data=ResourceUpdate(**fields, change_note="目录文件导入 / catalog import"),
-    )
-    if resource.status is ResourceStatus.draft and data.status is ResourceStatus.published:
-        resource_service.publish(db=db, resource=resource, actor_id=actor_id)
-    return "unchanged" if resource_service.to_document(resource) == before else "updated"
+    return "unchanged" if resource_service.to_document(resource) == placed.before else "updated"
 
 
 _UNIQUE_IN_FILE: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -386,7 +427,7 @@ def _element_doc(e: DataElement) -> dict[str, Any]:
             "sensitivity": e.sensitivity.value,
             "description": e.description,
             "authoritative": owner.department.slug if owner else None,
-            "verification": [s.department.slug for s in e.verification_sources],
+            "verification": sorted(s.department.slug for s in e.verification_sources),
         }
     )
 

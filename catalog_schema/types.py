@@ -7,9 +7,10 @@ Each enum member carries its Chinese label for the portal and for error messages
 
 import enum
 import unicodedata
+from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from catalog_schema.validation import BilingualValueError
 
@@ -178,6 +179,8 @@ LongText = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
     AfterValidator(lambda v: _no_control_characters(v, allow_newlines=True)),
 ]
+# 发布日期: bounded, so a typing slip (0001-01-01, 9999-12-31) is caught at the door.
+PublishDate = Annotated[date, Field(ge=date(1990, 1, 1), le=date(2099, 12, 31))]
 # A department named by its slug or its unified social credit code.
 DepartmentKey = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_]+$")

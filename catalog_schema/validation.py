@@ -16,10 +16,11 @@ from catalog_schema.errors import Problem
 class BilingualValueError(ValueError):
     """A validator's complaint, in Chinese and in English."""
 
-    def __init__(self, message: str, message_en: str) -> None:
+    def __init__(self, message: str, message_en: str, *, field: str | None = None) -> None:
         super().__init__(message_en)
         self.message = message
         self.message_en = message_en
+        self.field = field  # for a model-level check: the field it is about
 
 
 _MESSAGES: dict[str, str] = {
@@ -68,10 +69,13 @@ def format_path(loc: Sequence[Any], prefix: str = "") -> str:
 
 def problem_from_error(error: Any, prefix: str = "", loc: Sequence[Any] | None = None) -> Problem:
     """One pydantic error dict as a :class:`Problem`."""
-    path = format_path(error["loc"] if loc is None else loc, prefix)
+    location = tuple(error["loc"] if loc is None else loc)
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, BilingualValueError):
-        return Problem(path, cause.message, cause.message_en)
+        if cause.field:
+            location += (cause.field,)
+        return Problem(format_path(location, prefix), cause.message, cause.message_en)
+    path = format_path(location, prefix)
     zh = _MESSAGES.get(error["type"], "取值无效")
     en = error["msg"]
     ctx = error.get("ctx") or {}
@@ -96,4 +100,5 @@ def refuse_explicit_null(model: BaseModel, required: tuple[str, ...]) -> None:
         raise BilingualValueError(
             f"{'、'.join(nulls)} 不能为空(null)；如不修改，请省略该字段",
             f"{', '.join(nulls)} cannot be null; omit a field to leave it unchanged",
+            field=nulls[0],
         )

@@ -1,12 +1,12 @@
 """Department in and out."""
 
-from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, field_validator, model_validator
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from catalog_schema.department.models import Department
 from catalog_schema.types import DepartmentKind, DepartmentSlug, RegionCode, ShortText
-from catalog_schema.validation import BilingualValueError
+from catalog_schema.validation import BilingualValueError, refuse_explicit_null
 
 
 def _credit_code(value: str) -> str:
@@ -46,6 +46,8 @@ class DepartmentCreate(BaseModel):
 
 
 class DepartmentUpdate(BaseModel):
+    """Fields to change: an absent field stays; in ``supervisor`` only the given parts change, null clears."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: ShortText | None = None
@@ -58,6 +60,11 @@ class DepartmentUpdate(BaseModel):
     @classmethod
     def _check_credit_code(cls, value: str | None) -> str | None:
         return None if value is None else _credit_code(value)
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> "DepartmentUpdate":
+        refuse_explicit_null(self, ("name", "credit_code", "region_code", "kind"))
+        return self
 
 
 class DepartmentRef(BaseModel):

@@ -93,13 +93,12 @@ def create(*, db: Session, data: DepartmentCreate) -> Department:
 def update(*, db: Session, dept: Department, data: DepartmentUpdate) -> Department:
     """Change the fields given in ``data``."""
     _ensure_unique(db, slug=None, name=data.name, credit_code=data.credit_code, exclude_id=dept.id)
-    for field in ("name", "credit_code", "region_code", "kind"):
-        value = getattr(data, field)
-        if value is not None:
-            setattr(dept, field, value)
-    if data.supervisor is not None:
-        dept.supervisor_name = data.supervisor.name
-        dept.supervisor_phone = data.supervisor.phone
-        dept.supervisor_email = data.supervisor.email
+    for field in {"name", "credit_code", "region_code", "kind"} & data.model_fields_set:
+        setattr(dept, field, getattr(data, field))
+    if "supervisor" in data.model_fields_set:
+        supervisor = data.supervisor
+        given = supervisor.model_fields_set if supervisor is not None else {"name", "phone", "email"}
+        for part in given:
+            setattr(dept, f"supervisor_{part}", getattr(supervisor, part) if supervisor else None)
     db.flush()
     return dept

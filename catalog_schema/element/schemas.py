@@ -16,7 +16,7 @@ from catalog_schema.types import (
     ShortText,
     SourceRole,
 )
-from catalog_schema.validation import refuse_explicit_null
+from catalog_schema.validation import BilingualValueError, refuse_explicit_null
 
 
 class ElementCreate(BaseModel):
@@ -34,6 +34,20 @@ class ElementCreate(BaseModel):
         description="权威源部门的简码或统一社会信用代码 / slug or credit code"
     )
     verification: list[DepartmentKey] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_role_per_department(self) -> "ElementCreate":
+        if self.authoritative in self.verification:
+            raise BilingualValueError(
+                f"权威源部门 {self.authoritative} 不能同时是校核源",
+                f"the authoritative department {self.authoritative} cannot also be a verification source",
+                field="verification",
+            )
+        if len(set(self.verification)) != len(self.verification):
+            raise BilingualValueError(
+                "校核源部门重复", "a verification department is listed twice", field="verification"
+            )
+        return self
 
 
 class ElementUpdate(BaseModel):

@@ -168,6 +168,7 @@ def register_source(
 
 def remove_source(*, db: Session, element: DataElement, department: Department) -> None:
     """Withdraw a verification source; the authoritative source can only be transferred."""
+    _lock(db, element)
     source = next((s for s in element.sources if s.department_id == department.id), None)
     if source is None:
         raise NotFound(

@@ -18,6 +18,7 @@ from catalog_schema.types import (
     DepartmentKey,
     ElementCode,
     LongText,
+    PublishDate,
     ResourceClass,
     ResourceFormat,
     ResourceStatus,
@@ -136,7 +137,7 @@ class ResourceCreate(BaseModel):
     share: Share
     open: OpenAttribute = OpenAttribute()
     update_cycle: UpdateCycle
-    published_on: date | None = None
+    published_on: PublishDate | None = None
     related: list[str] = Field(default_factory=list, max_length=50)
     control_params: list[ControlParam] = Field(default_factory=list, max_length=20)
     items: list[ItemIn] = Field(min_length=1, max_length=500)
@@ -184,7 +185,7 @@ class ResourceUpdate(BaseModel):
     share: Share | None = None
     open: OpenAttribute | None = None
     update_cycle: UpdateCycle | None = None
-    published_on: date | None = None
+    published_on: PublishDate | None = None
     related: list[str] | None = Field(default=None, max_length=50)
     control_params: list[ControlParam] | None = Field(default=None, max_length=20)
     items: list[ItemIn] | None = Field(default=None, min_length=1, max_length=500)

@@ -163,8 +163,13 @@ def _build_items(db: Session, items: list[ItemIn]) -> list[ResourceItem]:
     return built
 
 
-def check_related(db: Session, codes: list[str], *, own_code: str | None = None) -> None:
-    """Related resources must exist and be published: a relation is shown to every reader."""
+def check_related(
+    db: Session, codes: list[str], *, own_code: str | None = None, kept: frozenset[str] = frozenset()
+) -> None:
+    """New relations must name existing, published resources: a relation is shown to every reader.
+
+    Codes in ``kept`` were related before; they stay allowed when their resource is retired later.
+    """
     if not codes:
         return
     rows = db.execute(select(Resource.code, Resource.status).where(Resource.code.in_(codes)))
@@ -179,7 +184,7 @@ def check_related(db: Session, codes: list[str], *, own_code: str | None = None)
             problems.append(
                 Problem(f"related[{i}]", f"关联资源 {c} 不存在", f"related resource {c} does not exist")
             )
-        elif statuses[c] is not ResourceStatus.published:
+        elif statuses[c] is not ResourceStatus.published and c not in kept:
             problems.append(
                 Problem(
                     f"related[{i}]",
@@ -381,8 +386,8 @@ def _drop_empty(value: Any) -> Any:
 
 
 def attach_related(*, db: Session, resource: Resource, codes: list[str]) -> None:
-    """Relate a resource registered in this same transaction (an import's second pass); no version."""
-    check_related(db, codes, own_code=resource.code)
+    """Set the relations of a resource that keeps no versions yet (an import's second pass)."""
+    check_related(db, codes, own_code=resource.code, kept=frozenset(resource.related_codes or []))
     resource.related_codes = list(codes)
     db.flush()
 
@@ -418,9 +423,16 @@ def update(*, db: Session, resource: Resource, data: ResourceUpdate, actor_id: i
     given = data.model_fields_set
     items = _build_items(db, data.items) if data.items is not None else None
     if data.related:
-        check_related(db, data.related, own_code=resource.code)
+        check_related(db, data.related, own_code=resource.code, kept=frozenset(resource.related_codes or []))
     if data.name is not None:
         _ensure_name_free(db, provider_id=resource.provider_id, name=data.name, exclude_id=resource.id)
+    if "published_on" in given and data.published_on is None and resource.status is not ResourceStatus.draft:
+        raise InvalidInput(
+            "已发布的资源必须有发布日期",
+            "a published resource keeps its publication date",
+            code="published_on_required",
+            problems=[Problem("published_on", "不能清空", "cannot be cleared")],
+        )
     before = to_document(resource)
     for field in ("name", "abstract", "format", "format_detail", "update_cycle", "published_on"):
         if field in given:

@@ -2,12 +2,13 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from authz.roles import Role
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.types import DepartmentKey, ShortText, Username
 from catalog_schema.user.models import User
+from catalog_schema.validation import refuse_explicit_null
 
 Password = Field(min_length=8, max_length=128)
 
@@ -25,6 +26,8 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
+    """Fields to change; every field of a user must keep a value, so null is refused."""
+
     model_config = ConfigDict(extra="forbid")
 
     full_name: ShortText | None = None
@@ -32,6 +35,11 @@ class UserUpdate(BaseModel):
     department: DepartmentKey | None = None
     password: str | None = Field(default=None, min_length=8, max_length=128)
     is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> "UserUpdate":
+        refuse_explicit_null(self, ("full_name", "role", "department", "password", "is_active"))
+        return self
 
 
 class UserRead(BaseModel):

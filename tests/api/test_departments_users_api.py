@@ -197,3 +197,36 @@ def test_deactivated_user_is_refused_with_a_token_issued_before(client, as_user,
     )
 
     assert client.get("/api/v1/resources", headers=requester).status_code == 401
+
+
+def test_supervisor_parts_not_given_are_kept(client, as_user):
+    before = client.get("/api/v1/departments/gongan", headers=as_user("requester")).json()["supervisor"]
+
+    after = client.patch(
+        "/api/v1/departments/gongan",
+        headers=as_user("catalog_admin"),
+        json={"supervisor": {"email": "new@gongan.example.cn"}},
+    ).json()["supervisor"]
+
+    assert after == {**before, "email": "new@gongan.example.cn"}
+
+
+@pytest.mark.parametrize(
+    "url,body,path",
+    [
+        ("/api/v1/departments/gongan", {"name": None}, "name"),
+        ("/api/v1/elements/population.name", {"name": None}, "name"),
+    ],
+)
+def test_null_for_a_required_field_is_a_422_naming_it(client, as_user, url, body, path):
+    response = client.patch(url, headers=as_user("catalog_admin"), json=body)
+
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"] == path
+
+
+def test_null_for_a_user_field_is_a_422(client, as_user):
+    response = client.patch("/api/v1/users/1", headers=as_user("platform_admin"), json={"role": None})
+
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"] == "role"

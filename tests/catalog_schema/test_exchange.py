@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from catalog_schema import demo, exchange
 from catalog_schema.errors import InvalidInput, PayloadTooLarge
 from catalog_schema.models import DataElement, Department, ElementSource, Resource, ResourceVersion
+from catalog_schema.resource import service as resource_service
+from catalog_schema.resource.schemas import ResourceUpdate
 from tests import factories
 
 
@@ -294,3 +296,68 @@ def test_deeply_nested_yaml_is_refused_not_crashed():
         exchange.parse_text("[" * 20000)
 
     assert refused.value.code == "malformed_file"
+
+
+def test_aliases_are_refused_so_an_alias_bomb_cannot_expand():
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
+
+    with pytest.raises(InvalidInput) as refused:
+        exchange.parse_text(bomb)
+
+    assert "alias" in refused.value.message_en
+
+
+def test_a_repeated_key_is_refused_not_last_wins():
+    with pytest.raises(InvalidInput) as refused:
+        exchange.parse_text("version: 1\nresources: []\nresources: []\n")
+
+    assert "duplicate key 'resources'" in refused.value.message_en
+    assert "line 3" in refused.value.message_en
+
+
+def _export(db):
+    return exchange.parse_text(exchange.export_yaml(db))
+
+
+def test_export_imports_back_after_a_related_resource_is_retired(db):
+    target = db.scalar(select(Resource).where(Resource.status == "published").order_by(Resource.code.desc()))
+    relating = db.scalar(select(Resource).where(Resource.status == "published", Resource.id != target.id))
+    resource_service.update(db=db, resource=relating, data=ResourceUpdate(related=[target.code]))
+    resource_service.retire(db=db, resource=target, reason="已合并")
+
+    report = exchange.import_catalog(db, _export(db))
+
+    assert sum(c["updated"] + c["created"] for c in report.counts.values()) == 0
+
+
+def test_relations_do_not_depend_on_the_order_of_entries(db):
+    draft = factories.resource(name="草稿资源", code="101009/000002")
+    exchange.import_catalog(db, _document(resources=[draft]))
+    relating = factories.resource(code="101009/000001", status="published", related=["101009/000002"])
+
+    exchange.import_catalog(db, _document(resources=[relating, {**draft, "status": "published"}]))
+
+    row = db.scalar(select(Resource).where(Resource.code == "101009/000001"))
+    assert row.related_codes == ["101009/000002"]
+
+
+def test_departments_named_by_credit_code_reimport_unchanged(db):
+    gongan = db.scalar(select(Department).where(Department.slug == "gongan"))
+    renshe = db.scalar(select(Department).where(Department.slug == "renshe"))
+    element = factories.element(
+        authoritative=gongan.credit_code, verification=[renshe.credit_code, "minzheng"]
+    )
+    resource = factories.resource(provider=gongan.credit_code)
+    exchange.import_catalog(db, _document(elements=[element], resources=[resource]))
+
+    element["verification"].reverse()
+    again = exchange.import_catalog(db, _document(elements=[element], resources=[resource]))
+
+    assert (again.counts["elements"]["unchanged"], again.counts["resources"]["unchanged"]) == (1, 1)
+
+
+def test_owner_listed_as_its_own_verification_source_is_located(db):
+    with pytest.raises(InvalidInput) as refused:
+        exchange.import_catalog(db, _document(elements=[factories.element(verification=["gongan"])]))
+
+    assert refused.value.problems[0].path == "elements[0].verification"

@@ -256,3 +256,21 @@ def test_a_full_classification_is_a_409_not_a_crash(db):
         _create(db, name="另一个")
 
     assert refused.value.code == "classification_full"
+
+
+def test_a_published_resource_keeps_its_publication_date(db):
+    resource = _create(db)
+    resource_service.publish(db=db, resource=resource)
+
+    with pytest.raises(InvalidInput) as refused:
+        resource_service.update(db=db, resource=resource, data=ResourceUpdate(published_on=None))
+
+    assert refused.value.code == "published_on_required"
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_absurd_publication_dates_are_refused(day):
+    with pytest.raises(ValidationError) as refused:
+        ResourceCreate(**factories.resource(published_on=day))
+
+    assert problems_from(refused.value)[0].path == "published_on"
