@@ -8,10 +8,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
+from catalog_schema import demo
 from catalog_schema.database import for_writing
 from catalog_schema.element import service as element_service
-from catalog_schema.element.models import DataElement
+from catalog_schema.element.models import DataElement, OwnershipTransfer
 from catalog_schema.element.schemas import ElementCreate
+from catalog_schema.errors import Conflict
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import ResourceCreate
@@ -84,4 +86,60 @@ def test_element_registered_by_a_concurrent_writer_is_a_409_not_a_500(engine, se
     finally:
         with Session(engine) as session:
             session.execute(delete(DataElement).where(DataElement.code == "population.race_test"))
+            session.commit()
+
+
+def test_logging_in_does_not_wait_for_a_writer(engine, settings):
+    app = create_app(settings, session_factory=sessionmaker(bind=engine, expire_on_commit=False))
+    with Session(engine) as writer, TestClient(app) as client:
+        for_writing(writer)  # holds SQLite's write lock (PostgreSQL: just an open transaction)
+        started = time.monotonic()
+        response = client.post(
+            "/api/v1/auth/token", data={"username": "auditor", "password": demo.DEMO_PASSWORD}
+        )
+        waited = time.monotonic() - started
+        writer.rollback()
+
+    assert response.status_code == 200
+    assert waited < 5
+
+
+def test_withdrawing_a_source_that_a_concurrent_transfer_made_owner_is_refused(engine):
+    """A withdrawal waits for the element lock, then sees that its target has become the owner."""
+    with Session(engine) as transferring:
+        for_writing(transferring)
+        element = element_service.get_by_code(db=transferring, code="certificate.expiry_date")
+        owner_before = element.authoritative_source.department
+        target = next(s.department for s in element.verification_sources)
+        element_service.transfer_ownership(
+            db=transferring, element=element, to_department=target, reason="测试"
+        )
+        outcome = []
+
+        def withdraw() -> None:
+            with Session(engine) as withdrawing:
+                for_writing(withdrawing)
+                try:
+                    other = element_service.get_by_code(db=withdrawing, code="certificate.expiry_date")
+                    element_service.remove_source(db=withdrawing, element=other, department=target)
+                    withdrawing.commit()
+                    outcome.append("removed")
+                except Conflict as exc:
+                    outcome.append(exc.code)
+
+        thread = threading.Thread(target=withdraw)
+        thread.start()
+        time.sleep(1.0)
+        transferring.commit()
+        thread.join(timeout=30)
+    try:
+        assert outcome == ["authoritative_source_removal"]
+    finally:
+        with Session(engine) as session:  # put the shared database back as the demo had it
+            element = element_service.get_by_code(db=session, code="certificate.expiry_date")
+            department = session.merge(owner_before)
+            element_service.transfer_ownership(
+                db=session, element=element, to_department=department, reason="还原"
+            )
+            session.execute(delete(OwnershipTransfer).where(OwnershipTransfer.element_id == element.id))
             session.commit()
