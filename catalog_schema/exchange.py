@@ -184,7 +184,7 @@ def _department_entry(db: Session, data: DepartmentCreate) -> Outcome:
     if dept is None:
         department_service.create(db=db, data=data)
         return "created"
-    if _department_doc(dept) == _drop_none(data.model_dump(mode="json")):
+    if _department_doc(dept) == resource_service.drop_empty(data.model_dump(mode="json")):
         return "unchanged"
     update = DepartmentUpdate(**data.model_dump(exclude={"slug"}))
     department_service.update(db=db, dept=dept, data=update)
@@ -201,7 +201,7 @@ def _element_entry(db: Session, data: ElementCreate, actor_id: int | None) -> Ou
     verifiers = {d.id: d for d in (department_service.get_by_ref(db=db, ref=r) for r in data.verification)}
     incoming = data.model_dump(mode="json")
     incoming.update(authoritative=owner.slug, verification=sorted(d.slug for d in verifiers.values()))
-    if _element_doc(element) == _drop_none(incoming):
+    if _element_doc(element) == resource_service.drop_empty(incoming):
         return "unchanged"
     current = element.authoritative_source
     if current is not None and current.department_id != owner.id:
@@ -264,8 +264,10 @@ def _place_resource(db: Session, data: ResourceImport, actor_id: int | None) -> 
         )
         return _Placed(created, created=True, was_draft=True, before={})
     before = resource_service.to_document(resource)
-    wanted_category = resource_service.normalise_document(data)["category"]
-    if wanted_category != before["category"] or provider.id != resource.provider_id:
+    if (
+        data.category.classification_code != resource.classification_code
+        or provider.id != resource.provider_id
+    ):
         raise InvalidInput(
             f"资源 {resource.code} 的分类和提供方登记后不能修改；如需调整请登记新资源并撤销原资源",
             f"the category and provider of {resource.code} cannot change; register a new resource "
@@ -389,16 +391,8 @@ def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | Non
     return report
 
 
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None and v != []}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
-
-
 def _department_doc(d: Department) -> dict[str, Any]:
-    return _drop_none(
+    return resource_service.drop_empty(
         {
             "slug": d.slug,
             "name": d.name,
@@ -416,7 +410,7 @@ def _department_doc(d: Department) -> dict[str, Any]:
 
 def _element_doc(e: DataElement) -> dict[str, Any]:
     owner = e.authoritative_source
-    return _drop_none(
+    return resource_service.drop_empty(
         {
             "code": e.code,
             "name": e.name,
@@ -520,6 +514,6 @@ def export_dcat(db: Session, *, base_uri: str = "urn:govdx:") -> str:
         "@id": f"{base_uri}catalog",
         "@type": "dcat:Catalog",
         "dct:title": {"@language": "zh", "@value": "政务信息资源目录"},
-        "dcat:dataset": [_drop_none(d) for d in datasets],
+        "dcat:dataset": [resource_service.drop_empty(d) for d in datasets],
     }
     return json.dumps(document, ensure_ascii=False, indent=2)

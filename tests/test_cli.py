@@ -45,6 +45,11 @@ def seeded_db(engine, monkeypatch):
     get_sessionmaker.cache_clear()
 
 
+def _user_add(username, *, department, full_name="某人", password="a-long-password"):
+    args = ["user", "add", username, "--role", "auditor", "--department", department]
+    return runner.invoke(app, [*args, "--full-name", full_name, "--password", password])
+
+
 def _counts(engine):
     with Session(engine) as s:
         return [s.scalar(select(func.count()).select_from(m)) for m in (Resource, DataElement, User)]
@@ -117,22 +122,7 @@ def test_dcat_export_is_json_ld(seeded_db):
 def test_user_add_with_unknown_department_exits_2_and_adds_nothing(seeded_db):
     before = _counts(seeded_db)
 
-    result = runner.invoke(
-        app,
-        [
-            "user",
-            "add",
-            "someone",
-            "--role",
-            "auditor",
-            "--department",
-            "nowhere",
-            "--full-name",
-            "某人",
-            "--password",
-            "a-long-password",
-        ],
-    )
+    result = _user_add("someone", department="nowhere")
 
     assert result.exit_code == 2
     assert "department_not_found" in result.output
@@ -140,22 +130,7 @@ def test_user_add_with_unknown_department_exits_2_and_adds_nothing(seeded_db):
 
 
 def test_user_add_with_short_password_exits_2(seeded_db):
-    result = runner.invoke(
-        app,
-        [
-            "user",
-            "add",
-            "someone",
-            "--role",
-            "auditor",
-            "--department",
-            "shujuju",
-            "--full-name",
-            "某人",
-            "--password",
-            "short",
-        ],
-    )
+    result = _user_add("someone", department="shujuju", password="short")
 
     assert result.exit_code == 2
     assert "password" in result.output
@@ -164,22 +139,7 @@ def test_user_add_with_short_password_exits_2(seeded_db):
 def test_user_add_creates_a_user(fresh_db):
     runner.invoke(app, ["demo", "seed"])
 
-    result = runner.invoke(
-        app,
-        [
-            "user",
-            "add",
-            "new_auditor",
-            "--role",
-            "auditor",
-            "--department",
-            "shujuju",
-            "--full-name",
-            "新审计",
-            "--password",
-            "a-long-password",
-        ],
-    )
+    result = _user_add("new_auditor", department="shujuju", full_name="新审计")
 
     assert result.exit_code == 0, result.output
     assert "new_auditor" in result.output

@@ -24,7 +24,6 @@ from catalog_schema.resource.schemas import (
     ControlParam,
     ItemIn,
     ResourceCreate,
-    ResourceImport,
     ResourceUpdate,
 )
 from catalog_schema.types import ResourceClass, ResourceStatus, ShareType, UpdateCycle
@@ -319,7 +318,7 @@ def create(
 
 
 def _item_document(item: ResourceItem) -> dict[str, Any]:
-    return _drop_empty(
+    return drop_empty(
         {
             "name": item.name,
             "data_type": item.data_type.value,
@@ -331,8 +330,8 @@ def _item_document(item: ResourceItem) -> dict[str, Any]:
 
 
 def to_document(resource: Resource) -> dict[str, Any]:
-    """The resource as one entry of a catalog file (the shape of :class:`ResourceImport`)."""
-    return _drop_empty(
+    """The resource as one entry of a catalog file (the shape of ``ResourceImport``)."""
+    return drop_empty(
         {
             "code": resource.code,
             "name": resource.name,
@@ -372,16 +371,12 @@ def to_document(resource: Resource) -> dict[str, Any]:
     )
 
 
-def normalise_document(doc: ResourceImport) -> dict[str, Any]:
-    """A resource document as plain JSON data without empty fields, for comparing and writing."""
-    return _drop_empty(doc.model_dump(mode="json", by_alias=True))
-
-
-def _drop_empty(value: Any) -> Any:
+def drop_empty(value: Any) -> Any:
+    """``value`` without empty fields (None, "" and []), at every depth: the shape files are compared in."""
     if isinstance(value, dict):
-        return {k: _drop_empty(v) for k, v in value.items() if v is not None and v != [] and v != ""}
+        return {k: drop_empty(v) for k, v in value.items() if v is not None and v != [] and v != ""}
     if isinstance(value, list):
-        return [_drop_empty(v) for v in value]
+        return [drop_empty(v) for v in value]
     return value
 
 
