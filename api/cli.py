@@ -10,6 +10,7 @@ from api.settings import ApiSettings
 from catalog_schema import cli as catalog_cli
 from catalog_schema import migrate
 from catalog_schema.database import get_engine
+from catalog_schema.library import cli as library_cli
 
 app = typer.Typer(
     help="govdx 政务数据共享交换平台 / government data-sharing exchange platform",
@@ -20,6 +21,8 @@ app.add_typer(catalog_cli.db_app, name="db")
 app.add_typer(catalog_cli.catalog_app, name="catalog")
 app.add_typer(catalog_cli.user_app, name="user")
 app.add_typer(catalog_cli.demo_app, name="demo")
+app.add_typer(library_cli.library_app, name="library")
+catalog_cli.demo_app.command("pipelines")(library_cli.demo_pipelines)
 
 
 @app.command()

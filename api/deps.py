@@ -19,7 +19,13 @@ from catalog_schema.user.models import User
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that only read: logging in must not queue for (or hold) SQLite's write lock while the
 # deliberately slow password hash runs.
-READ_ONLY_POSTS = frozenset({"/api/v1/auth/token"})
+READ_ONLY_POSTS = frozenset(
+    {
+        "/api/v1/auth/token",
+        # Resubmission runs ingest batches, which open and commit their own transactions.
+        "/api/v1/quarantine/resubmit",
+    }
+)
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -60,3 +60,25 @@ _PUBLIC_STATUSES = frozenset({ResourceStatus.published})
 def visible_resource_statuses(user: User) -> frozenset[ResourceStatus]:
     """Drafts and retired resources are the catalog administrator's; others see what is published."""
     return _ALL_STATUSES if CatalogManage.allows(user) else _PUBLIC_STATUSES
+
+PipelineRead = Permission(
+    "read pipeline batches and quarantine",
+    "查看归集批次与隔离区",
+    _roles(Role.catalog_admin, Role.auditor, Role.platform_admin),
+)
+QuarantineManage = Permission("correct and resubmit quarantined rows", "处理隔离数据", _roles(Role.catalog_admin))
+LibraryRead = Permission("read base-library records", "查询基础库记录", _roles(Role.catalog_admin))
+DiscrepancyRead = Permission(
+    "read discrepancy tickets",
+    "查看校核差异工单",
+    _roles(Role.catalog_admin, Role.auditor, Role.platform_admin, Role.dept_approver, Role.dept_requester),
+)
+DiscrepancyResolve = Permission(
+    "resolve discrepancy tickets", "处理校核差异工单", _roles(Role.catalog_admin, Role.dept_approver)
+)
+_ALL_DEPARTMENTS_ROLES = _roles(Role.catalog_admin, Role.auditor, Role.platform_admin)
+
+
+def sees_every_department(user: User) -> bool:
+    """Platform-wide roles see every department's tickets; department staff see their own."""
+    return user.role in _ALL_DEPARTMENTS_ROLES

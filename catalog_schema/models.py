@@ -3,12 +3,24 @@
 from catalog_schema.database import Base
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
+from catalog_schema.library.models import (
+    Discrepancy,
+    IngestBatch,
+    LibraryRecord,
+    QuarantinedRow,
+    ResourceFreshness,
+)
 from catalog_schema.resource.models import Resource, ResourceItem, ResourceVersion
 from catalog_schema.user.models import User
 
 __all__ = [
     "Base",
     "DataElement",
+    "Discrepancy",
+    "IngestBatch",
+    "LibraryRecord",
+    "QuarantinedRow",
+    "ResourceFreshness",
     "Department",
     "ElementSource",
     "OwnershipTransfer",

@@ -149,6 +149,44 @@ class ResourceStatus(LabelledEnum):
     retired = "retired", "已撤销"
 
 
+class BatchStatus(LabelledEnum):
+    """Where an ingest batch stands."""
+
+    running = "running", "运行中"
+    succeeded = "succeeded", "成功"
+    skipped = "skipped", "源未变化，跳过"
+    failed = "failed", "失败"
+    abandoned = "abandoned", "中断（进程退出）"
+
+
+class QuarantineQueue(LabelledEnum):
+    """Rejected rows are wrong; review rows may be legal and wait for a person (e.g. pilot-era credit codes)."""
+
+    rejected = "rejected", "拒收"
+    review = "review", "待人工复核"
+
+
+class QuarantineStatus(LabelledEnum):
+    open = "open", "待处理"
+    resubmitted = "resubmitted", "已重新提交"
+    discarded = "discarded", "已废弃"
+
+
+class DiscrepancyKind(LabelledEnum):
+    value_mismatch = "value_mismatch", "取值不一致"
+    missing_in_authoritative = "missing_in_authoritative", "权威源无此主体"
+    rule_violation = "rule_violation", "跨部门规则冲突"
+
+
+class DiscrepancyStatus(LabelledEnum):
+    """A discrepancy ticket's life: open, then confirmed, corrected or dismissed with a reason."""
+
+    open = "open", "待核实"
+    confirmed = "confirmed", "已确认"
+    corrected = "corrected", "已更正"
+    dismissed = "dismissed", "已驳回"
+
+
 DepartmentSlug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 ElementCode = Annotated[
     str,

@@ -1,0 +1,207 @@
+"""Pipelines for the catalog administrator: batches, quarantine, discrepancy tickets, library records."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.deps import CurrentUser, DbSession, Paging, RowId, requires
+from authz.permissions import (
+    DiscrepancyRead,
+    DiscrepancyResolve,
+    LibraryRead,
+    PipelineRead,
+    QuarantineManage,
+    sees_every_department,
+)
+from catalog_schema.library import service as library_service
+from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
+from catalog_schema.library.schemas import (
+    BatchRead,
+    Discard,
+    DiscrepancyRead,
+    DiscrepancyResolve as DiscrepancyResolution,
+    QuarantinedRowRead,
+    Resubmit,
+    SubjectRecord,
+)
+from catalog_schema.library.settings import PipelineSettings
+from catalog_schema.pagination import Page, page_of
+from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library, QuarantineQueue, QuarantineStatus
+from catalog_schema.user.models import User
+
+router = APIRouter(tags=["pipelines 数据归集"])
+
+SourceQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="数据源 / source")]
+SubjectKeyPath = Annotated[str, Query(min_length=1, max_length=200)]
+
+
+def _batch(db: DbSession, batch_id: RowId) -> IngestBatch:
+    return library_service.get_batch(db=db, batch_id=batch_id)
+
+
+def _quarantined(db: DbSession, row_id: RowId) -> QuarantinedRow:
+    return library_service.get_quarantined(db=db, row_id=row_id)
+
+
+def _scope(user: User) -> int | None:
+    return None if sees_every_department(user) else user.department_id
+
+
+def _ticket(db: DbSession, user: CurrentUser, ticket_id: RowId) -> Discrepancy:
+    return library_service.get_discrepancy(db=db, ticket_id=ticket_id, department_id=_scope(user))
+
+
+@router.get(
+    "/batches",
+    response_model=Page[BatchRead],
+    dependencies=[requires(PipelineRead)],
+    summary="归集批次 / ingest batches, newest first",
+)
+def list_batches(
+    db: DbSession,
+    paging: Paging,
+    source: SourceQuery = None,
+    library: Library | None = None,
+    status: BatchStatus | None = None,
+) -> Page[BatchRead]:
+    batches, total = library_service.list_batches(
+        db=db, params=paging, source=source, library=library, status=status
+    )
+    return page_of([BatchRead.of(b) for b in batches], total, paging)
+
+
+@router.get(
+    "/batches/{batch_id}",
+    response_model=BatchRead,
+    dependencies=[requires(PipelineRead)],
+    summary="批次详情与质量报告链接 / one batch with its counts and quality report link",
+)
+def get_batch(batch: Annotated[IngestBatch, Depends(_batch)]) -> BatchRead:
+    return BatchRead.of(batch)
+
+
+@router.get(
+    "/quarantine",
+    response_model=Page[QuarantinedRowRead],
+    dependencies=[requires(PipelineRead)],
+    summary="隔离区 / quarantined rows (open ones by default)",
+)
+def list_quarantine(
+    db: DbSession,
+    paging: Paging,
+    source: SourceQuery = None,
+    queue: QuarantineQueue | None = None,
+    status: QuarantineStatus | None = QuarantineStatus.open,
+    rule: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$")] = None,
+    batch_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Page[QuarantinedRowRead]:
+    rows, total = library_service.list_quarantine(
+        db=db, params=paging, source=source, queue=queue, status=status, rule=rule, batch_id=batch_id
+    )
+    return page_of([QuarantinedRowRead.of(r) for r in rows], total, paging)
+
+
+@router.get(
+    "/quarantine/{row_id}",
+    response_model=QuarantinedRowRead,
+    dependencies=[requires(PipelineRead)],
+    summary="一条隔离记录 / one quarantined row",
+)
+def get_quarantined(row: Annotated[QuarantinedRow, Depends(_quarantined)]) -> QuarantinedRowRead:
+    return QuarantinedRowRead.of(row)
+
+
+@router.post(
+    "/quarantine/resubmit",
+    dependencies=[requires(QuarantineManage)],
+    summary="更正并重新提交 / correct and resubmit quarantined rows (one batch per source)",
+)
+def resubmit(request: Request, user: CurrentUser, data: Resubmit) -> dict[str, list[dict[str, object]]]:
+    # The batches run their own transactions (like a pipeline run), so this route holds none.
+    summaries = library_service.resubmit(
+        session_factory=request.app.state.sessionmaker,
+        data=data,
+        sources_file=PipelineSettings().sources_file,
+        actor=user.username,
+    )
+    return {"batches": [s.as_dict() for s in summaries]}
+
+
+@router.post(
+    "/quarantine/{row_id}/discard",
+    response_model=QuarantinedRowRead,
+    dependencies=[requires(QuarantineManage)],
+    summary="废弃隔离记录 / discard a quarantined row, with a reason",
+)
+def discard(
+    db: DbSession, user: CurrentUser, row: Annotated[QuarantinedRow, Depends(_quarantined)], data: Discard
+) -> QuarantinedRowRead:
+    return QuarantinedRowRead.of(library_service.discard(db=db, row=row, note=data.note, user=user))
+
+
+@router.get(
+    "/discrepancies",
+    response_model=Page[DiscrepancyRead],
+    dependencies=[requires(DiscrepancyRead)],
+    summary="校核差异工单 / discrepancy tickets (department staff see their department's)",
+)
+def list_discrepancies(
+    db: DbSession,
+    user: CurrentUser,
+    paging: Paging,
+    status: DiscrepancyStatus | None = None,
+    library: Library | None = None,
+    element: Annotated[str | None, Query(max_length=64)] = None,
+    subject_key: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[DiscrepancyRead]:
+    tickets, total = library_service.list_discrepancies(
+        db=db,
+        params=paging,
+        department_id=_scope(user),
+        status=status,
+        library=library,
+        element=element,
+        subject_key=subject_key,
+    )
+    return page_of([DiscrepancyRead.of(t) for t in tickets], total, paging)
+
+
+@router.get(
+    "/discrepancies/{ticket_id}",
+    response_model=DiscrepancyRead,
+    dependencies=[requires(DiscrepancyRead)],
+    summary="一张差异工单 / one discrepancy ticket",
+)
+def get_discrepancy(ticket: Annotated[Discrepancy, Depends(_ticket)]) -> DiscrepancyRead:
+    return DiscrepancyRead.of(ticket)
+
+
+@router.post(
+    "/discrepancies/{ticket_id}/resolve",
+    response_model=DiscrepancyRead,
+    dependencies=[requires(DiscrepancyResolve)],
+    summary="处理差异工单 / confirm, correct or dismiss a ticket, with a reason",
+)
+def resolve_discrepancy(
+    db: DbSession,
+    user: CurrentUser,
+    ticket: Annotated[Discrepancy, Depends(_ticket)],
+    data: DiscrepancyResolution,
+) -> DiscrepancyRead:
+    return DiscrepancyRead.of(library_service.resolve(db=db, ticket=ticket, data=data, user=user))
+
+
+@router.get(
+    "/libraries/{library}/subjects",
+    response_model=SubjectRecord,
+    dependencies=[requires(LibraryRead)],
+    summary="主体在某日的记录 / a subject's values, now or on a date",
+)
+def subject(
+    db: DbSession,
+    library: Library,
+    key: SubjectKeyPath,
+    on: Annotated[date | None, Query(description="日期 YYYY-MM-DD（默认当前） / date, default now")] = None,
+) -> SubjectRecord:
+    return library_service.subject_on(db=db, library=library, subject_key=key, on=on)

@@ -1,0 +1,1 @@
+"""The four base libraries: versioned records, ingest batches, quarantine and discrepancy tickets."""

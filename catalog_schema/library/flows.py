@@ -1,0 +1,703 @@
+"""Ingest one department source into its base library: read, check, load or quarantine, cross-check.
+
+A batch runs in two transactions. The first records the batch as running (so a killed process
+leaves a trace). The second does all the loading and commits only when the batch reconciles:
+rows read = inserted + updated + unchanged + quarantined. A process killed in between leaves
+the library exactly as it was; the next run marks the stale batch abandoned and loads again.
+
+Per chunk, everything is column-wise: rules give masks (``quality.rules``), change detection
+compares digests of canonical JSON, and lookups go to the database by key in slices.
+"""
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Column, Integer, MetaData, String, Table, and_, insert, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from catalog_schema.database import for_writing, utcnow
+from catalog_schema.department.models import Department
+from catalog_schema.element.models import DataElement, ElementSource
+from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
+from catalog_schema.types import (
+    BatchStatus,
+    DataType,
+    DiscrepancyKind,
+    DiscrepancyStatus,
+    QuarantineQueue,
+    SourceRole,
+)
+from connectors import open_connector
+from connectors.base import ROW_COLUMN, RejectedRecord, Window
+from connectors.config import SourceSpec
+from quality import crosscheck, rules
+
+SessionFactory = Callable[[], Session]
+Progress = Callable[["BatchSummary"], None]
+
+# Keys per IN (...) lookup: below SQLite's variable limit, large enough to amortise round trips.
+LOOKUP_SLICE = 5000
+KEY_SEPARATOR = ":"
+
+
+class ReconciliationError(GovdxError):
+    """A batch's counts do not add up; it is rolled back rather than half-trusted."""
+
+    status = 500
+    code = "batch_not_reconciled"
+
+
+class SourceConfigError(InvalidInput):
+    code = "source_config_invalid"
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did, as the CLI, the DAG logs and the API report it."""
+
+    batch_id: int
+    source: str
+    status: BatchStatus = BatchStatus.running
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    held_for_review: int = 0
+    discrepancies: int = 0
+    seconds: float = 0.0
+
+    @property
+    def loaded(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "source": self.source,
+            "status": self.status.value,
+            "rows_read": self.rows_read,
+            "loaded": self.loaded,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+            "held_for_review": self.held_for_review,
+            "discrepancies": self.discrepancies,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Registry:
+    """What the catalog says about one source's elements, read once per batch."""
+
+    department_id: int
+    types: dict[str, DataType]
+    element_ids: dict[str, int]
+    owners: dict[str, int]  # element code -> authoritative department id
+
+    def authoritative(self, spec: SourceSpec) -> list[str]:
+        """Non-key elements this source is the authoritative source of: what it writes."""
+        return sorted(e for e in spec.elements if self.owners.get(e) == self.department_id and e not in spec.key)
+
+    def verified(self, spec: SourceSpec) -> list[str]:
+        """Non-key elements this source only verifies."""
+        return sorted(e for e in spec.elements if self.owners.get(e) != self.department_id and e not in spec.key)
+
+
+def registry_for(db: Session, spec: SourceSpec) -> Registry:
+    """Check ``spec`` against the catalog and read what the loader needs; refuse what cannot load."""
+    department = db.scalar(select(Department).where(Department.slug == spec.department))
+    if department is None:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 的提供部门 {spec.department} 未登记",
+            f"source {spec.name}: department {spec.department} is not registered",
+        )
+    elements = db.scalars(select(DataElement).where(DataElement.code.in_(spec.elements))).all()
+    by_code = {e.code: e for e in elements}
+    problems = [code for code in spec.elements if code not in by_code]
+    wrong_library = [e.code for e in elements if e.library != spec.library]
+    if problems or wrong_library:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 引用了未登记或不属于 {spec.library.label} 的数据元："
+            f"{', '.join(problems + wrong_library)}",
+            f"source {spec.name} maps elements that are unregistered or not in the {spec.library.value} "
+            f"library: {', '.join(problems + wrong_library)}",
+        )
+    owners = {}
+    for element in elements:
+        source = element.authoritative_source
+        if source is not None:
+            owners[element.code] = source.department_id
+    registry = Registry(
+        department_id=department.id,
+        types={e.code: e.data_type for e in elements},
+        element_ids={e.code: e.id for e in elements},
+        owners=owners,
+    )
+    if not registry.authoritative(spec):
+        raise SourceConfigError(
+            f"{department.name} 不是数据源 {spec.name} 任何数据元的权威源，不能写入基础库（一数一源）",
+            f"{spec.department} is not the authoritative source of any element of {spec.name}; "
+            "only an authoritative source writes into a base library",
+        )
+    return registry
+
+
+def ingest(
+    spec: SourceSpec,
+    *,
+    session_factory: SessionFactory,
+    sources_dir: Path,
+    run_id: str,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> BatchSummary:
+    """Load ``spec``'s new and changed rows into its library; skip a file whose content is unchanged."""
+    with session_factory() as db:
+        registry = registry_for(db, spec)
+    connector = open_connector(spec, sources_dir=sources_dir)
+    batch_id, previous = _open_batch(session_factory, spec, registry, run_id)
+    try:
+        fingerprint = connector.fingerprint()
+        if not force and fingerprint is not None and previous is not None and previous[1] == fingerprint:
+            return _skip(session_factory, batch_id, spec, fingerprint)
+        since = previous[0] if previous is not None and not force else None
+        return _load(
+            spec,
+            registry,
+            session_factory,
+            batch_id,
+            connector.read(Window(since)),
+            rejected=lambda: connector.stats.rejected,
+            watermark=lambda: (since, connector.stats.high_water or since, fingerprint),
+            progress=progress,
+        )
+    except BaseException as exc:
+        _fail(session_factory, batch_id, exc)
+        raise
+
+
+def resubmit_rows(
+    spec: SourceSpec,
+    rows: Sequence[QuarantinedRow],
+    corrections: dict[int, dict[str, str | None]],
+    *,
+    session_factory: SessionFactory,
+    run_id: str,
+    accept_review: bool,
+) -> BatchSummary:
+    """Load quarantined rows again, with corrected values, as a batch of their own."""
+    with session_factory() as db:
+        registry = registry_for(db, spec)
+    columns = list(spec.columns)
+    records = []
+    for row in rows:
+        raw = json.loads(row.raw)
+        values = {c: raw.get(c) for c in columns}
+        values.update(corrections.get(row.id, {}))
+        unknown = set(values) - set(columns)
+        if unknown:
+            raise InvalidInput(
+                f"更正了数据源 {spec.name} 没有的列：{', '.join(sorted(unknown))}",
+                f"corrections name columns {spec.name} does not have: {', '.join(sorted(unknown))}",
+                code="unknown_column",
+            )
+        values[ROW_COLUMN] = row.source_row
+        records.append(values)
+    schema = pa.schema([*(pa.field(c, pa.string()) for c in columns), pa.field(ROW_COLUMN, pa.int64())])
+    chunk = pa.RecordBatch.from_pylist(records, schema=schema)
+    batch_id, _ = _open_batch(session_factory, spec, registry, run_id)
+    try:
+        return _load(
+            spec,
+            registry,
+            session_factory,
+            batch_id,
+            iter([chunk]),
+            rejected=list,
+            watermark=lambda: (None, None, None),
+            progress=None,
+            accept_review=accept_review,
+            resubmitted=[r.id for r in rows],
+        )
+    except BaseException as exc:
+        _fail(session_factory, batch_id, exc)
+        raise
+
+
+def _open_batch(
+    session_factory: SessionFactory, spec: SourceSpec, registry: Registry, run_id: str
+) -> tuple[int, tuple[str | None, str | None] | None]:
+    """Record a running batch; return its id and the last good batch's (watermark, fingerprint)."""
+    with session_factory() as db:
+        for_writing(db)
+        last = db.execute(
+            select(IngestBatch.watermark_to, IngestBatch.fingerprint)
+            .where(IngestBatch.source == spec.name, IngestBatch.status.in_([BatchStatus.succeeded]))
+            .order_by(IngestBatch.id.desc())
+            .limit(1)
+        ).first()
+        batch = IngestBatch(
+            source=spec.name,
+            title=spec.title,
+            library=spec.library,
+            department_id=registry.department_id,
+            run_id=run_id[:250],
+            status=BatchStatus.running,
+            started_at=utcnow(),
+        )
+        db.add(batch)
+        db.commit()
+        return batch.id, (None if last is None else (last[0], last[1]))
+
+
+def _skip(session_factory: SessionFactory, batch_id: int, spec: SourceSpec, fingerprint: str) -> BatchSummary:
+    with session_factory() as db:
+        for_writing(db)
+        batch = db.get_one(IngestBatch, batch_id)
+        batch.status = BatchStatus.skipped
+        batch.fingerprint = fingerprint
+        batch.finished_at = utcnow()
+        db.commit()
+    return BatchSummary(batch_id=batch_id, source=spec.name, status=BatchStatus.skipped)
+
+
+def _fail(session_factory: SessionFactory, batch_id: int, exc: BaseException) -> None:
+    with session_factory() as db:
+        for_writing(db)
+        batch = db.get_one(IngestBatch, batch_id)
+        batch.status = BatchStatus.failed
+        batch.finished_at = utcnow()
+        batch.error_code = getattr(exc, "code", type(exc).__name__)[:64]
+        batch.error = (
+            f"{exc.message} / {exc.message_en}" if isinstance(exc, GovdxError) else f"{type(exc).__name__}: {exc}"
+        )
+        db.commit()
+
+
+def _load(
+    spec: SourceSpec,
+    registry: Registry,
+    session_factory: SessionFactory,
+    batch_id: int,
+    chunks: Iterator[pa.RecordBatch],
+    *,
+    rejected: Callable[[], list[RejectedRecord]],
+    watermark: Callable[[], tuple[str | None, str | None, str | None]],
+    progress: Progress | None,
+    accept_review: bool = False,
+    resubmitted: list[int] | None = None,
+) -> BatchSummary:
+    started = time.perf_counter()
+    with session_factory() as db:
+        for_writing(db)
+        _lock_source(db, spec.name, batch_id)
+        loader = _Loader(db, spec, registry, batch_id, accept_review=accept_review)
+        for chunk in chunks:
+            loader.load(chunk)
+            loader.summary.seconds = time.perf_counter() - started
+            if progress is not None:
+                progress(loader.summary)
+        loader.quarantine_unparsed(rejected())
+        loader.close()
+        since, high_water, fingerprint = watermark()
+        summary = loader.summary
+        summary.status = BatchStatus.succeeded
+        summary.seconds = time.perf_counter() - started
+        _finish(db, summary, since=since, high_water=high_water, fingerprint=fingerprint)
+        if resubmitted:
+            db.execute(
+                update(QuarantinedRow)
+                .where(QuarantinedRow.id.in_(resubmitted))
+                .values(status="resubmitted", resubmitted_batch_id=batch_id, resolved_at=utcnow())
+            )
+        db.commit()
+    return summary
+
+
+def _lock_source(db: Session, source: str, batch_id: int) -> None:
+    """One loader per source at a time; SQLite's BEGIN IMMEDIATE already serialises writers."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"ingest:{source}"})
+    # Anything still 'running' for this source died with its process: we hold the source now.
+    db.execute(
+        update(IngestBatch)
+        .where(IngestBatch.source == source, IngestBatch.status == BatchStatus.running)
+        .where(IngestBatch.id != batch_id)
+        .values(status=BatchStatus.abandoned, finished_at=utcnow(), error="进程中断，未提交 / process died mid-load")
+    )
+
+
+def _finish(
+    db: Session, summary: BatchSummary, *, since: str | None, high_water: str | None, fingerprint: str | None
+) -> None:
+    if summary.rows_read != summary.loaded + summary.quarantined:
+        raise ReconciliationError(
+            f"批次 {summary.batch_id} 对账不平：读取 {summary.rows_read} 行，"
+            f"入库 {summary.loaded} 行 + 隔离 {summary.quarantined} 行",
+            f"batch {summary.batch_id} does not reconcile: read {summary.rows_read}, "
+            f"loaded {summary.loaded} + quarantined {summary.quarantined}",
+        )
+    batch = db.get_one(IngestBatch, summary.batch_id)
+    batch.status = BatchStatus.succeeded
+    batch.finished_at = utcnow()
+    for name in ("rows_read", "inserted", "updated", "unchanged", "quarantined", "held_for_review", "discrepancies"):
+        setattr(batch, name, getattr(summary, name))
+    batch.watermark_from = since
+    batch.watermark_to = high_water
+    batch.fingerprint = fingerprint
+
+
+def _slices(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), LOOKUP_SLICE):
+        yield values[start : start + LOOKUP_SLICE]
+
+
+def digest(lines: Iterable[str]) -> list[str]:
+    """A 128-bit digest of each canonical JSON line, for change detection."""
+    return [hashlib.blake2b(line.encode(), digest_size=16).hexdigest() for line in lines]
+
+
+def canonical_json(frame: pd.DataFrame) -> list[str]:
+    """One canonical JSON object per row: keys in sorted column order, nulls kept, UTF-8 text."""
+    if frame.empty:
+        return []
+    ordered = frame[sorted(frame.columns)].astype(object).where(frame[sorted(frame.columns)].notna(), None)
+    return ordered.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+
+
+@dataclass
+class _Loader:
+    db: Session
+    spec: SourceSpec
+    registry: Registry
+    batch_id: int
+    accept_review: bool = False
+    summary: BatchSummary = field(init=False)
+    now: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        self.summary = BatchSummary(batch_id=self.batch_id, source=self.spec.name)
+        self.conn: Connection = self.db.connection()
+        self.writes = self.registry.authoritative(self.spec)
+        self.verifies = self.registry.verified(self.spec)
+        self.seen = Table(
+            f"govdx_seen_{self.batch_id}",
+            MetaData(),
+            Column("subject_key", String(200), primary_key=True),
+            Column("source_row", Integer),
+            prefixes=["TEMPORARY"],
+        )
+        self.seen.create(self.conn)
+        self.records = LibraryRecord.__table__
+
+    def close(self) -> None:
+        self.seen.drop(self.conn)
+
+    # -- one chunk --------------------------------------------------------------------------
+
+    def load(self, chunk: pa.RecordBatch) -> None:
+        raw = chunk.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
+        rows = chunk.column(ROW_COLUMN).to_numpy(zero_copy_only=False)
+        frame = rules.normalise(raw[list(self.spec.columns)].rename(columns=self.spec.columns))
+        for element, value in self.spec.constants.items():
+            frame[element] = value
+        verdicts = rules.evaluate(
+            frame,
+            types=self.registry.types,
+            required=[*self.spec.key, *self.spec.required],
+            registering_authority=self.spec.registering_authority,
+            registration_date=self.spec.registration_date,
+        )
+        keys = frame[self.spec.key[0]].astype("string")
+        for element in self.spec.key[1:]:
+            keys = keys + KEY_SEPARATOR + frame[element].astype("string")
+        failed = verdicts.rejected | (np.zeros(len(frame), bool) if self.accept_review else verdicts.review)
+        candidates = ~failed & keys.notna().to_numpy()
+        duplicate = self._duplicates(keys, rows, candidates)
+        verdicts.add("duplicate_key", self.spec.key[0], duplicate)
+        quarantined = failed | duplicate | keys.isna().to_numpy()
+        self.summary.rows_read += len(frame)
+        self._quarantine(raw, rows, keys, verdicts, quarantined, review=verdicts.review & ~verdicts.rejected & ~duplicate)
+        good = ~quarantined
+        if good.any():
+            loaded = frame[good].set_index(keys[good].to_numpy())
+            self._upsert(loaded, rows[good])
+            self._crosscheck(loaded)
+
+    def _duplicates(self, keys: pd.Series, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Rows whose key came earlier in this batch (this chunk or an earlier one); the first one loads."""
+        duplicate = np.zeros(len(keys), bool)
+        positions = np.flatnonzero(candidates)
+        within = keys.iloc[positions].duplicated(keep="first").to_numpy()
+        duplicate[positions[within]] = True
+        first = positions[~within]
+        first_keys = keys.iloc[first].tolist()
+        earlier: set[str] = set()
+        for part in _slices(first_keys):
+            earlier.update(self.conn.execute(select(self.seen.c.subject_key).where(self.seen.c.subject_key.in_(part))).scalars())
+        if earlier:
+            duplicate[first[np.isin(first_keys, list(earlier))]] = True
+        fresh = [
+            {"subject_key": k, "source_row": int(r)}
+            for k, r in zip(first_keys, rows[first], strict=True)
+            if k not in earlier
+        ]
+        if fresh:
+            self.conn.execute(insert(self.seen), fresh)
+        return duplicate
+
+    def _quarantine(
+        self,
+        raw: pd.DataFrame,
+        rows: np.ndarray,
+        keys: pd.Series,
+        verdicts: rules.Verdicts,
+        quarantined: np.ndarray,
+        *,
+        review: np.ndarray,
+    ) -> None:
+        positions = np.flatnonzero(quarantined)
+        if len(positions) == 0:
+            return
+        raws = canonical_json(raw.iloc[positions][list(self.spec.columns)])
+        entries = []
+        for position, raw_json in zip(positions, raws, strict=True):
+            reasons = verdicts.reasons(position)
+            if not reasons:
+                zh, en = rules.message("required_missing")
+                reasons = [{"rule": "required_missing", "element": self.spec.key[0], "message": zh, "message_en": en}]
+            key = keys.iloc[position]
+            entries.append(
+                {
+                    "batch_id": self.batch_id,
+                    "source": self.spec.name,
+                    "library": self.spec.library,
+                    "source_row": int(rows[position]),
+                    "subject_key": None if pd.isna(key) else str(key)[:200],
+                    "raw": raw_json,
+                    "reasons": json.dumps(reasons, ensure_ascii=False),
+                    "queue": QuarantineQueue.review if review[position] else QuarantineQueue.rejected,
+                    "created_at": self.now,
+                }
+            )
+        self.db.execute(insert(QuarantinedRow), entries)
+        self.summary.quarantined += len(entries)
+        self.summary.held_for_review += int(review[positions].sum())
+
+    def quarantine_unparsed(self, records: list[RejectedRecord]) -> None:
+        """Records the source format could not parse: quarantined with their raw text."""
+        if not records:
+            return
+        zh, en = rules.message("truncated_record")
+        self.db.execute(
+            insert(QuarantinedRow),
+            [
+                {
+                    "batch_id": self.batch_id,
+                    "source": self.spec.name,
+                    "library": self.spec.library,
+                    "source_row": r.row,
+                    "subject_key": None,
+                    "raw": json.dumps({"_raw": r.raw}, ensure_ascii=False),
+                    "reasons": json.dumps(
+                        [{"rule": "truncated_record", "element": None, "message": f"{zh}：{r.reason}",
+                          "message_en": f"{en}: {r.reason_en}"}],
+                        ensure_ascii=False,
+                    ),
+                    "queue": QuarantineQueue.rejected,
+                    "created_at": self.now,
+                }
+                for r in records
+            ],
+        )
+        self.summary.rows_read += len(records)
+        self.summary.quarantined += len(records)
+
+    # -- change detection and SCD2 ------------------------------------------------------------
+
+    def _current(self, department_id: int, keys: Sequence[str], *columns: Any) -> list[Any]:
+        r = self.records.c
+        found: list[Any] = []
+        for part in _slices(keys):
+            found.extend(
+                self.conn.execute(
+                    select(r.subject_key, *columns).where(
+                        r.library == self.spec.library.value,
+                        r.department_id == department_id,
+                        r.subject_key.in_(part),
+                        r.valid_to.is_(None),
+                    )
+                ).all()
+            )
+        return found
+
+    def _upsert(self, loaded: pd.DataFrame, rows: np.ndarray) -> None:
+        lines = canonical_json(loaded[self.writes])
+        hashes = digest(lines)
+        keys = loaded.index.tolist()
+        existing = {k: (i, h) for k, i, h in self._current(self.registry.department_id, keys, self.records.c.id, self.records.c.row_hash)}
+        fresh, closing = [], []
+        for key, line, row_hash, row in zip(keys, lines, hashes, rows, strict=True):
+            current = existing.get(key)
+            if current is not None and current[1] == row_hash:
+                self.summary.unchanged += 1
+                continue
+            if current is not None:
+                closing.append(current[0])
+            fresh.append(
+                {
+                    "library": self.spec.library.value,
+                    "subject_key": key,
+                    "department_id": self.registry.department_id,
+                    "values": line,
+                    "row_hash": row_hash,
+                    "valid_from": self.now,
+                    "valid_to": None,
+                    "batch_id": self.batch_id,
+                    "source_row": int(row),
+                }
+            )
+        if closing:
+            r = self.records.c
+            for part in _slices(closing):  # type: ignore[arg-type]
+                self.conn.execute(update(self.records).where(r.id.in_(part)).values(valid_to=self.now))
+        if fresh:
+            self.conn.execute(insert(self.records), fresh)
+        self.summary.updated += len(closing)
+        self.summary.inserted += len(fresh) - len(closing)
+
+    # -- one data, one source -------------------------------------------------------------------
+
+    def _authoritative_values(self, department_id: int, keys: list[str]) -> pd.DataFrame:
+        found = self._current(department_id, keys, self.records.c["values"])
+        if not found:
+            return pd.DataFrame(index=pd.Index([], dtype=object))
+        return pd.DataFrame([json.loads(v) for _, v in found], index=[k for k, _ in found])
+
+    def _crosscheck(self, loaded: pd.DataFrame) -> None:
+        keys = loaded.index.tolist()
+        tickets: list[dict[str, Any]] = []
+        by_owner: dict[int, list[str]] = {}
+        for element in self.verifies:
+            by_owner.setdefault(self.registry.owners[element], []).append(element)
+        for owner, elements in by_owner.items():
+            theirs = self._authoritative_values(owner, keys)
+            for d in crosscheck.differences(loaded, theirs, elements):
+                tickets.append(self._ticket(d.element, d.subject_key, DiscrepancyKind.value_mismatch, None,
+                                            owner, d.authoritative_value, d.other_value))
+        key_owner = self.registry.owners.get(self.spec.key[0])
+        if key_owner is not None and key_owner != self.registry.department_id:
+            known = {k for k, in self._current(key_owner, keys)}
+            for key in keys:
+                if key not in known:
+                    tickets.append(self._ticket(self.spec.key[0], key, DiscrepancyKind.missing_in_authoritative,
+                                                None, key_owner, None, key))
+        tickets.extend(self._cross_rules(loaded))
+        self._open_tickets(tickets)
+
+    def _cross_rules(self, loaded: pd.DataFrame) -> list[dict[str, Any]]:
+        insurance, death = "population.insurance_status", "population.death_flag"
+        owners = self.registry.owners
+        if self.spec.library.value != "population":
+            return []
+        insurance_owner = owners.get(insurance) or self._owner_of(insurance)
+        death_owner = owners.get(death) or self._owner_of(death)
+        if insurance_owner is None or death_owner is None:
+            return []
+        keys = loaded.index.tolist()
+        if insurance in self.writes:
+            insured = loaded[insurance]
+            deaths = self._authoritative_values(death_owner, keys).get(death, pd.Series(dtype=object))
+        elif death in self.writes:
+            deaths = loaded[death]
+            insured = self._authoritative_values(insurance_owner, keys).get(insurance, pd.Series(dtype=object))
+        else:
+            return []
+        hits = crosscheck.deceased_insured(insured.dropna(), deaths.dropna())
+        return [
+            self._ticket(insurance, str(key), DiscrepancyKind.rule_violation, "deceased_insured",
+                         insurance_owner, str(value), "死亡 / deceased", other_department=death_owner)
+            for key, value in hits.items()
+        ]
+
+    def _owner_of(self, code: str) -> int | None:
+        return self.db.scalar(
+            select(ElementSource.department_id)
+            .join(DataElement, DataElement.id == ElementSource.element_id)
+            .where(DataElement.code == code, ElementSource.role == SourceRole.authoritative)
+        )
+
+    def _element_id(self, code: str) -> int:
+        if code not in self.registry.element_ids:
+            self.registry.element_ids[code] = self.db.scalar(select(DataElement.id).where(DataElement.code == code))  # type: ignore[assignment]
+        return self.registry.element_ids[code]
+
+    def _ticket(
+        self,
+        element: str,
+        key: str,
+        kind: DiscrepancyKind,
+        rule: str | None,
+        owner: int,
+        authoritative_value: str | None,
+        other_value: str | None,
+        *,
+        other_department: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "library": self.spec.library,
+            "element_id": self._element_id(element),
+            "subject_key": key[:200],
+            "kind": kind,
+            "rule": rule,
+            "authoritative_department_id": owner,
+            "authoritative_value": authoritative_value,
+            "other_department_id": other_department or self.registry.department_id,
+            "other_value": other_value,
+            "detected_at": self.now,
+            "batch_id": self.batch_id,
+            "status": DiscrepancyStatus.open,
+        }
+
+    def _open_tickets(self, tickets: list[dict[str, Any]]) -> None:
+        """Open a ticket per difference; an open ticket for the same difference is refreshed, not repeated."""
+        if not tickets:
+            return
+        self.summary.discrepancies += len(tickets)
+        d = Discrepancy.__table__.c
+        open_now: dict[tuple[int, str, int], tuple[int, str | None, str | None]] = {}
+        for part in _slices(sorted({t["subject_key"] for t in tickets})):
+            for row in self.conn.execute(
+                select(d.id, d.element_id, d.subject_key, d.other_department_id, d.authoritative_value, d.other_value)
+                .where(d.status == DiscrepancyStatus.open.value, d.subject_key.in_(part))
+            ):
+                open_now[(row.element_id, row.subject_key, row.other_department_id)] = (
+                    row.id, row.authoritative_value, row.other_value)
+        fresh = []
+        for ticket in tickets:
+            found = open_now.get((ticket["element_id"], ticket["subject_key"], ticket["other_department_id"]))
+            if found is None:
+                fresh.append(ticket)
+            elif (found[1], found[2]) != (ticket["authoritative_value"], ticket["other_value"]):
+                self.conn.execute(
+                    update(Discrepancy.__table__)
+                    .where(and_(d.id == found[0]))
+                    .values(authoritative_value=ticket["authoritative_value"], other_value=ticket["other_value"],
+                            detected_at=self.now, batch_id=self.batch_id)
+                )
+        if fresh:
+            self.db.execute(insert(Discrepancy), fresh)

@@ -1,0 +1,151 @@
+"""The periodic jobs the DAGs call: load a source, report a library's quality, flag missed update cycles.
+
+Each takes plain arguments and returns a small JSON-able dict (an XCom), so a DAG task is one
+call. Errors a retry cannot fix are raised as Airflow's ``AirflowFailException`` by the task
+wrapper in ``dags/``; here they stay govdx errors.
+"""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from catalog_schema.database import for_writing, get_sessionmaker, utcnow
+from catalog_schema.element.models import DataElement
+from catalog_schema.library import flows
+from catalog_schema.library.models import IngestBatch, LibraryRecord, ResourceFreshness
+from catalog_schema.library.settings import PipelineSettings
+from catalog_schema.resource.models import Resource, ResourceItem
+from catalog_schema.types import BatchStatus, Library, ResourceStatus, UpdateCycle
+from connectors.config import SourceSpec, load_sources
+
+# How long each 更新周期 may go without new data before it counts as missed.
+CYCLE_PERIODS: dict[UpdateCycle, timedelta | None] = {
+    UpdateCycle.realtime: timedelta(hours=1),
+    UpdateCycle.daily: timedelta(days=1),
+    UpdateCycle.weekly: timedelta(days=7),
+    UpdateCycle.monthly: timedelta(days=31),
+    UpdateCycle.quarterly: timedelta(days=92),
+    UpdateCycle.semiannual: timedelta(days=183),
+    UpdateCycle.yearly: timedelta(days=366),
+    UpdateCycle.irregular: None,
+}
+# Rows of a batch given to Great Expectations: enough for suite statistics, bounded in memory.
+QUALITY_SAMPLE_ROWS = 100_000
+
+
+def sources_of(library: Library, settings: PipelineSettings | None = None) -> list[SourceSpec]:
+    """Declared sources of ``library``; the key's authoritative ones first, so verifiers compare with fresh data."""
+    settings = settings or PipelineSettings()
+    return [s for s in load_sources(settings.sources_file).sources if s.library is library]
+
+
+def load_source(name: str, *, run_id: str, force: bool = False) -> dict[str, Any]:
+    """Ingest one declared source; the batch summary."""
+    settings = PipelineSettings()
+    spec = load_sources(settings.sources_file).get(name)
+    summary = flows.ingest(
+        spec,
+        session_factory=get_sessionmaker(),
+        sources_dir=settings.sources_dir,
+        run_id=run_id,
+        force=force,
+    )
+    return summary.as_dict()
+
+
+def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
+    """Run the library's Great Expectations suite over what these batches loaded; Data Docs under var/."""
+    from quality import suites  # GX is heavy to import; only this job needs it
+
+    settings = PipelineSettings()
+    session_factory = get_sessionmaker()
+    with session_factory() as db:
+        rows = db.scalars(
+            select(LibraryRecord.values)
+            .where(LibraryRecord.batch_id.in_(batch_ids), LibraryRecord.library == library)
+            .limit(QUALITY_SAMPLE_ROWS)
+        ).all()
+        subjects = db.scalars(
+            select(LibraryRecord.subject_key)
+            .where(LibraryRecord.batch_id.in_(batch_ids), LibraryRecord.library == library)
+            .limit(QUALITY_SAMPLE_ROWS)
+        ).all()
+    if not rows:
+        return {"library": library.value, "evaluated": 0, "success": None, "docs": None}
+    frame = pd.read_json("\n".join(rows), lines=True, dtype=False, convert_dates=False).astype("string")
+    key = _key_element(library)
+    if key is not None:
+        frame[key] = list(subjects)
+    result = suites.run_suite(
+        library.value,
+        frame,
+        run_name=f"{library.value}-batches-{'-'.join(map(str, batch_ids))}",
+        project_dir=settings.quality_dir / "gx",
+    )
+    docs = None
+    if result.docs_index is not None:
+        docs = result.docs_index.resolve().relative_to(settings.quality_dir.resolve()).as_posix()
+    with session_factory() as db:
+        for_writing(db)
+        for batch in db.scalars(select(IngestBatch).where(IngestBatch.id.in_(batch_ids))):
+            batch.quality_success = result.success
+            batch.quality_report = docs
+        db.commit()
+    return {
+        "library": library.value,
+        "evaluated": result.evaluated,
+        "unsuccessful": result.unsuccessful,
+        "success": result.success,
+        "docs": docs,
+    }
+
+
+def _key_element(library: Library) -> str | None:
+    return {Library.population: "population.id_number", Library.legal_person: "legal_person.credit_code"}.get(library)
+
+
+def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
+    """For each published resource, when its provider's data last arrived and whether its 更新周期 was missed."""
+    now = now or utcnow()
+    declared = load_sources(PipelineSettings().sources_file).sources
+    session_factory = get_sessionmaker()
+    missed = []
+    with session_factory() as db:
+        for_writing(db)
+        resources = db.scalars(select(Resource).where(Resource.status == ResourceStatus.published)).all()
+        for resource in resources:
+            elements = set(
+                db.scalars(
+                    select(DataElement.code)
+                    .join(ResourceItem, ResourceItem.element_id == DataElement.id)
+                    .where(ResourceItem.resource_id == resource.id)
+                )
+            )
+            feeding = [
+                s.name
+                for s in declared
+                if s.department == resource.provider.slug and elements & set(s.elements)
+            ]
+            last = None
+            if feeding:
+                last = db.scalar(
+                    select(func.max(IngestBatch.finished_at)).where(
+                        IngestBatch.source.in_(feeding),
+                        IngestBatch.status.in_([BatchStatus.succeeded, BatchStatus.skipped]),
+                    )
+                )
+            period = CYCLE_PERIODS[resource.update_cycle]
+            due = last + period if last is not None and period is not None else None
+            is_missed = bool(feeding) and period is not None and (last is None or (due is not None and due < now))
+            row = db.get(ResourceFreshness, resource.id) or ResourceFreshness(resource_id=resource.id)
+            row.last_loaded_at, row.due_at, row.missed = last, due, is_missed
+            row.sources, row.checked_at = ",".join(feeding)[:500], now
+            db.add(row)
+            if is_missed:
+                missed.append(resource.code)
+        db.commit()
+    return {"checked": len(resources), "missed": missed}
+

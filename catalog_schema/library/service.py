@@ -1,0 +1,274 @@
+"""Reads and administrative writes on batches, quarantine, discrepancy tickets and library records."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from catalog_schema.database import utcnow
+from catalog_schema.department.models import Department
+from catalog_schema.element.models import DataElement
+from catalog_schema.errors import Conflict, InvalidInput, NotFound
+from catalog_schema.library import flows
+from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
+from catalog_schema.library.schemas import DiscrepancyResolve, Resubmit, SubjectRecord, SubjectValue
+from catalog_schema.pagination import PageParams, paginate
+from catalog_schema.types import (
+    BatchStatus,
+    DiscrepancyStatus,
+    Library,
+    QuarantineQueue,
+    QuarantineStatus,
+)
+from catalog_schema.user.models import User
+from connectors.config import load_sources
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def list_batches(
+    *,
+    db: Session,
+    params: PageParams,
+    source: str | None = None,
+    library: Library | None = None,
+    status: BatchStatus | None = None,
+) -> tuple[list[IngestBatch], int]:
+    """Batches, newest first."""
+    stmt = select(IngestBatch).order_by(IngestBatch.id.desc())
+    if source is not None:
+        stmt = stmt.where(IngestBatch.source == source)
+    if library is not None:
+        stmt = stmt.where(IngestBatch.library == library)
+    if status is not None:
+        stmt = stmt.where(IngestBatch.status == status)
+    return paginate(db, stmt, params)
+
+
+def get_batch(*, db: Session, batch_id: int) -> IngestBatch:
+    """One batch; NotFound when there is none."""
+    batch = db.get(IngestBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"批次 {batch_id} 不存在", f"batch {batch_id} does not exist", code="batch_not_found")
+    return batch
+
+
+def latest_batches(*, db: Session) -> list[IngestBatch]:
+    """The newest batch of each source that ran to an end."""
+    newest = (
+        select(IngestBatch.source, IngestBatch.id)
+        .where(IngestBatch.status != BatchStatus.running)
+        .order_by(IngestBatch.source, IngestBatch.id.desc())
+    )
+    seen: dict[str, int] = {}
+    for source, batch_id in db.execute(newest):
+        seen.setdefault(source, batch_id)
+    return list(db.scalars(select(IngestBatch).where(IngestBatch.id.in_(seen.values())).order_by(IngestBatch.source)))
+
+
+def list_quarantine(
+    *,
+    db: Session,
+    params: PageParams,
+    source: str | None = None,
+    queue: QuarantineQueue | None = None,
+    status: QuarantineStatus | None = QuarantineStatus.open,
+    rule: str | None = None,
+    batch_id: int | None = None,
+) -> tuple[list[QuarantinedRow], int]:
+    """Quarantined rows, oldest first, open ones by default."""
+    stmt = select(QuarantinedRow).order_by(QuarantinedRow.id)
+    if source is not None:
+        stmt = stmt.where(QuarantinedRow.source == source)
+    if queue is not None:
+        stmt = stmt.where(QuarantinedRow.queue == queue)
+    if status is not None:
+        stmt = stmt.where(QuarantinedRow.status == status)
+    if batch_id is not None:
+        stmt = stmt.where(QuarantinedRow.batch_id == batch_id)
+    if rule is not None:
+        stmt = stmt.where(QuarantinedRow.reasons.contains(f'"rule": "{rule}"'))
+    return paginate(db, stmt, params)
+
+
+def get_quarantined(*, db: Session, row_id: int) -> QuarantinedRow:
+    """One quarantined row; NotFound when there is none."""
+    row = db.get(QuarantinedRow, row_id)
+    if row is None:
+        raise NotFound(
+            f"隔离记录 {row_id} 不存在", f"quarantined row {row_id} does not exist", code="quarantined_row_not_found"
+        )
+    return row
+
+
+def _open_rows(db: Session, ids: list[int]) -> list[QuarantinedRow]:
+    rows = list(db.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(ids)).order_by(QuarantinedRow.id)))
+    missing = sorted(set(ids) - {r.id for r in rows})
+    if missing:
+        raise NotFound(
+            f"隔离记录不存在：{', '.join(map(str, missing))}",
+            f"quarantined rows do not exist: {', '.join(map(str, missing))}",
+            code="quarantined_row_not_found",
+        )
+    closed = [r.id for r in rows if r.status is not QuarantineStatus.open]
+    if closed:
+        raise Conflict(
+            f"隔离记录已处理，不能再次提交：{', '.join(map(str, closed))}",
+            f"quarantined rows were already handled: {', '.join(map(str, closed))}",
+            code="quarantined_row_closed",
+        )
+    return rows
+
+
+def resubmit(
+    *, session_factory: Callable[[], Session], data: Resubmit, sources_file: Path, actor: str
+) -> list[flows.BatchSummary]:
+    """Load quarantined rows again with their corrections: one batch per source, each all-or-nothing."""
+    with session_factory() as db:
+        rows = _open_rows(db, data.ids)
+        db.expunge_all()
+    unknown = sorted(set(data.corrections) - set(data.ids))
+    if unknown:
+        raise InvalidInput(
+            f"更正针对的记录不在提交列表中：{', '.join(map(str, unknown))}",
+            f"corrections name rows that are not resubmitted: {', '.join(map(str, unknown))}",
+            code="unknown_row",
+        )
+    declared = load_sources(sources_file)
+    summaries = []
+    for source in sorted({r.source for r in rows}):
+        try:
+            spec = declared.get(source)
+        except KeyError:
+            raise Conflict(
+                f"数据源 {source} 已不在 {sources_file} 中声明，无法重新提交",
+                f"source {source} is no longer declared in {sources_file}",
+                code="source_not_declared",
+            ) from None
+        mine = [r for r in rows if r.source == source]
+        summaries.append(
+            flows.resubmit_rows(
+                spec,
+                mine,
+                {r.id: data.corrections[r.id] for r in mine if r.id in data.corrections},
+                session_factory=session_factory,
+                run_id=f"resubmit:{actor}",
+                accept_review=data.accept_review,
+            )
+        )
+    return summaries
+
+
+def discard(*, db: Session, row: QuarantinedRow, note: str, user: User | None) -> QuarantinedRow:
+    """Close a quarantined row without loading it, saying why."""
+    if row.status is not QuarantineStatus.open:
+        raise Conflict(
+            f"隔离记录 {row.id} 已处理", f"quarantined row {row.id} was already handled", code="quarantined_row_closed"
+        )
+    row.status = QuarantineStatus.discarded
+    row.resolution_note = note
+    row.resolved_by_id = user.id if user else None
+    row.resolved_at = utcnow()
+    return row
+
+
+def _ticket_scope(stmt: Select[tuple[Discrepancy]], department_id: int | None) -> Select[tuple[Discrepancy]]:
+    if department_id is None:
+        return stmt
+    return stmt.where(
+        or_(Discrepancy.authoritative_department_id == department_id, Discrepancy.other_department_id == department_id)
+    )
+
+
+def list_discrepancies(
+    *,
+    db: Session,
+    params: PageParams,
+    department_id: int | None,
+    status: DiscrepancyStatus | None = None,
+    library: Library | None = None,
+    element: str | None = None,
+    subject_key: str | None = None,
+) -> tuple[list[Discrepancy], int]:
+    """Tickets, newest first; ``department_id`` limits them to tickets naming that department."""
+    stmt = _ticket_scope(select(Discrepancy).order_by(Discrepancy.id.desc()), department_id)
+    if status is not None:
+        stmt = stmt.where(Discrepancy.status == status)
+    if library is not None:
+        stmt = stmt.where(Discrepancy.library == library)
+    if element is not None:
+        stmt = stmt.join(DataElement, DataElement.id == Discrepancy.element_id).where(DataElement.code == element)
+    if subject_key is not None:
+        stmt = stmt.where(Discrepancy.subject_key == subject_key)
+    return paginate(db, stmt, params)
+
+
+def get_discrepancy(*, db: Session, ticket_id: int, department_id: int | None) -> Discrepancy:
+    """One ticket the caller may see; others read as missing."""
+    ticket = db.scalar(_ticket_scope(select(Discrepancy).where(Discrepancy.id == ticket_id), department_id))
+    if ticket is None:
+        raise NotFound(
+            f"差异工单 {ticket_id} 不存在", f"discrepancy ticket {ticket_id} does not exist", code="discrepancy_not_found"
+        )
+    return ticket
+
+
+ALLOWED_RESOLUTIONS = {
+    DiscrepancyStatus.open: {DiscrepancyStatus.confirmed, DiscrepancyStatus.corrected, DiscrepancyStatus.dismissed},
+    DiscrepancyStatus.confirmed: {DiscrepancyStatus.corrected, DiscrepancyStatus.dismissed},
+}
+
+
+def resolve(*, db: Session, ticket: Discrepancy, data: DiscrepancyResolve, user: User | None) -> Discrepancy:
+    """Confirm, correct or dismiss a ticket, recording who and why."""
+    allowed = ALLOWED_RESOLUTIONS.get(ticket.status, set())
+    if data.status not in allowed:
+        raise Conflict(
+            f"工单 {ticket.id} 状态为“{ticket.status.label}”，不能改为“{data.status.label}”",
+            f"ticket {ticket.id} is {ticket.status.value} and cannot become {data.status.value}",
+            code="discrepancy_transition_invalid",
+        )
+    ticket.status = data.status
+    ticket.resolution_note = data.note
+    ticket.resolved_by_id = user.id if user else None
+    ticket.resolved_at = utcnow()
+    return ticket
+
+
+def subject_on(*, db: Session, library: Library, subject_key: str, on: date | None) -> SubjectRecord:
+    """A subject's values on ``on`` (end of that day, Asia/Shanghai), or now when ``on`` is None."""
+    r = LibraryRecord
+    stmt = (
+        select(r, Department.slug)
+        .join(Department, Department.id == r.department_id)
+        .where(r.library == library, r.subject_key == subject_key)
+    )
+    if on is None:
+        stmt = stmt.where(r.valid_to.is_(None))
+    else:
+        moment = datetime.combine(on + timedelta(days=1), time(), LOCAL_TZ).astimezone(UTC)
+        stmt = stmt.where(r.valid_from < moment, or_(r.valid_to.is_(None), r.valid_to >= moment))
+    values = []
+    for record, slug in db.execute(stmt.order_by(Department.slug)):
+        for element, value in json.loads(record.values).items():
+            values.append(
+                SubjectValue(
+                    element=element,
+                    value=value,
+                    department=slug,
+                    valid_from=record.valid_from,
+                    valid_to=record.valid_to,
+                    batch_id=record.batch_id,
+                )
+            )
+    if not values:
+        raise NotFound(
+            f"{library.label}中没有主体 {subject_key}" + (f"（{on}）" if on else ""),
+            f"no subject {subject_key} in the {library.value} library" + (f" on {on}" if on else ""),
+            code="subject_not_found",
+        )
+    return SubjectRecord(library=library, subject_key=subject_key, on=on, values=sorted(values, key=lambda v: v.element))

@@ -1,0 +1,71 @@
+"""Builds the base-library DAGs: one load task per declared source, then the library's quality report.
+
+Not a DAG file itself: ``population.py``, ``legal_person.py``, ``certificate.py`` and
+``credit.py`` each call :func:`library_dag` once. Tasks call ``catalog_schema.library.scheduled``
+and nothing else; a source error that a retry cannot fix fails the task at once.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, dag, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from catalog_schema.library import scheduled
+from catalog_schema.types import Library
+from connectors.base import SourceError
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "govdx-data",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+START = datetime(2026, 1, 1)
+
+
+def library_asset(library: Library) -> Asset:
+    """The base library as an Airflow Asset, updated when its DAG's quality report completes."""
+    return Asset(name=f"govdx_{library.value}", uri=f"govdx://library/{library.value}")
+
+
+@task
+def load(source: str, **context: Any) -> dict[str, Any]:
+    """Ingest one source (idempotent: unchanged rows and unchanged files change nothing)."""
+    try:
+        return scheduled.load_source(source, run_id=str(context["run_id"]))
+    except SourceError as exc:
+        if exc.retryable:
+            raise
+        raise AirflowFailException(f"{exc.message} / {exc.message_en}") from exc
+
+
+@task
+def report(library: str, summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Great Expectations suite over what this run loaded; Data Docs under var/quality."""
+    return scheduled.quality_report(Library(library), [s["batch_id"] for s in summaries])
+
+
+def library_dag(library: Library, *, doc_md: str | None, schedule: str = "@daily") -> DAG:
+    """The DAG of one base library, its tasks ordered by the sources' ``after`` declarations."""
+
+    @dag(
+        dag_id=f"govdx_{library.value}",
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["govdx", "base-library", library.value],
+        doc_md=doc_md,
+    )
+    def pipeline() -> None:
+        specs = scheduled.sources_of(library)
+        tasks = {spec.name: load.override(task_id=f"load_{spec.name}")(spec.name) for spec in specs}
+        for spec in specs:
+            for upstream in spec.after:
+                if upstream in tasks:
+                    tasks[upstream] >> tasks[spec.name]
+        report.override(outlets=[library_asset(library)])(library.value, list(tasks.values()))
+
+    return pipeline()
