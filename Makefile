@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench-ingest
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
@@ -28,6 +28,8 @@ install: $(VENV)/.installed
 demo: export GOVDX_PROFILE = demo
 demo: $(VENV)/.installed
 	$(BIN)/govdx demo seed
+	$(BIN)/govdx demo sources
+	$(BIN)/govdx demo pipelines
 	$(BIN)/govdx serve
 
 lint: $(VENV)/.installed-test
@@ -38,6 +40,10 @@ lint: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory lint
+
+# 1,000,000 population rows end to end against the read + bulk-insert floor (see bench/ingest.py).
+bench-ingest: $(VENV)/.installed
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -6,9 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import CurrentUser, DbSession, Paging, RowId, requires
+from authz import permissions
 from authz.permissions import (
-    DiscrepancyRead,
-    DiscrepancyResolve,
     LibraryRead,
     PipelineRead,
     QuarantineManage,
@@ -20,10 +19,12 @@ from catalog_schema.library.schemas import (
     BatchRead,
     Discard,
     DiscrepancyRead,
-    DiscrepancyResolve as DiscrepancyResolution,
     QuarantinedRowRead,
     Resubmit,
     SubjectRecord,
+)
+from catalog_schema.library.schemas import (
+    DiscrepancyResolve as DiscrepancyResolution,
 )
 from catalog_schema.library.settings import PipelineSettings
 from catalog_schema.pagination import Page, page_of
@@ -32,7 +33,9 @@ from catalog_schema.user.models import User
 
 router = APIRouter(tags=["pipelines 数据归集"])
 
-SourceQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="数据源 / source")]
+SourceQuery = Annotated[
+    str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="数据源 / source")
+]
 SubjectKeyPath = Annotated[str, Query(min_length=1, max_length=200)]
 
 
@@ -143,7 +146,7 @@ def discard(
 @router.get(
     "/discrepancies",
     response_model=Page[DiscrepancyRead],
-    dependencies=[requires(DiscrepancyRead)],
+    dependencies=[requires(permissions.DiscrepancyRead)],
     summary="校核差异工单 / discrepancy tickets (department staff see their department's)",
 )
 def list_discrepancies(
@@ -170,7 +173,7 @@ def list_discrepancies(
 @router.get(
     "/discrepancies/{ticket_id}",
     response_model=DiscrepancyRead,
-    dependencies=[requires(DiscrepancyRead)],
+    dependencies=[requires(permissions.DiscrepancyRead)],
     summary="一张差异工单 / one discrepancy ticket",
 )
 def get_discrepancy(ticket: Annotated[Discrepancy, Depends(_ticket)]) -> DiscrepancyRead:
@@ -180,7 +183,7 @@ def get_discrepancy(ticket: Annotated[Discrepancy, Depends(_ticket)]) -> Discrep
 @router.post(
     "/discrepancies/{ticket_id}/resolve",
     response_model=DiscrepancyRead,
-    dependencies=[requires(DiscrepancyResolve)],
+    dependencies=[requires(permissions.DiscrepancyResolve)],
     summary="处理差异工单 / confirm, correct or dismiss a ticket, with a reason",
 )
 def resolve_discrepancy(

@@ -31,20 +31,50 @@ REPO = Path(__file__).resolve().parents[2]
 def summary_table(rows: list[dict[str, object]], *, title: str) -> Table:
     """Per-source counts as the demo and the CLI print them."""
     table = Table(title=title)
-    for header in ("数据源 source", "状态 status", "读取 read", "入库 loaded", "新增 ins", "更新 upd", "未变 same",
-                   "隔离 quarantined", "待复核 review", "差异 discrepancies", "秒 s"):
+    for header in (
+        "数据源 source",
+        "状态 status",
+        "读取 read",
+        "入库 loaded",
+        "新增 ins",
+        "更新 upd",
+        "未变 same",
+        "隔离 quarantined",
+        "待复核 review",
+        "差异 discrepancies",
+        "秒 s",
+    ):
         table.add_column(header, justify="right" if header[0] not in "数状" else "left")
     for r in rows:
-        table.add_row(*(str(r[k]) for k in ("source", "status", "rows_read", "loaded", "inserted", "updated",
-                                             "unchanged", "quarantined", "held_for_review", "discrepancies",
-                                             "seconds")))
+        table.add_row(
+            *(
+                str(r[k])
+                for k in (
+                    "source",
+                    "status",
+                    "rows_read",
+                    "loaded",
+                    "inserted",
+                    "updated",
+                    "unchanged",
+                    "quarantined",
+                    "held_for_review",
+                    "discrepancies",
+                    "seconds",
+                )
+            )
+        )
     return table
 
 
 @library_app.command("load")
 def load(
-    names: Annotated[list[str] | None, typer.Argument(help="数据源名称（默认全部）/ source names (default all)")] = None,
-    force: Annotated[bool, typer.Option("--force", help="忽略水位与文件指纹，全量重读 / re-read everything")] = False,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="数据源名称（默认全部）/ source names (default all)")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="忽略水位与文件指纹，全量重读 / re-read everything")
+    ] = False,
 ) -> None:
     """Ingest sources now, outside Airflow, with progress per chunk."""
     settings = PipelineSettings()
@@ -52,22 +82,39 @@ def load(
     try:
         specs = [declared.get(n) for n in names] if names else declared.sources
     except KeyError as exc:
-        fail(InvalidInput(f"未声明的数据源：{exc.args[0]}", f"undeclared source: {exc.args[0]}", code="unknown_source"))
+        fail(
+            InvalidInput(
+                f"未声明的数据源：{exc.args[0]}", f"undeclared source: {exc.args[0]}", code="unknown_source"
+            )
+        )
     results = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"),
-                  TimeElapsedColumn(), console=out) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=out,
+    ) as progress:
         for spec in specs:
             task = progress.add_task(spec.name, total=None, counts="")
 
             def show(s: flows.BatchSummary, task: object = task) -> None:
                 progress.update(task, counts=f"读取 {s.rows_read:,} 入库 {s.loaded:,} 隔离 {s.quarantined:,}")  # type: ignore[arg-type]
                 # A line per chunk, so logs and tests can follow a long load.
-                print(f"progress {s.source} read={s.rows_read} loaded={s.loaded} quarantined={s.quarantined}",
-                      flush=True)
+                print(
+                    f"progress {s.source} read={s.rows_read} loaded={s.loaded} quarantined={s.quarantined}",
+                    flush=True,
+                )
 
             try:
-                summary = flows.ingest(spec, session_factory=get_sessionmaker(), sources_dir=settings.sources_dir,
-                                       run_id="cli", force=force, progress=show)
+                summary = flows.ingest(
+                    spec,
+                    session_factory=get_sessionmaker(),
+                    sources_dir=settings.sources_dir,
+                    run_id="cli",
+                    force=force,
+                    progress=show,
+                )
             except GovdxError as exc:
                 progress.stop()
                 fail(exc)
@@ -84,12 +131,31 @@ def batches(
     """Recent batches with their counts."""
     with session_scope(write=False) as db:
         found, _ = library_service.list_batches(db=db, params=PageParams(page_size=limit), source=source)
-        table = Table("id", "source", "status", "read", "loaded", "quarantined", "review", "discrepancies",
-                      "started", "error")
+        table = Table(
+            "id",
+            "source",
+            "status",
+            "read",
+            "loaded",
+            "quarantined",
+            "review",
+            "discrepancies",
+            "started",
+            "error",
+        )
         for b in found:
-            table.add_row(str(b.id), b.source, b.status.value, str(b.rows_read), str(b.loaded), str(b.quarantined),
-                          str(b.held_for_review), str(b.discrepancies), f"{b.started_at:%Y-%m-%d %H:%M:%S}",
-                          (b.error or "")[:80])
+            table.add_row(
+                str(b.id),
+                b.source,
+                b.status.value,
+                str(b.rows_read),
+                str(b.loaded),
+                str(b.quarantined),
+                str(b.held_for_review),
+                str(b.discrepancies),
+                f"{b.started_at:%Y-%m-%d %H:%M:%S}",
+                (b.error or "")[:80],
+            )
     out.print(table)
 
 
@@ -105,7 +171,9 @@ def quarantine(
         rows, total = library_service.list_quarantine(
             db=db, params=PageParams(page_size=limit), source=source, queue=queue, rule=rule
         )
-        table = Table("id", "source", "row", "key", "queue", "reasons", title=f"隔离区 / quarantine ({total})")
+        table = Table(
+            "id", "source", "row", "key", "queue", "reasons", title=f"隔离区 / quarantine ({total})"
+        )
         for r in rows:
             import json
 
@@ -120,8 +188,13 @@ def _corrections(values: list[str]) -> dict[int, dict[str, str | None]]:
         target, sep, value = item.partition("=")
         row, dot, column = target.partition(":")
         if not sep or not dot or not row.isdigit():
-            fail(InvalidInput(f"更正格式应为 ID:列=值，收到 {item!r}", f"a correction is ID:column=value, got {item!r}",
-                              code="correction_malformed"))
+            fail(
+                InvalidInput(
+                    f"更正格式应为 ID:列=值，收到 {item!r}",
+                    f"a correction is ID:column=value, got {item!r}",
+                    code="correction_malformed",
+                )
+            )
         found.setdefault(int(row), {})[column] = value or None
     return found
 
@@ -129,14 +202,22 @@ def _corrections(values: list[str]) -> dict[int, dict[str, str | None]]:
 @library_app.command("resubmit")
 def resubmit(
     ids: Annotated[list[int], typer.Argument(help="隔离记录编号 / quarantined row ids")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="更正 ID:列=值 / correction ID:column=value")] = None,
-    accept_review: Annotated[bool, typer.Option("--accept-review", help="复核通过 / review found it legal")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="更正 ID:列=值 / correction ID:column=value")
+    ] = None,
+    accept_review: Annotated[
+        bool, typer.Option("--accept-review", help="复核通过 / review found it legal")
+    ] = False,
 ) -> None:
     """Load quarantined rows again, with corrections."""
     try:
         data = Resubmit(ids=ids, corrections=_corrections(set_ or []), accept_review=accept_review)
-        summaries = library_service.resubmit(session_factory=get_sessionmaker(), data=data,
-                                             sources_file=PipelineSettings().sources_file, actor="cli")
+        summaries = library_service.resubmit(
+            session_factory=get_sessionmaker(),
+            data=data,
+            sources_file=PipelineSettings().sources_file,
+            actor="cli",
+        )
     except GovdxError as exc:
         fail(exc)
     out.print(summary_table([s.as_dict() for s in summaries], title="重新提交 / resubmitted"))
@@ -144,7 +225,9 @@ def resubmit(
 
 @library_app.command("discrepancies")
 def discrepancies(
-    status: Annotated[DiscrepancyStatus | None, typer.Option(help="open | confirmed | corrected | dismissed")] = None,
+    status: Annotated[
+        DiscrepancyStatus | None, typer.Option(help="open | confirmed | corrected | dismissed")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
 ) -> None:
     """Discrepancy tickets, newest first."""
@@ -152,12 +235,26 @@ def discrepancies(
         tickets, total = library_service.list_discrepancies(
             db=db, params=PageParams(page_size=limit), department_id=None, status=status
         )
-        table = Table("id", "element", "key", "kind", "authoritative", "other", "status",
-                      title=f"校核差异 / discrepancies ({total})")
+        table = Table(
+            "id",
+            "element",
+            "key",
+            "kind",
+            "authoritative",
+            "other",
+            "status",
+            title=f"校核差异 / discrepancies ({total})",
+        )
         for t in tickets:
-            table.add_row(str(t.id), t.element.code, t.subject_key, t.kind.value,
-                          f"{t.authoritative_department.slug}={t.authoritative_value}",
-                          f"{t.other_department.slug}={t.other_value}", t.status.value)
+            table.add_row(
+                str(t.id),
+                t.element.code,
+                t.subject_key,
+                t.kind.value,
+                f"{t.authoritative_department.slug}={t.authoritative_value}",
+                f"{t.other_department.slug}={t.other_value}",
+                t.status.value,
+            )
     out.print(table)
 
 
@@ -190,7 +287,11 @@ def show(
     try:
         when = date.fromisoformat(on) if on else None
     except ValueError:
-        fail(InvalidInput(f"日期格式应为 YYYY-MM-DD：{on}", f"date must be YYYY-MM-DD: {on}", code="invalid_date"))
+        fail(
+            InvalidInput(
+                f"日期格式应为 YYYY-MM-DD：{on}", f"date must be YYYY-MM-DD: {on}", code="invalid_date"
+            )
+        )
     try:
         with session_scope(write=False) as db:
             record = library_service.subject_on(db=db, library=library, subject_key=key, on=when)
@@ -206,7 +307,10 @@ def show(
 def freshness() -> None:
     """Flag resources whose update cycle was missed."""
     result = scheduled.flag_missed_update_cycles()
-    out.print(f"检查 {result['checked']} 个资源，逾期未更新 {len(result['missed'])} 个: {', '.join(result['missed'])}")
+    out.print(
+        f"检查 {result['checked']} 个资源，逾期未更新 {len(result['missed'])} 个: "
+        f"{', '.join(result['missed'])}"
+    )
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -227,8 +331,12 @@ def run_dags(home: Path, dag_ids: list[str]) -> None:
     env = airflow_env(home)
     os.environ.update(env)
     home.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env={**os.environ},
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        env={**os.environ},
+        stdout=subprocess.DEVNULL,
+    )
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
@@ -241,20 +349,50 @@ def run_dags(home: Path, dag_ids: list[str]) -> None:
             raise RuntimeError(f"DAG {dag_id} ended {run.state}")
 
 
-LIBRARY_DAGS = ["govdx_population", "govdx_legal_person", "govdx_certificate", "govdx_credit", "govdx_update_cycles"]
+LIBRARY_DAGS = [
+    "govdx_population",
+    "govdx_legal_person",
+    "govdx_certificate",
+    "govdx_credit",
+    "govdx_update_cycles",
+]
 
 
 def demo_pipelines(
     home: Annotated[Path, typer.Option(help="Airflow 目录 / AIRFLOW_HOME")] = Path("var/airflow"),
 ) -> None:
-    """Run every pipeline DAG once in-process (dag.test) and print per-source counts."""
-    run_dags(home, LIBRARY_DAGS)
+    """Run every pipeline DAG once in-process (dag.test) against the demo sources; print per-source counts."""
+    from catalog_schema.demo import sources as demo_sources
+    from catalog_schema.demo import weijian_api
+
+    sources_dir = PipelineSettings().sources_dir
+    if not (sources_dir / "manifest.json").exists():
+        fail(
+            InvalidInput(
+                f"{sources_dir} 中没有演示数据源，请先运行 govdx demo sources",
+                f"no demo sources in {sources_dir}: run `govdx demo sources` first",
+                code="no_sources",
+            )
+        )
+    server, base_url = weijian_api.serve(sources_dir / "weijian" / "vital_records.json")
+    try:
+        for name, value in demo_sources.demo_connection_env(sources_dir, base_url).items():
+            os.environ.setdefault(name, value)
+        run_dags(home, LIBRARY_DAGS)
+    finally:
+        server.shutdown()
     with session_scope(write=False) as db:
         rows = [
             {
-                "source": b.source, "status": b.status.value, "rows_read": b.rows_read, "loaded": b.loaded,
-                "inserted": b.inserted, "updated": b.updated, "unchanged": b.unchanged,
-                "quarantined": b.quarantined, "held_for_review": b.held_for_review,
+                "source": b.source,
+                "status": b.status.value,
+                "rows_read": b.rows_read,
+                "loaded": b.loaded,
+                "inserted": b.inserted,
+                "updated": b.updated,
+                "unchanged": b.unchanged,
+                "quarantined": b.quarantined,
+                "held_for_review": b.held_for_review,
                 "discrepancies": b.discrepancies,
                 "seconds": round(((b.finished_at or b.started_at) - b.started_at).total_seconds(), 1),
             }

@@ -110,11 +110,15 @@ class Registry:
 
     def authoritative(self, spec: SourceSpec) -> list[str]:
         """Non-key elements this source is the authoritative source of: what it writes."""
-        return sorted(e for e in spec.elements if self.owners.get(e) == self.department_id and e not in spec.key)
+        return sorted(
+            e for e in spec.elements if self.owners.get(e) == self.department_id and e not in spec.key
+        )
 
     def verified(self, spec: SourceSpec) -> list[str]:
         """Non-key elements this source only verifies."""
-        return sorted(e for e in spec.elements if self.owners.get(e) != self.department_id and e not in spec.key)
+        return sorted(
+            e for e in spec.elements if self.owners.get(e) != self.department_id and e not in spec.key
+        )
 
 
 def registry_for(db: Session, spec: SourceSpec) -> Registry:
@@ -283,7 +287,9 @@ def _fail(session_factory: SessionFactory, batch_id: int, exc: BaseException) ->
         batch.finished_at = utcnow()
         batch.error_code = getattr(exc, "code", type(exc).__name__)[:64]
         batch.error = (
-            f"{exc.message} / {exc.message_en}" if isinstance(exc, GovdxError) else f"{type(exc).__name__}: {exc}"
+            f"{exc.message} / {exc.message_en}"
+            if isinstance(exc, GovdxError)
+            else f"{type(exc).__name__}: {exc}"
         )
         db.commit()
 
@@ -331,13 +337,19 @@ def _load(
 def _lock_source(db: Session, source: str, batch_id: int) -> None:
     """One loader per source at a time; SQLite's BEGIN IMMEDIATE already serialises writers."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"ingest:{source}"})
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"ingest:{source}"}
+        )
     # Anything still 'running' for this source died with its process: we hold the source now.
     db.execute(
         update(IngestBatch)
         .where(IngestBatch.source == source, IngestBatch.status == BatchStatus.running)
         .where(IngestBatch.id != batch_id)
-        .values(status=BatchStatus.abandoned, finished_at=utcnow(), error="进程中断，未提交 / process died mid-load")
+        .values(
+            status=BatchStatus.abandoned,
+            finished_at=utcnow(),
+            error="进程中断，未提交 / process died mid-load",
+        )
     )
 
 
@@ -354,7 +366,15 @@ def _finish(
     batch = db.get_one(IngestBatch, summary.batch_id)
     batch.status = BatchStatus.succeeded
     batch.finished_at = utcnow()
-    for name in ("rows_read", "inserted", "updated", "unchanged", "quarantined", "held_for_review", "discrepancies"):
+    for name in (
+        "rows_read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "quarantined",
+        "held_for_review",
+        "discrepancies",
+    ):
         setattr(batch, name, getattr(summary, name))
     batch.watermark_from = since
     batch.watermark_to = high_water
@@ -431,7 +451,9 @@ class _Loader:
         verdicts.add("duplicate_key", self.spec.key[0], duplicate)
         quarantined = failed | duplicate | keys.isna().to_numpy()
         self.summary.rows_read += len(frame)
-        self._quarantine(raw, rows, keys, verdicts, quarantined, review=verdicts.review & ~verdicts.rejected & ~duplicate)
+        self._quarantine(
+            raw, rows, keys, verdicts, quarantined, review=verdicts.review & ~verdicts.rejected & ~duplicate
+        )
         good = ~quarantined
         if good.any():
             loaded = frame[good].set_index(keys[good].to_numpy())
@@ -448,7 +470,11 @@ class _Loader:
         first_keys = keys.iloc[first].tolist()
         earlier: set[str] = set()
         for part in _slices(first_keys):
-            earlier.update(self.conn.execute(select(self.seen.c.subject_key).where(self.seen.c.subject_key.in_(part))).scalars())
+            earlier.update(
+                self.conn.execute(
+                    select(self.seen.c.subject_key).where(self.seen.c.subject_key.in_(part))
+                ).scalars()
+            )
         if earlier:
             duplicate[first[np.isin(first_keys, list(earlier))]] = True
         fresh = [
@@ -479,7 +505,9 @@ class _Loader:
             reasons = verdicts.reasons(position)
             if not reasons:
                 zh, en = rules.message("required_missing")
-                reasons = [{"rule": "required_missing", "element": self.spec.key[0], "message": zh, "message_en": en}]
+                reasons = [
+                    {"rule": "required_missing", "element": self.spec.key[0], "message": zh, "message_en": en}
+                ]
             key = keys.iloc[position]
             entries.append(
                 {
@@ -494,36 +522,62 @@ class _Loader:
                     "created_at": self.now,
                 }
             )
-        self.db.execute(insert(QuarantinedRow), entries)
         self.summary.quarantined += len(entries)
         self.summary.held_for_review += int(review[positions].sum())
+        fresh = self._not_yet_quarantined(entries)
+        if fresh:
+            self.db.execute(insert(QuarantinedRow), fresh)
+
+    def _not_yet_quarantined(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A re-run meets the same bad rows again: an identical open entry is kept, not repeated."""
+        q = QuarantinedRow.__table__.c
+        known: set[tuple[int, str]] = set()
+        rows = [e["source_row"] for e in entries]
+        for start in range(0, len(rows), LOOKUP_SLICE):
+            known.update(
+                (r.source_row, r.raw)
+                for r in self.conn.execute(
+                    select(q.source_row, q.raw).where(
+                        q.source == self.spec.name,
+                        q.status == "open",
+                        q.source_row.in_(rows[start : start + LOOKUP_SLICE]),
+                    )
+                )
+            )
+        return [e for e in entries if (e["source_row"], e["raw"]) not in known]
 
     def quarantine_unparsed(self, records: list[RejectedRecord]) -> None:
         """Records the source format could not parse: quarantined with their raw text."""
         if not records:
             return
         zh, en = rules.message("truncated_record")
-        self.db.execute(
-            insert(QuarantinedRow),
-            [
-                {
-                    "batch_id": self.batch_id,
-                    "source": self.spec.name,
-                    "library": self.spec.library,
-                    "source_row": r.row,
-                    "subject_key": None,
-                    "raw": json.dumps({"_raw": r.raw}, ensure_ascii=False),
-                    "reasons": json.dumps(
-                        [{"rule": "truncated_record", "element": None, "message": f"{zh}：{r.reason}",
-                          "message_en": f"{en}: {r.reason_en}"}],
-                        ensure_ascii=False,
-                    ),
-                    "queue": QuarantineQueue.rejected,
-                    "created_at": self.now,
-                }
-                for r in records
-            ],
-        )
+        entries = [
+            {
+                "batch_id": self.batch_id,
+                "source": self.spec.name,
+                "library": self.spec.library,
+                "source_row": r.row,
+                "subject_key": None,
+                "raw": json.dumps({"_raw": r.raw}, ensure_ascii=False),
+                "reasons": json.dumps(
+                    [
+                        {
+                            "rule": "truncated_record",
+                            "element": None,
+                            "message": f"{zh}：{r.reason}",
+                            "message_en": f"{en}: {r.reason_en}",
+                        }
+                    ],
+                    ensure_ascii=False,
+                ),
+                "queue": QuarantineQueue.rejected,
+                "created_at": self.now,
+            }
+            for r in records
+        ]
+        fresh = self._not_yet_quarantined(entries)
+        if fresh:
+            self.db.execute(insert(QuarantinedRow), fresh)
         self.summary.rows_read += len(records)
         self.summary.quarantined += len(records)
 
@@ -549,7 +603,12 @@ class _Loader:
         lines = canonical_json(loaded[self.writes])
         hashes = digest(lines)
         keys = loaded.index.tolist()
-        existing = {k: (i, h) for k, i, h in self._current(self.registry.department_id, keys, self.records.c.id, self.records.c.row_hash)}
+        existing = {
+            k: (i, h)
+            for k, i, h in self._current(
+                self.registry.department_id, keys, self.records.c.id, self.records.c.row_hash
+            )
+        }
         fresh, closing = [], []
         for key, line, row_hash, row in zip(keys, lines, hashes, rows, strict=True):
             current = existing.get(key)
@@ -597,15 +656,33 @@ class _Loader:
         for owner, elements in by_owner.items():
             theirs = self._authoritative_values(owner, keys)
             for d in crosscheck.differences(loaded, theirs, elements):
-                tickets.append(self._ticket(d.element, d.subject_key, DiscrepancyKind.value_mismatch, None,
-                                            owner, d.authoritative_value, d.other_value))
+                tickets.append(
+                    self._ticket(
+                        d.element,
+                        d.subject_key,
+                        DiscrepancyKind.value_mismatch,
+                        None,
+                        owner,
+                        d.authoritative_value,
+                        d.other_value,
+                    )
+                )
         key_owner = self.registry.owners.get(self.spec.key[0])
         if key_owner is not None and key_owner != self.registry.department_id:
-            known = {k for k, in self._current(key_owner, keys)}
+            known = {k for (k,) in self._current(key_owner, keys)}
             for key in keys:
                 if key not in known:
-                    tickets.append(self._ticket(self.spec.key[0], key, DiscrepancyKind.missing_in_authoritative,
-                                                None, key_owner, None, key))
+                    tickets.append(
+                        self._ticket(
+                            self.spec.key[0],
+                            key,
+                            DiscrepancyKind.missing_in_authoritative,
+                            None,
+                            key_owner,
+                            None,
+                            key,
+                        )
+                    )
         tickets.extend(self._cross_rules(loaded))
         self._open_tickets(tickets)
 
@@ -624,13 +701,23 @@ class _Loader:
             deaths = self._authoritative_values(death_owner, keys).get(death, pd.Series(dtype=object))
         elif death in self.writes:
             deaths = loaded[death]
-            insured = self._authoritative_values(insurance_owner, keys).get(insurance, pd.Series(dtype=object))
+            insured = self._authoritative_values(insurance_owner, keys).get(
+                insurance, pd.Series(dtype=object)
+            )
         else:
             return []
         hits = crosscheck.deceased_insured(insured.dropna(), deaths.dropna())
         return [
-            self._ticket(insurance, str(key), DiscrepancyKind.rule_violation, "deceased_insured",
-                         insurance_owner, str(value), "死亡 / deceased", other_department=death_owner)
+            self._ticket(
+                insurance,
+                str(key),
+                DiscrepancyKind.rule_violation,
+                "deceased_insured",
+                insurance_owner,
+                str(value),
+                "死亡 / deceased",
+                other_department=death_owner,
+            )
             for key, value in hits.items()
         ]
 
@@ -643,7 +730,9 @@ class _Loader:
 
     def _element_id(self, code: str) -> int:
         if code not in self.registry.element_ids:
-            self.registry.element_ids[code] = self.db.scalar(select(DataElement.id).where(DataElement.code == code))  # type: ignore[assignment]
+            self.registry.element_ids[code] = self.db.scalar(
+                select(DataElement.id).where(DataElement.code == code)
+            )  # type: ignore[assignment]
         return self.registry.element_ids[code]
 
     def _ticket(
@@ -682,11 +771,20 @@ class _Loader:
         open_now: dict[tuple[int, str, int], tuple[int, str | None, str | None]] = {}
         for part in _slices(sorted({t["subject_key"] for t in tickets})):
             for row in self.conn.execute(
-                select(d.id, d.element_id, d.subject_key, d.other_department_id, d.authoritative_value, d.other_value)
-                .where(d.status == DiscrepancyStatus.open.value, d.subject_key.in_(part))
+                select(
+                    d.id,
+                    d.element_id,
+                    d.subject_key,
+                    d.other_department_id,
+                    d.authoritative_value,
+                    d.other_value,
+                ).where(d.status == DiscrepancyStatus.open.value, d.subject_key.in_(part))
             ):
                 open_now[(row.element_id, row.subject_key, row.other_department_id)] = (
-                    row.id, row.authoritative_value, row.other_value)
+                    row.id,
+                    row.authoritative_value,
+                    row.other_value,
+                )
         fresh = []
         for ticket in tickets:
             found = open_now.get((ticket["element_id"], ticket["subject_key"], ticket["other_department_id"]))
@@ -696,8 +794,12 @@ class _Loader:
                 self.conn.execute(
                     update(Discrepancy.__table__)
                     .where(and_(d.id == found[0]))
-                    .values(authoritative_value=ticket["authoritative_value"], other_value=ticket["other_value"],
-                            detected_at=self.now, batch_id=self.batch_id)
+                    .values(
+                        authoritative_value=ticket["authoritative_value"],
+                        other_value=ticket["other_value"],
+                        detected_at=self.now,
+                        batch_id=self.batch_id,
+                    )
                 )
         if fresh:
             self.db.execute(insert(Discrepancy), fresh)

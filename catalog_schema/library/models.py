@@ -116,7 +116,9 @@ class QuarantinedRow(Base):
     # JSON list of {rule, column, message, message_en}.
     reasons: Mapped[str] = mapped_column(Text)
     queue: Mapped[QuarantineQueue] = mapped_column(enum_column(QuarantineQueue))
-    status: Mapped[QuarantineStatus] = mapped_column(enum_column(QuarantineStatus), default=QuarantineStatus.open)
+    status: Mapped[QuarantineStatus] = mapped_column(
+        enum_column(QuarantineStatus), default=QuarantineStatus.open
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -6,7 +6,6 @@ wrapper in ``dags/``; here they stay govdx errors.
 """
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -37,7 +36,7 @@ QUALITY_SAMPLE_ROWS = 100_000
 
 
 def sources_of(library: Library, settings: PipelineSettings | None = None) -> list[SourceSpec]:
-    """Declared sources of ``library``; the key's authoritative ones first, so verifiers compare with fresh data."""
+    """Declared sources of ``library``, in declaration order."""
     settings = settings or PipelineSettings()
     return [s for s in load_sources(settings.sources_file).sources if s.library is library]
 
@@ -104,11 +103,13 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
 
 
 def _key_element(library: Library) -> str | None:
-    return {Library.population: "population.id_number", Library.legal_person: "legal_person.credit_code"}.get(library)
+    return {Library.population: "population.id_number", Library.legal_person: "legal_person.credit_code"}.get(
+        library
+    )
 
 
 def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
-    """For each published resource, when its provider's data last arrived and whether its 更新周期 was missed."""
+    """Record when each published resource last got data and whether its 更新周期 was missed."""
     now = now or utcnow()
     declared = load_sources(PipelineSettings().sources_file).sources
     session_factory = get_sessionmaker()
@@ -139,7 +140,9 @@ def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
                 )
             period = CYCLE_PERIODS[resource.update_cycle]
             due = last + period if last is not None and period is not None else None
-            is_missed = bool(feeding) and period is not None and (last is None or (due is not None and due < now))
+            is_missed = (
+                bool(feeding) and period is not None and (last is None or (due is not None and due < now))
+            )
             row = db.get(ResourceFreshness, resource.id) or ResourceFreshness(resource_id=resource.id)
             row.last_loaded_at, row.due_at, row.missed = last, due, is_missed
             row.sources, row.checked_at = ",".join(feeding)[:500], now
@@ -148,4 +151,3 @@ def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
                 missed.append(resource.code)
         db.commit()
     return {"checked": len(resources), "missed": missed}
-

@@ -67,7 +67,9 @@ def latest_batches(*, db: Session) -> list[IngestBatch]:
     seen: dict[str, int] = {}
     for source, batch_id in db.execute(newest):
         seen.setdefault(source, batch_id)
-    return list(db.scalars(select(IngestBatch).where(IngestBatch.id.in_(seen.values())).order_by(IngestBatch.source)))
+    return list(
+        db.scalars(select(IngestBatch).where(IngestBatch.id.in_(seen.values())).order_by(IngestBatch.source))
+    )
 
 
 def list_quarantine(
@@ -100,13 +102,17 @@ def get_quarantined(*, db: Session, row_id: int) -> QuarantinedRow:
     row = db.get(QuarantinedRow, row_id)
     if row is None:
         raise NotFound(
-            f"隔离记录 {row_id} 不存在", f"quarantined row {row_id} does not exist", code="quarantined_row_not_found"
+            f"隔离记录 {row_id} 不存在",
+            f"quarantined row {row_id} does not exist",
+            code="quarantined_row_not_found",
         )
     return row
 
 
 def _open_rows(db: Session, ids: list[int]) -> list[QuarantinedRow]:
-    rows = list(db.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(ids)).order_by(QuarantinedRow.id)))
+    rows = list(
+        db.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(ids)).order_by(QuarantinedRow.id))
+    )
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
         raise NotFound(
@@ -167,7 +173,9 @@ def discard(*, db: Session, row: QuarantinedRow, note: str, user: User | None) -
     """Close a quarantined row without loading it, saying why."""
     if row.status is not QuarantineStatus.open:
         raise Conflict(
-            f"隔离记录 {row.id} 已处理", f"quarantined row {row.id} was already handled", code="quarantined_row_closed"
+            f"隔离记录 {row.id} 已处理",
+            f"quarantined row {row.id} was already handled",
+            code="quarantined_row_closed",
         )
     row.status = QuarantineStatus.discarded
     row.resolution_note = note
@@ -180,7 +188,10 @@ def _ticket_scope(stmt: Select[tuple[Discrepancy]], department_id: int | None) -
     if department_id is None:
         return stmt
     return stmt.where(
-        or_(Discrepancy.authoritative_department_id == department_id, Discrepancy.other_department_id == department_id)
+        or_(
+            Discrepancy.authoritative_department_id == department_id,
+            Discrepancy.other_department_id == department_id,
+        )
     )
 
 
@@ -201,7 +212,9 @@ def list_discrepancies(
     if library is not None:
         stmt = stmt.where(Discrepancy.library == library)
     if element is not None:
-        stmt = stmt.join(DataElement, DataElement.id == Discrepancy.element_id).where(DataElement.code == element)
+        stmt = stmt.join(DataElement, DataElement.id == Discrepancy.element_id).where(
+            DataElement.code == element
+        )
     if subject_key is not None:
         stmt = stmt.where(Discrepancy.subject_key == subject_key)
     return paginate(db, stmt, params)
@@ -212,13 +225,19 @@ def get_discrepancy(*, db: Session, ticket_id: int, department_id: int | None) -
     ticket = db.scalar(_ticket_scope(select(Discrepancy).where(Discrepancy.id == ticket_id), department_id))
     if ticket is None:
         raise NotFound(
-            f"差异工单 {ticket_id} 不存在", f"discrepancy ticket {ticket_id} does not exist", code="discrepancy_not_found"
+            f"差异工单 {ticket_id} 不存在",
+            f"discrepancy ticket {ticket_id} does not exist",
+            code="discrepancy_not_found",
         )
     return ticket
 
 
 ALLOWED_RESOLUTIONS = {
-    DiscrepancyStatus.open: {DiscrepancyStatus.confirmed, DiscrepancyStatus.corrected, DiscrepancyStatus.dismissed},
+    DiscrepancyStatus.open: {
+        DiscrepancyStatus.confirmed,
+        DiscrepancyStatus.corrected,
+        DiscrepancyStatus.dismissed,
+    },
     DiscrepancyStatus.confirmed: {DiscrepancyStatus.corrected, DiscrepancyStatus.dismissed},
 }
 
@@ -271,4 +290,6 @@ def subject_on(*, db: Session, library: Library, subject_key: str, on: date | No
             f"no subject {subject_key} in the {library.value} library" + (f" on {on}" if on else ""),
             code="subject_not_found",
         )
-    return SubjectRecord(library=library, subject_key=subject_key, on=on, values=sorted(values, key=lambda v: v.element))
+    return SubjectRecord(
+        library=library, subject_key=subject_key, on=on, values=sorted(values, key=lambda v: v.element)
+    )

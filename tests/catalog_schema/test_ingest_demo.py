@@ -1,0 +1,160 @@
+"""Every demo source loaded end to end; every injected fault ends where the manifest says it must.
+
+The demo generator records each fault it injects (source, row, key, expected outcome). This
+module loads all demo sources once per database backend, inside a transaction rolled back at
+the end, and checks each fault's outcome: quarantined with its rule, held for review, or
+loaded with a discrepancy ticket.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog_schema.demo import sources as demo_sources
+from catalog_schema.demo import weijian_api
+from catalog_schema.element.models import DataElement
+from catalog_schema.library import flows
+from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
+from catalog_schema.library.settings import DEMO_SOURCES_FILE
+from catalog_schema.types import BatchStatus, QuarantineQueue
+from connectors.config import load_sources
+
+SIZES = {"people": 400, "orgs": 120}
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sources")
+    demo_sources.generate(out, people=SIZES["people"], orgs=SIZES["orgs"], seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def manifest(demo_dir: Path) -> dict[str, Any]:
+    return json.loads((demo_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def loaded(
+    engine: Engine, demo_dir: Path, monkeypatch_module: pytest.MonkeyPatch
+) -> Iterator[tuple[sessionmaker[Session], dict[str, flows.BatchSummary]]]:
+    """All demo sources loaded in declaration order, in a transaction rolled back afterwards."""
+    server, base_url = weijian_api.serve(demo_dir / "weijian" / "vital_records.json")
+    for name, value in demo_sources.demo_connection_env(demo_dir, base_url).items():
+        monkeypatch_module.setenv(name, value)
+    with engine.connect() as conn:
+        outer = conn.begin()
+        factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        summaries = {
+            spec.name: flows.ingest(spec, session_factory=factory, sources_dir=demo_dir, run_id="test")
+            for spec in load_sources(DEMO_SOURCES_FILE).sources
+        }
+        try:
+            yield factory, summaries
+        finally:
+            server.shutdown()
+            outer.rollback()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _faults(kind: str) -> list[dict[str, Any]]:
+    # Collected at import time from a small generation with the same seed as the fixture.
+    return [f for f in _MANIFEST["faults"] if f["expected"].startswith(kind)]
+
+
+def _manifest() -> dict[str, Any]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        demo_sources.generate(Path(folder), people=SIZES["people"], orgs=SIZES["orgs"], seed=7)
+        return json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+
+
+_MANIFEST = _manifest()
+
+
+def test_every_demo_source_loads_and_reconciles(loaded: tuple[sessionmaker[Session], dict[str, Any]]) -> None:
+    factory, summaries = loaded
+    with factory() as db:
+        batches = db.scalars(select(IngestBatch).where(IngestBatch.id.in_([s.batch_id for s in summaries.values()])))
+        states = {b.source: (b.status, b.reconciles, b.rows_read > 0) for b in batches}
+    assert states == {name: (BatchStatus.succeeded, True, True) for name in summaries}
+
+
+@pytest.mark.parametrize("fault", _faults("quarantined:") + _faults("review:"), ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}")
+def test_fault_is_quarantined_with_its_rule(
+    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], fault: dict[str, Any]
+) -> None:
+    factory, summaries = loaded
+    queue_name, rule = fault["expected"].split(":")
+    with factory() as db:
+        row = db.scalar(
+            select(QuarantinedRow).where(
+                QuarantinedRow.batch_id == summaries[fault["source"]].batch_id,
+                QuarantinedRow.source_row == fault["row"],
+            )
+        )
+    assert row is not None, fault
+    assert rule in {r["rule"] for r in json.loads(row.reasons)}
+    assert row.queue is (QuarantineQueue.review if queue_name == "review" else QuarantineQueue.rejected)
+
+
+@pytest.mark.parametrize("fault", _faults("discrepancy:"), ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}")
+def test_fault_opens_a_discrepancy_ticket(
+    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], fault: dict[str, Any]
+) -> None:
+    factory, _ = loaded
+    element = fault["expected"].split(":", 1)[1]
+    with factory() as db:
+        found = db.scalar(
+            select(func.count())
+            .select_from(Discrepancy)
+            .join(DataElement, DataElement.id == Discrepancy.element_id)
+            .where(DataElement.code == element, Discrepancy.subject_key == fault["key"])
+        )
+    assert found == 1, fault
+
+
+def test_quarantined_rows_are_not_in_the_library(
+    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]],
+) -> None:
+    factory, summaries = loaded
+    with factory() as db:
+        overlap = db.scalar(
+            select(func.count())
+            .select_from(LibraryRecord)
+            .join(
+                QuarantinedRow,
+                (QuarantinedRow.batch_id == LibraryRecord.batch_id)
+                & (QuarantinedRow.source_row == LibraryRecord.source_row),
+            )
+        )
+    assert overlap == 0
+
+
+def test_reloading_unchanged_sources_changes_nothing(
+    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], demo_dir: Path
+) -> None:
+    factory, _ = loaded
+    with factory() as db:
+        before = db.scalar(select(func.count()).select_from(LibraryRecord))
+        open_tickets = db.scalar(select(func.count()).select_from(Discrepancy))
+    again = [
+        flows.ingest(spec, session_factory=factory, sources_dir=demo_dir, run_id="again", force=True)
+        for spec in load_sources(DEMO_SOURCES_FILE).sources
+    ]
+    with factory() as db:
+        after = db.scalar(select(func.count()).select_from(LibraryRecord))
+        tickets_after = db.scalar(select(func.count()).select_from(Discrepancy))
+    assert (after, tickets_after) == (before, open_tickets)
+    assert all(s.inserted == 0 and s.updated == 0 for s in again)
