@@ -10,7 +10,7 @@ header, row of a query, index across the pages of an API). Typing and validation
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -104,7 +104,7 @@ class SchemaDrift(SourceError):
 
 
 def as_text(value: object) -> str | None:
-    """The canonical text of a source value: ISO 8601 dates and times, plain decimals, "1"/"0" for booleans."""
+    """The canonical text of a source value: ISO 8601 dates and times, plain decimals, "1"/"0" booleans."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):

@@ -1,4 +1,4 @@
-"""Declared department sources (``sources.yaml``): where each source is, and which data element each column carries.
+"""Declared department sources (``sources.yaml``): where each source is and which element each column carries.
 
 Credentials never appear here. A SQL or HTTP source names a ``conn_id``; its URL comes from
 the environment (``GOVDX_CONN_<ID>``) or an Airflow Connection (``AIRFLOW_CONN_<ID>``), see

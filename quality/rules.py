@@ -11,7 +11,6 @@ results and Data Docs; row verdicts never depend on its COMPLETE result format.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,11 @@ GB32100_EFFECTIVE = "2015-10-01"
 
 ID_ELEMENT = "population.id_number"
 CREDIT_CODE_ELEMENTS = frozenset(
-    {"legal_person.credit_code", "legal_person.institution_credit_code", "legal_person.social_org_credit_code"}
+    {
+        "legal_person.credit_code",
+        "legal_person.institution_credit_code",
+        "legal_person.social_org_credit_code",
+    }
 )
 # Keys that may be either a person's ID number or an organisation's credit code.
 SUBJECT_CODE_ELEMENTS = frozenset({"credit.subject_code", "certificate.holder_code"})
@@ -34,8 +37,14 @@ FLAG_VALUES = TRUE_VALUES | {"0", "false", "FALSE", "False", "否", "N", "n"}
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "required_missing": ("必填项为空", "required value is empty"),
-    "id_format": ("公民身份号码格式错误（应为17位数字加1位数字或X）", "ID number is not 17 digits and a digit or X"),
-    "id_birth_date": ("公民身份号码中的出生日期不存在", "the birth date inside the ID number is not a real date"),
+    "id_format": (
+        "公民身份号码格式错误（应为17位数字加1位数字或X）",
+        "ID number is not 17 digits and a digit or X",
+    ),
+    "id_birth_date": (
+        "公民身份号码中的出生日期不存在",
+        "the birth date inside the ID number is not a real date",
+    ),
     "id_checksum": ("公民身份号码校验码错误（GB 11643）", "ID number check character is wrong (GB 11643)"),
     "id_birth_date_mismatch": ("出生日期与公民身份号码不一致", "birth date contradicts the ID number"),
     "id_sex_mismatch": ("性别代码与公民身份号码不一致", "sex code contradicts the ID number"),
@@ -66,7 +75,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "date_invalid": ("日期格式错误（应为 YYYY-MM-DD）", "date is not a real YYYY-MM-DD date"),
     "number_invalid": ("数值格式错误", "value is not a number"),
     "flag_invalid": ("逻辑值应为 1/0、是/否", "flag must be 1/0 or 是/否"),
-    "duplicate_key": ("主键重复：同一批次中已有该主体的记录", "duplicate key: this subject already came earlier in the batch"),
+    "duplicate_key": (
+        "主键重复：同一批次中已有该主体的记录",
+        "duplicate key: this subject already came earlier in the batch",
+    ),
     "truncated_record": ("记录不完整，无法解析（文件可能被截断）", "record is incomplete (truncated file?)"),
 }
 
@@ -101,13 +113,18 @@ class Verdicts:
     @property
     def rejected(self) -> np.ndarray:
         """Rows failing at least one rejecting check."""
-        return _any(c.mask for c in self.checks if not c.review) if self.checks else np.zeros(self.size, bool)
+        return self._any(c.mask for c in self.checks if not c.review)
 
     @property
     def review(self) -> np.ndarray:
         """Rows only held for review: every failed check of theirs is a review check."""
-        held = _any(c.mask for c in self.checks if c.review)
-        return held & ~self.rejected
+        return self._any(c.mask for c in self.checks if c.review) & ~self.rejected
+
+    def _any(self, masks: Iterable[np.ndarray]) -> np.ndarray:
+        result = np.zeros(self.size, bool)
+        for mask in masks:
+            result |= mask
+        return result
 
     def reasons(self, position: int) -> list[dict[str, str]]:
         """Every failed check of the row at ``position``, in both languages."""
@@ -117,13 +134,6 @@ class Verdicts:
                 zh, en = message(c.rule)
                 found.append({"rule": c.rule, "element": c.element, "message": zh, "message_en": en})
         return found
-
-
-def _any(masks: Iterable[np.ndarray]) -> np.ndarray:
-    result: np.ndarray | None = None
-    for mask in masks:
-        result = mask.copy() if result is None else result | mask
-    return result if result is not None else np.zeros(0, bool)
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -201,13 +211,19 @@ def _check_population(verdicts: Verdicts, frame: pd.DataFrame) -> None:
     if "population.birth_date" in frame:
         born = frame["population.birth_date"]
         from_id = gb11643.birth_dates(ids)
-        verdicts.add("id_birth_date_mismatch", "population.birth_date", id_ok & _present(born) & (born != from_id).fillna(True).to_numpy())
+        verdicts.add(
+            "id_birth_date_mismatch",
+            "population.birth_date",
+            id_ok & _present(born) & (born != from_id).fillna(True).to_numpy(),
+        )
     if "population.ethnicity" in frame:
         values = frame["population.ethnicity"]
         verdicts.add("ethnicity_unknown_code", "population.ethnicity", _coded(values, gb3304.check(values)))
     if "population.household_region" in frame:
         values = frame["population.household_region"]
-        verdicts.add("region_unknown_code", "population.household_region", _coded(values, gb2260.check(values)))
+        verdicts.add(
+            "region_unknown_code", "population.household_region", _coded(values, gb2260.check(values))
+        )
 
 
 def _check_credit_codes(
@@ -231,9 +247,7 @@ def _check_credit_codes(
         if registering_authority:
             authority = gb32100.registering_authority(codes)
             wrong = _present(codes) & ~authority.isin(registering_authority).to_numpy()
-            verdicts.add("uscc_authority", element, wrong & ~(reason == "uscc_format").fillna(False).to_numpy())
+            verdicts.add(
+                "uscc_authority", element, wrong & ~(reason == "uscc_format").fillna(False).to_numpy()
+            )
 
-
-def today() -> str:
-    """Today's date as text, for rules that compare with it."""
-    return date.today().isoformat()

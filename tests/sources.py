@@ -1,0 +1,73 @@
+"""Small hand-made department sources for pipeline tests: valid people, CSV drops, their specs."""
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from stdnum.cn import ric
+
+from connectors.config import SourceSpec
+
+HUJI_COLUMNS = {
+    "sfzh": "population.id_number",
+    "xm": "population.name",
+    "xb": "population.gender",
+    "mz": "population.ethnicity",
+    "csrq": "population.birth_date",
+    "hjdz": "population.household_region",
+}
+CANBAO_COLUMNS = {"sfzh": "population.id_number", "xm": "population.name", "cbzt": "population.insurance_status"}
+
+
+def id_number(n: int, *, born: str = "19850312", male: bool = True) -> str:
+    """A valid GB 11643 number for the n-th test person (region 350102)."""
+    sequence = (n * 2 + (1 if male else 0)) % 1000
+    body = f"350102{born}{sequence:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def person(n: int, **overrides: str) -> dict[str, str]:
+    """A clean 公安 户籍 row."""
+    row = {
+        "sfzh": id_number(n),
+        "xm": f"测试{n}",
+        "xb": "1",
+        "mz": "01",
+        "csrq": "1985-03-12",
+        "hjdz": "350102",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], *, columns: list[str] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns or list(rows[0]), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def spec(name: str, path: Path, *, department: str, columns: dict[str, str], **extra: Any) -> SourceSpec:
+    """A CSV source feeding the population library."""
+    return SourceSpec.model_validate(
+        {
+            "name": name,
+            "title": f"测试数据源 {name}",
+            "department": department,
+            "library": extra.pop("library", "population"),
+            "connector": {"kind": "file", "path": str(path), "format": "csv", "chunk_rows": extra.pop("chunk_rows", 1000)},
+            "columns": columns,
+            "key": extra.pop("key", ["population.id_number"]),
+            **extra,
+        }
+    )
+
+
+def huji(path: Path, rows: list[dict[str, str]], **extra: Any) -> SourceSpec:
+    return spec("test_huji", write_csv(path, rows), department="gongan", columns=HUJI_COLUMNS, **extra)
+
+
+def canbao(path: Path, rows: list[dict[str, str]]) -> SourceSpec:
+    return spec("test_canbao", write_csv(path, rows), department="renshe", columns=CANBAO_COLUMNS)
