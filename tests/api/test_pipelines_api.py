@@ -1,0 +1,147 @@
+"""Batches, quarantine and discrepancy tickets through the API, with their permissions."""
+
+import pytest
+from sqlalchemy import select
+
+from catalog_schema.department.models import Department
+from catalog_schema.library import flows
+from catalog_schema.library.models import QuarantinedRow
+from catalog_schema.library.settings import PipelineSettings
+from catalog_schema.user import service as user_service
+from catalog_schema.user.schemas import UserCreate
+from tests import sources
+from tests.conftest import bearer
+
+
+@pytest.fixture
+def loaded(session_factory, tmp_path):
+    """公安 loads two people (one with an unknown ethnicity code); 人社 spells one name differently."""
+    huji = sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(2, mz="77")])
+    canbao = sources.canbao(tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}])
+    run = {"session_factory": session_factory, "sources_dir": tmp_path, "run_id": "test"}
+    return flows.ingest(huji, **run), flows.ingest(canbao, **run), huji
+
+
+def _jiaoyu_user(db):
+    jiaoyu = db.scalar(select(Department).where(Department.slug == "jiaoyu"))
+    user_service.create(db=db, data=UserCreate(username="jiaoyu_approver", full_name="教育审批", role="dept_approver",
+                                               department="jiaoyu", password="x" * 12))
+    db.flush()
+    return bearer("jiaoyu_approver", role="dept_approver", department_id=jiaoyu.id)
+
+
+def test_admin_lists_batches_with_counts(client, as_user, loaded):
+    body = client.get("/api/v1/batches", headers=as_user("catalog_admin")).json()
+
+    first = next(b for b in body["items"] if b["id"] == loaded[0].batch_id)
+    assert (first["rows_read"], first["loaded"], first["quarantined"], first["reconciles"]) == (2, 1, 1, True)
+
+
+def test_department_staff_cannot_read_batches(client, as_user, loaded):
+    response = client.get("/api/v1/batches", headers=as_user("requester"))
+
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+
+
+def test_unknown_batch_is_a_404(client, as_user):
+    response = client.get("/api/v1/batches/999999", headers=as_user("catalog_admin"))
+
+    assert (response.status_code, response.json()["code"]) == (404, "batch_not_found")
+
+
+def test_quarantine_lists_the_row_with_its_reason_in_both_languages(client, as_user, loaded):
+    body = client.get("/api/v1/quarantine", headers=as_user("catalog_admin"), params={"source": "test_huji"}).json()
+
+    [row] = body["items"]
+    [reason] = row["reasons"]
+    assert (reason["rule"], reason["element"]) == ("ethnicity_unknown_code", "population.ethnicity")
+    assert "GB/T 3304" in reason["message"] and "GB/T 3304" in reason["message_en"]
+    assert row["raw"]["mz"] == "77"
+
+
+def test_resubmit_with_a_correction_loads_the_row(client, as_user, loaded, monkeypatch, tmp_path, db):
+    sources_file = tmp_path / "sources.yaml"
+    sources_file.write_text(
+        "version: 1\nsources:\n  - " + loaded[2].model_dump_json(), encoding="utf-8"
+    )
+    monkeypatch.setenv("GOVDX_SOURCES_FILE", str(sources_file))
+    row = db.scalar(select(QuarantinedRow))
+
+    response = client.post("/api/v1/quarantine/resubmit", headers=as_user("catalog_admin"),
+                           json={"ids": [row.id], "corrections": {str(row.id): {"mz": "01"}}})
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["batches"][0]["inserted"] == 1
+    again = client.post("/api/v1/quarantine/resubmit", headers=as_user("catalog_admin"), json={"ids": [row.id]})
+    assert (again.status_code, again.json()["code"]) == (409, "quarantined_row_closed")
+
+
+def test_discard_needs_a_note(client, as_user, loaded, db):
+    row = db.scalar(select(QuarantinedRow))
+
+    response = client.post(f"/api/v1/quarantine/{row.id}/discard", headers=as_user("catalog_admin"), json={})
+
+    assert response.status_code == 422
+    assert client.get(f"/api/v1/quarantine/{row.id}", headers=as_user("catalog_admin")).json()["status"] == "open"
+
+
+def test_departments_named_on_a_ticket_see_it_and_others_do_not(client, as_user, loaded, db):
+    outsider = _jiaoyu_user(db)
+
+    mine = client.get("/api/v1/discrepancies", headers=as_user("approver")).json()
+    theirs = client.get("/api/v1/discrepancies", headers=outsider).json()
+
+    assert [t["element"] for t in mine["items"]] == ["population.name"]
+    assert theirs["total"] == 0
+    ticket_id = mine["items"][0]["id"]
+    assert client.get(f"/api/v1/discrepancies/{ticket_id}", headers=outsider).status_code == 404
+
+
+def test_resolving_a_ticket_records_who_and_why(client, as_user, loaded):
+    ticket = client.get("/api/v1/discrepancies", headers=as_user("approver")).json()["items"][0]
+
+    response = client.post(f"/api/v1/discrepancies/{ticket['id']}/resolve", headers=as_user("approver"),
+                           json={"status": "confirmed", "note": "人社系统录入错误，已通知更正"})
+
+    body = response.json()
+    assert (body["status"], body["resolution_note"]) == ("confirmed", "人社系统录入错误，已通知更正")
+    assert body["resolved_by_id"] is not None
+
+
+def test_a_dismissed_ticket_cannot_be_reopened_as_confirmed(client, as_user, loaded):
+    ticket = client.get("/api/v1/discrepancies", headers=as_user("catalog_admin")).json()["items"][0]
+    url = f"/api/v1/discrepancies/{ticket['id']}/resolve"
+    client.post(url, headers=as_user("catalog_admin"), json={"status": "dismissed", "note": "同音字，实为同一人"})
+
+    response = client.post(url, headers=as_user("catalog_admin"), json={"status": "confirmed", "note": "再议"})
+
+    assert (response.status_code, response.json()["code"]) == (409, "discrepancy_transition_invalid")
+
+
+def test_auditor_reads_tickets_but_cannot_resolve(client, as_user, loaded):
+    ticket = client.get("/api/v1/discrepancies", headers=as_user("auditor")).json()["items"][0]
+
+    response = client.post(f"/api/v1/discrepancies/{ticket['id']}/resolve", headers=as_user("auditor"),
+                           json={"status": "confirmed", "note": "x"})
+
+    assert response.status_code == 403
+
+
+def test_admin_reads_a_subject_merged_across_departments(client, as_user, loaded):
+    response = client.get("/api/v1/libraries/population/subjects", headers=as_user("catalog_admin"),
+                          params={"key": sources.id_number(1)})
+
+    values = {v["element"]: (v["value"], v["department"]) for v in response.json()["values"]}
+    assert values["population.name"] == ("测试1", "gongan")
+    assert values["population.insurance_status"] == ("1", "renshe")
+
+
+def test_unknown_subject_is_a_404(client, as_user, loaded):
+    response = client.get("/api/v1/libraries/population/subjects", headers=as_user("catalog_admin"),
+                          params={"key": "nobody"})
+
+    assert (response.status_code, response.json()["code"]) == (404, "subject_not_found")
+
+
+def test_settings_default_to_the_demo_sources_file():
+    assert PipelineSettings().sources_file.name == "sources.yaml"
