@@ -39,9 +39,7 @@ def differences(mine: pd.DataFrame, theirs: pd.DataFrame, elements: list[str]) -
         ours = left[element].astype("string").str.strip()
         auth = right[element].astype("string").str.strip()
         differ = (ours.notna() & (ours != auth).fillna(True)).to_numpy()
-        for key, value, expected in zip(
-            left.index[differ], ours[differ], auth[differ], strict=True
-        ):
+        for key, value, expected in zip(left.index[differ], ours[differ], auth[differ], strict=True):
             found.append(Difference(key, element, value, None if pd.isna(expected) else expected))
     return found
 

@@ -45,6 +45,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公民身份号码中的出生日期不存在",
         "the birth date inside the ID number is not a real date",
     ),
+    "id_region": (
+        "公民身份号码中的地址码不是赋码时有效的行政区划代码（GB/T 2260）",
+        "the address code inside the ID number was not a GB/T 2260 region code when assigned",
+    ),
     "id_checksum": ("公民身份号码校验码错误（GB 11643）", "ID number check character is wrong (GB 11643)"),
     "id_birth_date_mismatch": ("出生日期与公民身份号码不一致", "birth date contradicts the ID number"),
     "id_sex_mismatch": ("性别代码与公民身份号码不一致", "sex code contradicts the ID number"),
@@ -198,7 +202,7 @@ def _check_population(verdicts: Verdicts, frame: pd.DataFrame) -> None:
         return
     ids = frame[ID_ELEMENT]
     id_reason = gb11643.check(ids)
-    for rule in ("id_format", "id_birth_date", "id_checksum"):
+    for rule in ("id_format", "id_birth_date", "id_checksum", "id_region"):
         verdicts.add(rule, ID_ELEMENT, (id_reason == rule).fillna(False).to_numpy())
     id_ok = _present(ids) & id_reason.isna().to_numpy()
     if "population.gender" in frame:

@@ -1,6 +1,7 @@
 """Small hand-made department sources for pipeline tests: valid people, CSV drops, their specs."""
 
 import csv
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,15 @@ HUJI_COLUMNS = {
 CANBAO_COLUMNS = {"sfzh": "population.id_number", "xm": "population.name", "cbzt": "population.insurance_status"}
 
 
-def id_number(n: int, *, born: str = "19850312", male: bool = True) -> str:
-    """A valid GB 11643 number for the n-th test person (region 350102)."""
-    sequence = (n * 2 + (1 if male else 0)) % 1000
-    body = f"350102{born}{sequence:03d}"
+def id_number(n: int, *, male: bool = True) -> str:
+    """A valid GB 11643 number for the n-th test person (region 350102, born on or after 1985-03-12)."""
+    sequence = (n % 500) * 2 + (1 if male else 0)
+    body = f"350102{birth_date(n).replace('-', '')}{sequence:03d}"
     return body + ric.calc_check_digit(body + "0")
+
+
+def birth_date(n: int) -> str:
+    return (date(1985, 3, 12) + timedelta(days=n // 500)).isoformat()
 
 
 def person(n: int, **overrides: str) -> dict[str, str]:
@@ -33,7 +38,7 @@ def person(n: int, **overrides: str) -> dict[str, str]:
         "xm": f"测试{n}",
         "xb": "1",
         "mz": "01",
-        "csrq": "1985-03-12",
+        "csrq": birth_date(n),
         "hjdz": "350102",
     }
     row.update(overrides)
