@@ -17,7 +17,11 @@ HUJI_COLUMNS = {
     "csrq": "population.birth_date",
     "hjdz": "population.household_region",
 }
-CANBAO_COLUMNS = {"sfzh": "population.id_number", "xm": "population.name", "cbzt": "population.insurance_status"}
+CANBAO_COLUMNS = {
+    "sfzh": "population.id_number",
+    "xm": "population.name",
+    "cbzt": "population.insurance_status",
+}
 
 
 def id_number(n: int, *, male: bool = True) -> str:
@@ -62,7 +66,12 @@ def spec(name: str, path: Path, *, department: str, columns: dict[str, str], **e
             "title": f"测试数据源 {name}",
             "department": department,
             "library": extra.pop("library", "population"),
-            "connector": {"kind": "file", "path": str(path), "format": "csv", "chunk_rows": extra.pop("chunk_rows", 1000)},
+            "connector": {
+                "kind": "file",
+                "path": str(path),
+                "format": "csv",
+                "chunk_rows": extra.pop("chunk_rows", 1000),
+            },
             "columns": columns,
             "key": extra.pop("key", ["population.id_number"]),
             **extra,

@@ -4,6 +4,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
 
 from api.deps import CurrentUser, DbSession, Paging, RowId, requires
 from authz import permissions
@@ -13,6 +14,7 @@ from authz.permissions import (
     QuarantineManage,
     sees_every_department,
 )
+from catalog_schema.errors import NotFound
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
 from catalog_schema.library.schemas import (
@@ -82,6 +84,23 @@ def list_batches(
 )
 def get_batch(batch: Annotated[IngestBatch, Depends(_batch)]) -> BatchRead:
     return BatchRead.of(batch)
+
+
+@router.get(
+    "/quality-docs/{path:path}",
+    dependencies=[requires(PipelineRead)],
+    summary="质量报告（Great Expectations Data Docs） / quality reports",
+    response_class=FileResponse,
+)
+def quality_docs(path: str) -> FileResponse:
+    # Data Docs can quote sample failing values, so they sit behind the same permission as batches.
+    root = PipelineSettings().quality_dir.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise NotFound(
+            f"质量报告 {path} 不存在", f"quality report {path} does not exist", code="report_not_found"
+        )
+    return FileResponse(target)
 
 
 @router.get(

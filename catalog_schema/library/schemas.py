@@ -74,7 +74,7 @@ class BatchRead(BaseModel):
             error_code=batch.error_code,
             error=batch.error,
             quality_success=batch.quality_success,
-            quality_report=f"/quality-docs/{batch.quality_report}" if batch.quality_report else None,
+            quality_report=f"/api/v1/quality-docs/{batch.quality_report}" if batch.quality_report else None,
         )
 
 

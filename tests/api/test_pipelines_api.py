@@ -17,15 +17,25 @@ from tests.conftest import bearer
 def loaded(session_factory, tmp_path):
     """公安 loads two people (one with an unknown ethnicity code); 人社 spells one name differently."""
     huji = sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(2, mz="77")])
-    canbao = sources.canbao(tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}])
+    canbao = sources.canbao(
+        tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
+    )
     run = {"session_factory": session_factory, "sources_dir": tmp_path, "run_id": "test"}
     return flows.ingest(huji, **run), flows.ingest(canbao, **run), huji
 
 
 def _jiaoyu_user(db):
     jiaoyu = db.scalar(select(Department).where(Department.slug == "jiaoyu"))
-    user_service.create(db=db, data=UserCreate(username="jiaoyu_approver", full_name="教育审批", role="dept_approver",
-                                               department="jiaoyu", password="x" * 12))
+    user_service.create(
+        db=db,
+        data=UserCreate(
+            username="jiaoyu_approver",
+            full_name="教育审批",
+            role="dept_approver",
+            department="jiaoyu",
+            password="x" * 12,
+        ),
+    )
     db.flush()
     return bearer("jiaoyu_approver", role="dept_approver", department_id=jiaoyu.id)
 
@@ -50,7 +60,9 @@ def test_unknown_batch_is_a_404(client, as_user):
 
 
 def test_quarantine_lists_the_row_with_its_reason_in_both_languages(client, as_user, loaded):
-    body = client.get("/api/v1/quarantine", headers=as_user("catalog_admin"), params={"source": "test_huji"}).json()
+    body = client.get(
+        "/api/v1/quarantine", headers=as_user("catalog_admin"), params={"source": "test_huji"}
+    ).json()
 
     [row] = body["items"]
     [reason] = row["reasons"]
@@ -61,18 +73,21 @@ def test_quarantine_lists_the_row_with_its_reason_in_both_languages(client, as_u
 
 def test_resubmit_with_a_correction_loads_the_row(client, as_user, loaded, monkeypatch, tmp_path, db):
     sources_file = tmp_path / "sources.yaml"
-    sources_file.write_text(
-        "version: 1\nsources:\n  - " + loaded[2].model_dump_json(), encoding="utf-8"
-    )
+    sources_file.write_text("version: 1\nsources:\n  - " + loaded[2].model_dump_json(), encoding="utf-8")
     monkeypatch.setenv("GOVDX_SOURCES_FILE", str(sources_file))
     row = db.scalar(select(QuarantinedRow))
 
-    response = client.post("/api/v1/quarantine/resubmit", headers=as_user("catalog_admin"),
-                           json={"ids": [row.id], "corrections": {str(row.id): {"mz": "01"}}})
+    response = client.post(
+        "/api/v1/quarantine/resubmit",
+        headers=as_user("catalog_admin"),
+        json={"ids": [row.id], "corrections": {str(row.id): {"mz": "01"}}},
+    )
 
     assert response.status_code == 200, response.json()
     assert response.json()["batches"][0]["inserted"] == 1
-    again = client.post("/api/v1/quarantine/resubmit", headers=as_user("catalog_admin"), json={"ids": [row.id]})
+    again = client.post(
+        "/api/v1/quarantine/resubmit", headers=as_user("catalog_admin"), json={"ids": [row.id]}
+    )
     assert (again.status_code, again.json()["code"]) == (409, "quarantined_row_closed")
 
 
@@ -82,7 +97,10 @@ def test_discard_needs_a_note(client, as_user, loaded, db):
     response = client.post(f"/api/v1/quarantine/{row.id}/discard", headers=as_user("catalog_admin"), json={})
 
     assert response.status_code == 422
-    assert client.get(f"/api/v1/quarantine/{row.id}", headers=as_user("catalog_admin")).json()["status"] == "open"
+    assert (
+        client.get(f"/api/v1/quarantine/{row.id}", headers=as_user("catalog_admin")).json()["status"]
+        == "open"
+    )
 
 
 def test_departments_named_on_a_ticket_see_it_and_others_do_not(client, as_user, loaded, db):
@@ -100,8 +118,11 @@ def test_departments_named_on_a_ticket_see_it_and_others_do_not(client, as_user,
 def test_resolving_a_ticket_records_who_and_why(client, as_user, loaded):
     ticket = client.get("/api/v1/discrepancies", headers=as_user("approver")).json()["items"][0]
 
-    response = client.post(f"/api/v1/discrepancies/{ticket['id']}/resolve", headers=as_user("approver"),
-                           json={"status": "confirmed", "note": "人社系统录入错误，已通知更正"})
+    response = client.post(
+        f"/api/v1/discrepancies/{ticket['id']}/resolve",
+        headers=as_user("approver"),
+        json={"status": "confirmed", "note": "人社系统录入错误，已通知更正"},
+    )
 
     body = response.json()
     assert (body["status"], body["resolution_note"]) == ("confirmed", "人社系统录入错误，已通知更正")
@@ -111,9 +132,13 @@ def test_resolving_a_ticket_records_who_and_why(client, as_user, loaded):
 def test_a_dismissed_ticket_cannot_be_reopened_as_confirmed(client, as_user, loaded):
     ticket = client.get("/api/v1/discrepancies", headers=as_user("catalog_admin")).json()["items"][0]
     url = f"/api/v1/discrepancies/{ticket['id']}/resolve"
-    client.post(url, headers=as_user("catalog_admin"), json={"status": "dismissed", "note": "同音字，实为同一人"})
+    client.post(
+        url, headers=as_user("catalog_admin"), json={"status": "dismissed", "note": "同音字，实为同一人"}
+    )
 
-    response = client.post(url, headers=as_user("catalog_admin"), json={"status": "confirmed", "note": "再议"})
+    response = client.post(
+        url, headers=as_user("catalog_admin"), json={"status": "confirmed", "note": "再议"}
+    )
 
     assert (response.status_code, response.json()["code"]) == (409, "discrepancy_transition_invalid")
 
@@ -121,15 +146,21 @@ def test_a_dismissed_ticket_cannot_be_reopened_as_confirmed(client, as_user, loa
 def test_auditor_reads_tickets_but_cannot_resolve(client, as_user, loaded):
     ticket = client.get("/api/v1/discrepancies", headers=as_user("auditor")).json()["items"][0]
 
-    response = client.post(f"/api/v1/discrepancies/{ticket['id']}/resolve", headers=as_user("auditor"),
-                           json={"status": "confirmed", "note": "x"})
+    response = client.post(
+        f"/api/v1/discrepancies/{ticket['id']}/resolve",
+        headers=as_user("auditor"),
+        json={"status": "confirmed", "note": "x"},
+    )
 
     assert response.status_code == 403
 
 
 def test_admin_reads_a_subject_merged_across_departments(client, as_user, loaded):
-    response = client.get("/api/v1/libraries/population/subjects", headers=as_user("catalog_admin"),
-                          params={"key": sources.id_number(1)})
+    response = client.get(
+        "/api/v1/libraries/population/subjects",
+        headers=as_user("catalog_admin"),
+        params={"key": sources.id_number(1)},
+    )
 
     values = {v["element"]: (v["value"], v["department"]) for v in response.json()["values"]}
     assert values["population.name"] == ("测试1", "gongan")
@@ -137,11 +168,27 @@ def test_admin_reads_a_subject_merged_across_departments(client, as_user, loaded
 
 
 def test_unknown_subject_is_a_404(client, as_user, loaded):
-    response = client.get("/api/v1/libraries/population/subjects", headers=as_user("catalog_admin"),
-                          params={"key": "nobody"})
+    response = client.get(
+        "/api/v1/libraries/population/subjects", headers=as_user("catalog_admin"), params={"key": "nobody"}
+    )
 
     assert (response.status_code, response.json()["code"]) == (404, "subject_not_found")
 
 
 def test_settings_default_to_the_demo_sources_file():
     assert PipelineSettings().sources_file.name == "sources.yaml"
+
+
+def test_quality_docs_need_permission_and_stay_in_their_folder(client, as_user, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVDX_QUALITY_DIR", str(tmp_path / "quality"))
+    (tmp_path / "quality" / "gx").mkdir(parents=True)
+    (tmp_path / "quality" / "gx" / "index.html").write_text("<html>报告</html>", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("secret", encoding="utf-8")
+
+    ok = client.get("/api/v1/quality-docs/gx/index.html", headers=as_user("catalog_admin"))
+    denied = client.get("/api/v1/quality-docs/gx/index.html", headers=as_user("requester"))
+    escaped = client.get("/api/v1/quality-docs/..%2Fsecret.txt", headers=as_user("catalog_admin"))
+
+    assert (ok.status_code, "报告" in ok.text) == (200, True)
+    assert denied.status_code == 403
+    assert escaped.status_code == 404

@@ -86,12 +86,18 @@ _MANIFEST = _manifest()
 def test_every_demo_source_loads_and_reconciles(loaded: tuple[sessionmaker[Session], dict[str, Any]]) -> None:
     factory, summaries = loaded
     with factory() as db:
-        batches = db.scalars(select(IngestBatch).where(IngestBatch.id.in_([s.batch_id for s in summaries.values()])))
+        batches = db.scalars(
+            select(IngestBatch).where(IngestBatch.id.in_([s.batch_id for s in summaries.values()]))
+        )
         states = {b.source: (b.status, b.reconciles, b.rows_read > 0) for b in batches}
     assert states == {name: (BatchStatus.succeeded, True, True) for name in summaries}
 
 
-@pytest.mark.parametrize("fault", _faults("quarantined:") + _faults("review:"), ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}")
+@pytest.mark.parametrize(
+    "fault",
+    _faults("quarantined:") + _faults("review:"),
+    ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}",
+)
 def test_fault_is_quarantined_with_its_rule(
     loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], fault: dict[str, Any]
 ) -> None:
@@ -109,7 +115,9 @@ def test_fault_is_quarantined_with_its_rule(
     assert row.queue is (QuarantineQueue.review if queue_name == "review" else QuarantineQueue.rejected)
 
 
-@pytest.mark.parametrize("fault", _faults("discrepancy:"), ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}")
+@pytest.mark.parametrize(
+    "fault", _faults("discrepancy:"), ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}"
+)
 def test_fault_opens_a_discrepancy_ticket(
     loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], fault: dict[str, Any]
 ) -> None:

@@ -24,7 +24,9 @@ def test_killed_load_leaves_nothing_and_the_rerun_completes(tmp_path):
         demo.seed(db)
         db.commit()
     spec = sources.huji(tmp_path / "huji.csv", [sources.person(i) for i in range(ROWS)], chunk_rows=1000)
-    (tmp_path / "sources.yaml").write_text("version: 1\nsources:\n  - " + spec.model_dump_json(), encoding="utf-8")
+    (tmp_path / "sources.yaml").write_text(
+        "version: 1\nsources:\n  - " + spec.model_dump_json(), encoding="utf-8"
+    )
     env = {
         **os.environ,
         "GOVDX_DATABASE_URL": str(engine.url),

@@ -20,7 +20,9 @@ def ingest(spec, session_factory, tmp_path, **kwargs):
 
 
 def records(db, key):
-    return db.scalars(select(LibraryRecord).where(LibraryRecord.subject_key == key).order_by(LibraryRecord.id)).all()
+    return db.scalars(
+        select(LibraryRecord).where(LibraryRecord.subject_key == key).order_by(LibraryRecord.id)
+    ).all()
 
 
 def test_new_rows_are_inserted_and_the_batch_reconciles(session_factory, db, tmp_path):
@@ -29,7 +31,12 @@ def test_new_rows_are_inserted_and_the_batch_reconciles(session_factory, db, tmp
     summary = ingest(spec, session_factory, tmp_path)
 
     batch = db.get(IngestBatch, summary.batch_id)
-    assert (summary.inserted, summary.quarantined, batch.status, batch.reconciles) == (5, 0, BatchStatus.succeeded, True)
+    assert (summary.inserted, summary.quarantined, batch.status, batch.reconciles) == (
+        5,
+        0,
+        BatchStatus.succeeded,
+        True,
+    )
 
 
 def test_unchanged_file_is_skipped_by_its_fingerprint(session_factory, tmp_path):
@@ -73,7 +80,10 @@ def test_value_on_a_past_date_is_the_version_valid_then(session_factory, db, tmp
     db.expire_all()
 
     then = library_service.subject_on(
-        db=db, library=Library.population, subject_key=sources.id_number(1), on=date.today() - timedelta(days=10)
+        db=db,
+        library=Library.population,
+        subject_key=sources.id_number(1),
+        on=date.today() - timedelta(days=10),
     )
 
     assert {v.element: v.value for v in then.values}["population.name"] == "测试1"
@@ -92,21 +102,36 @@ def test_only_elements_the_department_owns_are_written(session_factory, db, tmp_
 
 def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db, tmp_path):
     ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
-    canbao = sources.canbao(tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}])
+    canbao = sources.canbao(
+        tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
+    )
 
     ingest(canbao, session_factory, tmp_path)
     ingest(canbao, session_factory, tmp_path, force=True)
 
     tickets = db.scalars(select(Discrepancy)).all()
-    assert [(t.element.code, t.authoritative_value, t.other_value, t.authoritative_department.slug,
-             t.other_department.slug) for t in tickets] == [("population.name", "测试1", "侧试1", "gongan", "renshe")]
+    assert [
+        (
+            t.element.code,
+            t.authoritative_value,
+            t.other_value,
+            t.authoritative_department.slug,
+            t.other_department.slug,
+        )
+        for t in tickets
+    ] == [("population.name", "测试1", "侧试1", "gongan", "renshe")]
 
 
 def test_a_subject_unknown_to_the_authoritative_source_opens_a_ticket(session_factory, db, tmp_path):
     ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
 
-    ingest(sources.canbao(tmp_path / "canbao.csv", [{"sfzh": sources.id_number(2), "xm": "无此人", "cbzt": "1"}]),
-           session_factory, tmp_path)
+    ingest(
+        sources.canbao(
+            tmp_path / "canbao.csv", [{"sfzh": sources.id_number(2), "xm": "无此人", "cbzt": "1"}]
+        ),
+        session_factory,
+        tmp_path,
+    )
 
     ticket = db.scalar(select(Discrepancy))
     assert (ticket.kind.value, ticket.subject_key) == ("missing_in_authoritative", sources.id_number(2))
@@ -131,7 +156,9 @@ def test_duplicate_key_across_chunks_is_caught(session_factory, db, tmp_path):
 
 
 def test_missing_column_fails_the_batch_naming_the_column_and_loads_nothing(session_factory, db, tmp_path):
-    path = sources.write_csv(tmp_path / "huji.csv", [sources.person(1)], columns=["sfzh", "xm", "xb", "mz", "csrq"])
+    path = sources.write_csv(
+        tmp_path / "huji.csv", [sources.person(1)], columns=["sfzh", "xm", "xb", "mz", "csrq"]
+    )
     spec = sources.spec("test_huji", path, department="gongan", columns=sources.HUJI_COLUMNS)
 
     with pytest.raises(SchemaDrift) as raised:
@@ -145,8 +172,12 @@ def test_missing_column_fails_the_batch_naming_the_column_and_loads_nothing(sess
 
 def test_source_of_a_department_owning_nothing_is_refused(session_factory, tmp_path):
     path = sources.write_csv(tmp_path / "x.csv", [{"sfzh": sources.id_number(1), "xm": "甲"}])
-    spec = sources.spec("test_jiaoyu", path, department="jiaoyu", columns={"sfzh": "population.id_number",
-                                                                          "xm": "population.name"})
+    spec = sources.spec(
+        "test_jiaoyu",
+        path,
+        department="jiaoyu",
+        columns={"sfzh": "population.id_number", "xm": "population.name"},
+    )
 
     with pytest.raises(flows.SourceConfigError, match="authoritative"):
         ingest(spec, session_factory, tmp_path)
@@ -157,11 +188,21 @@ def test_resubmitted_correction_loads_and_closes_the_quarantined_row(session_fac
     ingest(spec, session_factory, tmp_path)
     row = db.scalar(select(QuarantinedRow))
 
-    summary = flows.resubmit_rows(spec, [row], {row.id: {"mz": "01"}}, session_factory=session_factory,
-                                  run_id="test", accept_review=False)
+    summary = flows.resubmit_rows(
+        spec,
+        [row],
+        {row.id: {"mz": "01"}},
+        session_factory=session_factory,
+        run_id="test",
+        accept_review=False,
+    )
 
     db.refresh(row)
-    assert (summary.inserted, row.status.value, row.resubmitted_batch_id) == (1, "resubmitted", summary.batch_id)
+    assert (summary.inserted, row.status.value, row.resubmitted_batch_id) == (
+        1,
+        "resubmitted",
+        summary.batch_id,
+    )
 
 
 def test_batch_that_does_not_reconcile_is_refused(session_factory, db):

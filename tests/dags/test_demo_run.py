@@ -29,11 +29,19 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
         "GOVDX_QUALITY_DIR": str(work / "quality"),
     }
     env.pop("AIRFLOW_HOME", None)
-    for step in (["db", "upgrade"], ["demo", "seed"], ["demo", "sources", "--people", "300", "--orgs", "100",
-                                                      "--out", str(work / "sources")]):
+    for step in (
+        ["db", "upgrade"],
+        ["demo", "seed"],
+        ["demo", "sources", "--people", "300", "--orgs", "100", "--out", str(work / "sources")],
+    ):
         subprocess.run([*GOVDX, *step], env=env, check=True, capture_output=True, text=True)
-    done = subprocess.run([*GOVDX, "demo", "pipelines", "--home", str(work / "airflow")], env=env,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [*GOVDX, "demo", "pipelines", "--home", str(work / "airflow")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return work, done
 
 
@@ -47,14 +55,19 @@ def test_every_declared_source_has_a_successful_batch(
 ) -> None:
     work, _ = demo_run
     with create_engine(f"sqlite:///{work / 'govdx.sqlite'}").connect() as conn:
-        done = {row[0] for row in conn.execute(text("SELECT source FROM ingest_batches WHERE status = 'succeeded'"))}
+        done = {
+            row[0]
+            for row in conn.execute(text("SELECT source FROM ingest_batches WHERE status = 'succeeded'"))
+        }
     assert done == {s.name for s in load_sources(DEMO_SOURCES_FILE).sources}
 
 
 def test_quality_reports_are_written(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     work, _ = demo_run
     with create_engine(f"sqlite:///{work / 'govdx.sqlite'}").connect() as conn:
-        reports = {row[0] for row in conn.execute(text("SELECT quality_report FROM ingest_batches")) if row[0]}
+        reports = {
+            row[0] for row in conn.execute(text("SELECT quality_report FROM ingest_batches")) if row[0]
+        }
     assert reports
     assert all((work / "quality" / r).exists() for r in reports)
 
