@@ -160,7 +160,7 @@ class BatchStatus(LabelledEnum):
 
 
 class QuarantineQueue(LabelledEnum):
-    """Rejected rows are wrong; review rows may be legal and wait for a person (e.g. pilot-era credit codes)."""
+    """Rejected rows are wrong; review rows may be legal and wait for a person (pilot-era credit codes)."""
 
     rejected = "rejected", "拒收"
     review = "review", "待人工复核"

@@ -29,4 +29,4 @@ def update_cycles() -> None:
     flag_missed()
 
 
-dag = update_cycles()
+update_cycles_dag = update_cycles()

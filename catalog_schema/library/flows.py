@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -422,7 +422,7 @@ class _Loader:
             prefixes=["TEMPORARY"],
         )
         self.seen.create(self.conn)
-        self.records = LibraryRecord.__table__
+        self.records = cast(Table, LibraryRecord.__table__)
 
     def close(self) -> None:
         self.seen.drop(self.conn)
@@ -502,7 +502,7 @@ class _Loader:
         raws = canonical_json(raw.iloc[positions][list(self.spec.columns)])
         entries = []
         for position, raw_json in zip(positions, raws, strict=True):
-            reasons = verdicts.reasons(position)
+            reasons = verdicts.reasons(int(position))
             if not reasons:
                 zh, en = rules.message("required_missing")
                 reasons = [
@@ -632,7 +632,7 @@ class _Loader:
             )
         if closing:
             r = self.records.c
-            for part in _slices(closing):  # type: ignore[arg-type]
+            for part in _slices(closing):
                 self.conn.execute(update(self.records).where(r.id.in_(part)).values(valid_to=self.now))
         if fresh:
             self.conn.execute(insert(self.records), fresh)
@@ -767,7 +767,8 @@ class _Loader:
         if not tickets:
             return
         self.summary.discrepancies += len(tickets)
-        d = Discrepancy.__table__.c
+        tickets_table = cast(Table, Discrepancy.__table__)
+        d = tickets_table.c
         open_now: dict[tuple[int, str, int], tuple[int, str | None, str | None]] = {}
         for part in _slices(sorted({t["subject_key"] for t in tickets})):
             for row in self.conn.execute(
@@ -792,7 +793,7 @@ class _Loader:
                 fresh.append(ticket)
             elif (found[1], found[2]) != (ticket["authoritative_value"], ticket["other_value"]):
                 self.conn.execute(
-                    update(Discrepancy.__table__)
+                    update(tickets_table)
                     .where(and_(d.id == found[0]))
                     .values(
                         authoritative_value=ticket["authoritative_value"],

@@ -136,7 +136,7 @@ def test_fault_opens_a_discrepancy_ticket(
 def test_quarantined_rows_are_not_in_the_library(
     loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]],
 ) -> None:
-    factory, summaries = loaded
+    factory, _ = loaded
     with factory() as db:
         overlap = db.scalar(
             select(func.count())
