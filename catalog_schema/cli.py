@@ -1,6 +1,7 @@
 """`govdx db`, `govdx catalog`, `govdx user` and `govdx demo` commands."""
 
 import sys
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -13,6 +14,7 @@ from rich.table import Table
 from authz.roles import Role
 from catalog_schema import demo, exchange, migrate
 from catalog_schema.database import get_engine, session_scope
+from catalog_schema.demo import sources as demo_sources
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import GovdxError, InvalidInput
 from catalog_schema.resource import service as resource_service
@@ -171,3 +173,35 @@ def demo_seed() -> None:
         users.add_row(username, f"{role.label} ({role.value})", dept)
     out.print(users)
     out.print(f"新增用户 users created: {report.users_created}")
+
+
+@demo_app.command("sources")
+def demo_sources_command(
+    people: Annotated[int, typer.Option(help="人口数 / people")] = 5000,
+    orgs: Annotated[int, typer.Option(help="法人数 / legal persons")] = 600,
+    seed: Annotated[int, typer.Option(help="随机种子，种子相同则数据相同 / same seed, same data")] = 2026,
+    out_dir: Annotated[Path, typer.Option("--out", help="输出目录 / output directory")] = Path("var/sources"),
+) -> None:
+    """Write the demo departments' sources, with injected faults, and manifest.json listing the faults."""
+    try:
+        manifest = demo_sources.generate(out_dir, people=people, orgs=orgs, seed=seed)
+    except GovdxError as error:
+        fail(error)
+    faults: dict[str, Counter[str]] = {name: Counter() for name in manifest.sources}
+    for fault in manifest.faults:
+        faults[fault.source][fault.fault] += 1
+    table = Table(
+        "数据源 source",
+        "格式 format",
+        "位置 location",
+        "行数 rows",
+        "注入问题 injected faults",
+        title=f"演示数据源 / demo sources (seed {seed})",
+    )
+    for name, output in manifest.sources.items():
+        injected = "\n".join(f"{kind} ×{count}" for kind, count in faults[name].items()) or "-"
+        table.add_row(name, output.format, output.path or output.table or "", str(output.rows), injected)
+    out.print(table)
+    out.print(f"问题清单 / manifest: {out_dir / demo_sources.MANIFEST_NAME}")
+    records = out_dir / demo_sources.WEIJIAN_RECORDS
+    out.print(f"卫健接口 / 卫健 API: python -m catalog_schema.demo.weijian_api {records} --port 8765")

@@ -344,7 +344,7 @@ def run_dags(home: Path, dag_ids: list[str]) -> None:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     for dag_id in dag_ids:
         out.rule(f"Airflow DAG {dag_id}")
-        run = bag.get_dag(dag_id).test()
+        run = bag.dags[dag_id].test()
         if str(run.state) != "success":
             raise RuntimeError(f"DAG {dag_id} ended {run.state}")
 

@@ -667,8 +667,10 @@ class _Loader:
                         d.other_value,
                     )
                 )
+        # A subject unknown to the key's authoritative source (only for single-element keys: a
+        # composite key such as subject + decision number names a record, not a subject).
         key_owner = self.registry.owners.get(self.spec.key[0])
-        if key_owner is not None and key_owner != self.registry.department_id:
+        if len(self.spec.key) == 1 and key_owner is not None and key_owner != self.registry.department_id:
             known = {k for (k,) in self._current(key_owner, keys)}
             for key in keys:
                 if key not in known:
