@@ -24,46 +24,29 @@ from catalog_schema.types import DiscrepancyStatus, Library, QuarantineQueue
 from connectors.config import load_sources
 
 library_app = typer.Typer(help="基础库归集 / base-library pipelines", no_args_is_help=True)
-out = Console()
+out = Console(width=max(Console().width, 150))
 REPO = Path(__file__).resolve().parents[2]
 
 
 def summary_table(rows: list[dict[str, object]], *, title: str) -> Table:
     """Per-source counts as the demo and the CLI print them."""
     table = Table(title=title)
-    for header in (
-        "数据源 source",
-        "状态 status",
-        "读取 read",
-        "入库 loaded",
-        "新增 ins",
-        "更新 upd",
-        "未变 same",
-        "隔离 quarantined",
-        "待复核 review",
-        "差异 discrepancies",
-        "秒 s",
-    ):
-        table.add_column(header, justify="right" if header[0] not in "数状" else "left")
+    columns = {
+        "source": "数据源 source",
+        "status": "状态 status",
+        "rows_read": "读取 read",
+        "loaded": "入库 loaded",
+        "inserted": "新增 new",
+        "updated": "更新 changed",
+        "quarantined": "隔离 quarantined",
+        "held_for_review": "待复核 review",
+        "discrepancies": "差异 discrepancies",
+        "seconds": "秒 s",
+    }
+    for key, header in columns.items():
+        table.add_column(header, justify="left" if key in ("source", "status") else "right", no_wrap=True)
     for r in rows:
-        table.add_row(
-            *(
-                str(r[k])
-                for k in (
-                    "source",
-                    "status",
-                    "rows_read",
-                    "loaded",
-                    "inserted",
-                    "updated",
-                    "unchanged",
-                    "quarantined",
-                    "held_for_review",
-                    "discrepancies",
-                    "seconds",
-                )
-            )
-        )
+        table.add_row(*(str(r[k]) for k in columns))
     return table
 
 
@@ -323,6 +306,7 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "GX_ANALYTICS_ENABLED": "False",
+        "GOVDX_TASK_RETRIES": os.environ.get("GOVDX_TASK_RETRIES", "0"),
     }
 
 

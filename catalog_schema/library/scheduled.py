@@ -5,6 +5,7 @@ call. Errors a retry cannot fix are raised as Airflow's ``AirflowFailException``
 wrapper in ``dags/``; here they stay govdx errors.
 """
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,22 +63,21 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
     settings = PipelineSettings()
     session_factory = get_sessionmaker()
     with session_factory() as db:
-        rows = db.scalars(
-            select(LibraryRecord.values)
+        found = db.execute(
+            select(LibraryRecord.subject_key, LibraryRecord.values)
             .where(LibraryRecord.batch_id.in_(batch_ids), LibraryRecord.library == library)
             .limit(QUALITY_SAMPLE_ROWS)
         ).all()
-        subjects = db.scalars(
-            select(LibraryRecord.subject_key)
-            .where(LibraryRecord.batch_id.in_(batch_ids), LibraryRecord.library == library)
-            .limit(QUALITY_SAMPLE_ROWS)
-        ).all()
-    if not rows:
+    if not found:
         return {"library": library.value, "evaluated": 0, "success": None, "docs": None}
-    frame = pd.read_json("\n".join(rows), lines=True, dtype=False, convert_dates=False).astype("string")
+    # One row per subject, its departments' values side by side, as the library serves them.
+    subjects: dict[str, dict[str, Any]] = {}
+    for subject_key, values in found:
+        subjects.setdefault(subject_key, {}).update(json.loads(values))
+    frame = pd.DataFrame.from_dict(subjects, orient="index").astype("string")
     key = _key_element(library)
     if key is not None:
-        frame[key] = list(subjects)
+        frame[key] = frame.index
     result = suites.run_suite(
         library.value,
         frame,

@@ -30,7 +30,7 @@ def test_every_dag_file_imports(bag: DagBag) -> None:
 
 def test_every_dag_has_tags_retries_and_docs(bag: DagBag) -> None:
     for dag_id in bag.dag_ids:
-        dag = bag.get_dag(dag_id)
+        dag = bag.dags[dag_id]
         assert dag.tags, dag_id
         assert dag.doc_md, dag_id
         assert all(task.retries >= 1 for task in dag.tasks), dag_id
@@ -38,7 +38,7 @@ def test_every_dag_has_tags_retries_and_docs(bag: DagBag) -> None:
 
 @pytest.mark.parametrize("library", list(Library))
 def test_library_dag_loads_each_declared_source_then_reports(bag: DagBag, library: Library) -> None:
-    dag = bag.get_dag(f"govdx_{library.value}")
+    dag = bag.dags[f"govdx_{library.value}"]
     declared = {f"load_{s.name}" for s in load_sources(DEMO_SOURCES_FILE).sources if s.library is library}
     loads = {t.task_id for t in dag.tasks if t.task_id.startswith("load_")}
     assert loads == declared
@@ -49,5 +49,5 @@ def test_library_dag_loads_each_declared_source_then_reports(bag: DagBag, librar
 
 def test_sources_load_after_what_they_declare(bag: DagBag) -> None:
     for spec in load_sources(DEMO_SOURCES_FILE).sources:
-        task = bag.get_dag(f"govdx_{spec.library.value}").get_task(f"load_{spec.name}")
+        task = bag.dags[f"govdx_{spec.library.value}"].get_task(f"load_{spec.name}")
         assert {f"load_{a}" for a in spec.after} <= task.upstream_task_ids
