@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from quality.rules import TRUE_VALUES
+
 # 人社 参保状态 codes that mean the person is insured and paying (see the demo sources).
 ACTIVE_INSURANCE = frozenset({"1"})
 
@@ -52,5 +54,5 @@ def unknown_subjects(mine: pd.DataFrame, theirs: pd.DataFrame) -> list[str]:
 def deceased_insured(insurance: pd.Series, death_flags: pd.Series) -> pd.Series:
     """Subjects recorded dead by 卫健 whom 人社 still lists as insured: the insurance status, by key."""
     both = insurance.to_frame("insurance").join(death_flags.to_frame("dead"), how="inner")
-    hit = both["insurance"].isin(ACTIVE_INSURANCE) & both["dead"].isin({"1", "是", "true"})
+    hit = both["insurance"].isin(ACTIVE_INSURANCE) & both["dead"].isin(TRUE_VALUES)
     return both.loc[hit, "insurance"]

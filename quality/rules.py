@@ -79,6 +79,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "date_invalid": ("日期格式错误（应为 YYYY-MM-DD）", "date is not a real YYYY-MM-DD date"),
     "number_invalid": ("数值格式错误", "value is not a number"),
     "flag_invalid": ("逻辑值应为 1/0、是/否", "flag must be 1/0 or 是/否"),
+    "key_too_long": ("主键过长（超过 200 个字符）", "key is longer than 200 characters"),
     "duplicate_key": (
         "主键重复：同一批次中已有该主体的记录",
         "duplicate key: this subject already came earlier in the batch",
@@ -147,7 +148,8 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column].astype("string").str.strip()
         values = values.mask(values == "")
         if column == ID_ELEMENT or column in CREDIT_CODE_ELEMENTS or column in SUBJECT_CODE_ELEMENTS:
-            values = values.str.upper()
+            # One canonical form per code, as the validators compact it: no inner spaces or hyphens.
+            values = values.str.replace(r"[\s\-]", "", regex=True).str.upper()
         out[column] = values
     return pd.DataFrame(out, index=frame.index)
 
@@ -254,4 +256,3 @@ def _check_credit_codes(
             verdicts.add(
                 "uscc_authority", element, wrong & ~(reason == "uscc_format").fillna(False).to_numpy()
             )
-

@@ -21,7 +21,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Column, Integer, MetaData, String, Table, and_, insert, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,8 @@ Progress = Callable[["BatchSummary"], None]
 # Keys per IN (...) lookup: below SQLite's variable limit, large enough to amortise round trips.
 LOOKUP_SLICE = 5000
 KEY_SEPARATOR = ":"
+RESUBMIT_PREFIX = "resubmit:"
+MAX_KEY_LENGTH = 200  # library_records.subject_key
 
 
 class ReconciliationError(GovdxError):
@@ -117,7 +119,9 @@ class Registry:
     def verified(self, spec: SourceSpec) -> list[str]:
         """Non-key elements this source only verifies."""
         return sorted(
-            e for e in spec.elements if self.owners.get(e) != self.department_id and e not in spec.key
+            e
+            for e in spec.elements
+            if self.owners.get(e) not in (None, self.department_id) and e not in spec.key
         )
 
 
@@ -250,7 +254,12 @@ def _open_batch(
         for_writing(db)
         last = db.execute(
             select(IngestBatch.watermark_to, IngestBatch.fingerprint)
-            .where(IngestBatch.source == spec.name, IngestBatch.status.in_([BatchStatus.succeeded]))
+            .where(
+                IngestBatch.source == spec.name,
+                IngestBatch.status == BatchStatus.succeeded,
+                # Resubmissions carry no watermark or fingerprint of the source itself.
+                IngestBatch.run_id.not_like(f"{RESUBMIT_PREFIX}%"),
+            )
             .order_by(IngestBatch.id.desc())
             .limit(1)
         ).first()
@@ -325,9 +334,10 @@ def _load(
         summary.seconds = time.perf_counter() - started
         _finish(db, summary, since=since, high_water=high_water, fingerprint=fingerprint)
         if resubmitted:
+            # A row that failed again exactly as before keeps its open entry; the others are done.
             db.execute(
                 update(QuarantinedRow)
-                .where(QuarantinedRow.id.in_(resubmitted))
+                .where(QuarantinedRow.id.in_(resubmitted), QuarantinedRow.id.not_in(loader.kept_open))
                 .values(status="resubmitted", resubmitted_batch_id=batch_id, resolved_at=utcnow())
             )
         db.commit()
@@ -411,6 +421,7 @@ class _Loader:
 
     def __post_init__(self) -> None:
         self.summary = BatchSummary(batch_id=self.batch_id, source=self.spec.name)
+        self.kept_open: set[int] = set()
         self.conn: Connection = self.db.connection()
         self.writes = self.registry.authoritative(self.spec)
         self.verifies = self.registry.verified(self.spec)
@@ -445,6 +456,9 @@ class _Loader:
         keys = frame[self.spec.key[0]].astype("string")
         for element in self.spec.key[1:]:
             keys = keys + KEY_SEPARATOR + frame[element].astype("string")
+        verdicts.add(
+            "key_too_long", self.spec.key[0], (keys.str.len() > MAX_KEY_LENGTH).fillna(False).to_numpy()
+        )
         failed = verdicts.rejected | (np.zeros(len(frame), bool) if self.accept_review else verdicts.review)
         candidates = ~failed & keys.notna().to_numpy()
         duplicate = self._duplicates(keys, rows, candidates)
@@ -531,20 +545,27 @@ class _Loader:
     def _not_yet_quarantined(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A re-run meets the same bad rows again: an identical open entry is kept, not repeated."""
         q = QuarantinedRow.__table__.c
-        known: set[tuple[int, str]] = set()
+        known: dict[tuple[int, str], int] = {}
         rows = [e["source_row"] for e in entries]
         for start in range(0, len(rows), LOOKUP_SLICE):
             known.update(
-                (r.source_row, r.raw)
+                ((r.source_row, r.raw), r.id)
                 for r in self.conn.execute(
-                    select(q.source_row, q.raw).where(
+                    select(q.id, q.source_row, q.raw).where(
                         q.source == self.spec.name,
                         q.status == "open",
                         q.source_row.in_(rows[start : start + LOOKUP_SLICE]),
                     )
                 )
             )
-        return [e for e in entries if (e["source_row"], e["raw"]) not in known]
+        fresh = []
+        for entry in entries:
+            existing = known.get((entry["source_row"], entry["raw"]))
+            if existing is None:
+                fresh.append(entry)
+            else:
+                self.kept_open.add(existing)
+        return fresh
 
     def quarantine_unparsed(self, records: list[RejectedRecord]) -> None:
         """Records the source format could not parse: quarantined with their raw text."""
@@ -765,13 +786,17 @@ class _Loader:
         }
 
     def _open_tickets(self, tickets: list[dict[str, Any]]) -> None:
-        """Open a ticket per difference; an open ticket for the same difference is refreshed, not repeated."""
+        """Open a ticket per new difference.
+
+        The latest ticket for the same element, subject and department decides: an open one is
+        refreshed when the values moved; a resolved one with the same values stays resolved (a
+        dismissed difference is not reopened every night); different values open a new ticket.
+        """
         if not tickets:
             return
-        self.summary.discrepancies += len(tickets)
         tickets_table = cast(Table, Discrepancy.__table__)
         d = tickets_table.c
-        open_now: dict[tuple[int, str, int], tuple[int, str | None, str | None]] = {}
+        latest: dict[tuple[int, str, int], tuple[int, str, str | None, str | None]] = {}
         for part in _slices(sorted({t["subject_key"] for t in tickets})):
             for row in self.conn.execute(
                 select(
@@ -779,24 +804,32 @@ class _Loader:
                     d.element_id,
                     d.subject_key,
                     d.other_department_id,
+                    d.status,
                     d.authoritative_value,
                     d.other_value,
-                ).where(d.status == DiscrepancyStatus.open.value, d.subject_key.in_(part))
+                )
+                .where(d.subject_key.in_(part))
+                .order_by(d.id)
             ):
-                open_now[(row.element_id, row.subject_key, row.other_department_id)] = (
+                latest[(row.element_id, row.subject_key, row.other_department_id)] = (
                     row.id,
+                    row.status,
                     row.authoritative_value,
                     row.other_value,
                 )
         fresh = []
         for ticket in tickets:
-            found = open_now.get((ticket["element_id"], ticket["subject_key"], ticket["other_department_id"]))
-            if found is None:
+            found = latest.get((ticket["element_id"], ticket["subject_key"], ticket["other_department_id"]))
+            same = found is not None and (found[2], found[3]) == (
+                ticket["authoritative_value"],
+                ticket["other_value"],
+            )
+            if found is None or (found[1] != DiscrepancyStatus.open.value and not same):
                 fresh.append(ticket)
-            elif (found[1], found[2]) != (ticket["authoritative_value"], ticket["other_value"]):
+            elif found[1] == DiscrepancyStatus.open.value and not same:
                 self.conn.execute(
                     update(tickets_table)
-                    .where(and_(d.id == found[0]))
+                    .where(d.id == found[0])
                     .values(
                         authoritative_value=ticket["authoritative_value"],
                         other_value=ticket["other_value"],
@@ -804,5 +837,6 @@ class _Loader:
                         batch_id=self.batch_id,
                     )
                 )
+        self.summary.discrepancies += len(fresh)
         if fresh:
             self.db.execute(insert(Discrepancy), fresh)

@@ -135,7 +135,10 @@ def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
                 last = db.scalar(
                     select(func.max(IngestBatch.finished_at)).where(
                         IngestBatch.source.in_(feeding),
-                        IngestBatch.status.in_([BatchStatus.succeeded, BatchStatus.skipped]),
+                        # New data arrived: a skipped unchanged file or a resubmission is not an update.
+                        IngestBatch.status == BatchStatus.succeeded,
+                        IngestBatch.rows_read > 0,
+                        IngestBatch.run_id.not_like(f"{flows.RESUBMIT_PREFIX}%"),
                     )
                 )
             period = CYCLE_PERIODS[resource.update_cycle]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from catalog_schema.database import utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
-from catalog_schema.errors import Conflict, InvalidInput, NotFound
+from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound
 from catalog_schema.library import flows
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
 from catalog_schema.library.schemas import DiscrepancyResolve, Resubmit, SubjectRecord, SubjectValue
@@ -162,7 +162,7 @@ def resubmit(
                 mine,
                 {r.id: data.corrections[r.id] for r in mine if r.id in data.corrections},
                 session_factory=session_factory,
-                run_id=f"resubmit:{actor}",
+                run_id=f"{flows.RESUBMIT_PREFIX}{actor}",
                 accept_review=data.accept_review,
             )
         )
@@ -244,6 +244,16 @@ ALLOWED_RESOLUTIONS = {
 
 def resolve(*, db: Session, ticket: Discrepancy, data: DiscrepancyResolve, user: User | None) -> Discrepancy:
     """Confirm, correct or dismiss a ticket, recording who and why."""
+    if (
+        user is not None
+        and user.role.value == "dept_approver"
+        and user.department_id != ticket.authoritative_department_id
+    ):
+        raise Forbidden(
+            "只有该数据元权威源部门的审批人或平台数据管理员可以处理此工单",
+            "only the authoritative department's approver or the catalog administrator may resolve it",
+            code="not_ticket_owner",
+        )
     allowed = ALLOWED_RESOLUTIONS.get(ticket.status, set())
     if data.status not in allowed:
         raise Conflict(

@@ -192,3 +192,28 @@ def test_quality_docs_need_permission_and_stay_in_their_folder(client, as_user, 
     assert (ok.status_code, "报告" in ok.text) == (200, True)
     assert denied.status_code == 403
     assert escaped.status_code == 404
+
+
+def test_verifying_department_cannot_resolve_the_owners_ticket(client, as_user, loaded, db):
+    renshe = db.scalar(select(Department).where(Department.slug == "renshe"))
+    user_service.create(
+        db=db,
+        data=UserCreate(
+            username="renshe_approver",
+            full_name="人社审批",
+            role="dept_approver",
+            department="renshe",
+            password="x" * 12,
+        ),
+    )
+    db.flush()
+    headers = bearer("renshe_approver", role="dept_approver", department_id=renshe.id)
+    ticket = client.get("/api/v1/discrepancies", headers=headers).json()["items"][0]
+
+    response = client.post(
+        f"/api/v1/discrepancies/{ticket['id']}/resolve",
+        headers=headers,
+        json={"status": "dismissed", "note": "我方无误"},
+    )
+
+    assert (response.status_code, response.json()["code"]) == (403, "not_ticket_owner")

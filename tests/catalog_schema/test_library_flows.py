@@ -10,7 +10,7 @@ from catalog_schema.database import utcnow
 from catalog_schema.library import flows
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
-from catalog_schema.types import BatchStatus, Library
+from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library
 from connectors.base import SchemaDrift
 from tests import sources
 
@@ -210,3 +210,63 @@ def test_batch_that_does_not_reconcile_is_refused(session_factory, db):
 
     with pytest.raises(flows.ReconciliationError, match="does not reconcile"):
         flows._finish(db, summary, since=None, high_water=None, fingerprint=None)
+
+
+def test_resubmitted_row_that_fails_again_stays_open(session_factory, db, tmp_path):
+    spec = sources.huji(tmp_path / "huji.csv", [sources.person(1, mz="77")])
+    ingest(spec, session_factory, tmp_path)
+    row = db.scalar(select(QuarantinedRow))
+
+    summary = flows.resubmit_rows(
+        spec, [row], {}, session_factory=session_factory, run_id="resubmit:test", accept_review=False
+    )
+
+    db.refresh(row)
+    assert (summary.quarantined, row.status.value) == (1, "open")
+    assert db.scalar(select(func.count()).select_from(QuarantinedRow)) == 1
+
+
+def test_resubmission_does_not_reset_the_file_fingerprint(session_factory, db, tmp_path):
+    spec = sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(2, mz="77")])
+    ingest(spec, session_factory, tmp_path)
+    row = db.scalar(select(QuarantinedRow))
+    flows.resubmit_rows(
+        spec,
+        [row],
+        {row.id: {"mz": "01"}},
+        session_factory=session_factory,
+        run_id="resubmit:t",
+        accept_review=False,
+    )
+
+    again = ingest(spec, session_factory, tmp_path)
+
+    assert again.status is BatchStatus.skipped
+
+
+def test_a_dismissed_difference_is_not_reopened_by_the_next_load(session_factory, db, tmp_path):
+    ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
+    canbao = sources.canbao(
+        tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
+    )
+    ingest(canbao, session_factory, tmp_path)
+    ticket = db.scalar(select(Discrepancy))
+    ticket.status = DiscrepancyStatus.dismissed
+    db.commit()
+
+    again = ingest(canbao, session_factory, tmp_path, force=True)
+
+    assert again.discrepancies == 0
+    assert db.scalar(select(func.count()).select_from(Discrepancy)) == 1
+
+
+def test_codes_with_spaces_or_hyphens_load_as_one_subject(session_factory, db, tmp_path):
+    spaced = sources.id_number(1)[:6] + " " + sources.id_number(1)[6:]
+
+    summary = ingest(
+        sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(1, sfzh=spaced)]),
+        session_factory,
+        tmp_path,
+    )
+
+    assert (summary.inserted, summary.quarantined) == (1, 1)
