@@ -25,6 +25,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+import catalog_schema.models  # noqa: F401 - every mapper configured, whoever imports the flow first
 from catalog_schema.database import for_writing, utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement, ElementSource
@@ -294,7 +295,7 @@ def _fail(session_factory: SessionFactory, batch_id: int, exc: BaseException) ->
         batch = db.get_one(IngestBatch, batch_id)
         batch.status = BatchStatus.failed
         batch.finished_at = utcnow()
-        batch.error_code = getattr(exc, "code", type(exc).__name__)[:64]
+        batch.error_code = (getattr(exc, "code", None) or type(exc).__name__)[:64]
         batch.error = (
             f"{exc.message} / {exc.message_en}"
             if isinstance(exc, GovdxError)
