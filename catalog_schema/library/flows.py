@@ -459,6 +459,10 @@ class _Loader:
         self.summary = BatchSummary(batch_id=self.batch_id, source=self.spec.name)
         self.kept_open: set[int] = set()
         self.conn: Connection = self.db.connection()
+        if self.conn.dialect.name == "sqlite":
+            # SQLite's default 2 MB page cache thrashes on a million random-key index inserts; a
+            # fixed 128 MB keeps the indexes' upper levels in memory (bounded, whatever the table size).
+            self.conn.exec_driver_sql("PRAGMA cache_size = -131072")
         self.writes = self.registry.authoritative(self.spec)
         self.verifies = self.registry.verified(self.spec)
         self.seen = Table(
