@@ -61,12 +61,15 @@ def visible_resource_statuses(user: User) -> frozenset[ResourceStatus]:
     """Drafts and retired resources are the catalog administrator's; others see what is published."""
     return _ALL_STATUSES if CatalogManage.allows(user) else _PUBLIC_STATUSES
 
+
 PipelineRead = Permission(
     "read pipeline batches and quarantine",
     "查看归集批次与隔离区",
     _roles(Role.catalog_admin, Role.auditor, Role.platform_admin),
 )
-QuarantineManage = Permission("correct and resubmit quarantined rows", "处理隔离数据", _roles(Role.catalog_admin))
+QuarantineManage = Permission(
+    "correct and resubmit quarantined rows", "处理隔离数据", _roles(Role.catalog_admin)
+)
 LibraryRead = Permission("read base-library records", "查询基础库记录", _roles(Role.catalog_admin))
 DiscrepancyRead = Permission(
     "read discrepancy tickets",
