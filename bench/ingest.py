@@ -159,7 +159,7 @@ def _fresh_postgres(url: str) -> str:
 
 
 def run_backend(
-    label: str, work: Path, people: int, repeat: int, source_env: dict[str, str], platform_url, floor_url
+    label: str, people: int, repeat: int, source_env: dict[str, str], platform_url, floor_url
 ) -> dict[str, float]:
     floors, pipelines, peaks = [], [], []
     first = second = forced = None
@@ -230,7 +230,6 @@ def main() -> None:
     results = {
         "sqlite": run_backend(
             "sqlite",
-            work,
             args.people,
             args.repeat,
             source_env,
@@ -242,12 +241,11 @@ def main() -> None:
     if pg:
         results["postgresql"] = run_backend(
             "postgresql",
-            work,
             args.people,
             args.repeat,
             source_env,
             platform_url=lambda i: _fresh_postgres(pg),
-            floor_url=lambda i: _fresh_postgres(pg).replace("postgresql+psycopg", "postgresql+psycopg"),
+            floor_url=lambda i: _fresh_postgres(pg),
         )
     for label, r in results.items():
         print(

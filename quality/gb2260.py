@@ -29,7 +29,8 @@ import pandas as pd
 from stdnum import numdb
 from stdnum.exceptions import InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
-_TEXT = "string[pyarrow]"  # as quality.gb11643.TEXT
+from quality.vector import unknown_codes
+
 # loc.dat bounds: "[-2010]" has no start, "[1997-]" no end; years are four digits.
 _NO_START = 0
 _NO_END = 9999
@@ -128,11 +129,7 @@ def name(code: str) -> str:
 
 def check(values: pd.Series) -> pd.Series:
     """Return None for a known code, a missing or an empty value, else "region_unknown_code"."""
-    text = values.astype(_TEXT)
-    unknown = (text != "").fillna(False) & ~text.str.strip().isin(_table().code_set)
-    reasons = np.full(len(values), None, dtype=object)
-    reasons[unknown.fillna(False).to_numpy(dtype=bool)] = "region_unknown_code"
-    return pd.Series(reasons, index=values.index, dtype=object)
+    return unknown_codes(values, _table().code_set, "region_unknown_code")
 
 
 def in_force(region_codes: np.ndarray, years: np.ndarray) -> np.ndarray:

@@ -9,11 +9,11 @@ table after stripping surrounding whitespace; names such as "男" are not codes.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from stdnum.exceptions import InvalidComponent, InvalidLength, ValidationError
 
-_TEXT = "string[pyarrow]"  # as quality.gb11643.TEXT
+from quality.vector import unknown_codes
+
 SEXES = {"0": "未知的性别", "1": "男性", "2": "女性", "9": "未说明的性别"}
 
 
@@ -47,8 +47,4 @@ def name(code: str) -> str:
 
 def check(values: pd.Series) -> pd.Series:
     """Return None for a known code, a missing or an empty value, else "sex_unknown_code"."""
-    text = values.astype(_TEXT)
-    unknown = (text != "").fillna(False) & ~text.str.strip().isin(SEXES.keys())
-    reasons = np.full(len(values), None, dtype=object)
-    reasons[unknown.fillna(False).to_numpy(dtype=bool)] = "sex_unknown_code"
-    return pd.Series(reasons, index=values.index, dtype=object)
+    return unknown_codes(values, SEXES, "sex_unknown_code")

@@ -33,7 +33,7 @@ import pandas as pd
 from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
 
-from quality.gb11643 import TEXT, _matrix, _stdnum_compact
+from quality.vector import TEXT, char_matrix, stdnum_compact
 
 LENGTH = 18
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -117,7 +117,7 @@ def is_valid(value: str) -> bool:
 
 def compact_all(values: pd.Series) -> pd.Series:
     """Vectorised ``compact``: a str Series, missing where the value is."""
-    return _stdnum_compact(values, deletechars=" -")
+    return stdnum_compact(values, deletechars=" -")
 
 
 def check(values: pd.Series) -> pd.Series:
@@ -126,7 +126,7 @@ def check(values: pd.Series) -> pd.Series:
     text = compact_all(raw)
     present = (raw != "").fillna(False).to_numpy(dtype=bool)
     well_formed = text.str.fullmatch(_FORMAT).fillna(False).to_numpy(dtype=bool)
-    chars = _matrix(text[well_formed], LENGTH)
+    chars = char_matrix(text[well_formed], LENGTH)
     total = np.zeros(len(chars), dtype=np.int64)
     for column, weight in enumerate(_WEIGHTS):
         total += _VALUE[chars[:, column]] * weight

@@ -17,11 +17,11 @@ standard alone.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from stdnum.exceptions import InvalidComponent, InvalidLength, ValidationError
 
-_TEXT = "string[pyarrow]"  # as quality.gb11643.TEXT
+from quality.vector import unknown_codes
+
 # code: (name, romanisation, letter code), in the order of Table 3.
 ETHNICITIES = {
     "01": ("汉族", "Han", "HA"),
@@ -115,8 +115,4 @@ def name(code: str) -> str:
 
 def check(values: pd.Series) -> pd.Series:
     """Return None for a known code, a missing or an empty value, else "ethnicity_unknown_code"."""
-    text = values.astype(_TEXT)
-    unknown = (text != "").fillna(False) & ~text.str.strip().isin(NAMES.keys())
-    reasons = np.full(len(values), None, dtype=object)
-    reasons[unknown.fillna(False).to_numpy(dtype=bool)] = "ethnicity_unknown_code"
-    return pd.Series(reasons, index=values.index, dtype=object)
+    return unknown_codes(values, NAMES, "ethnicity_unknown_code")

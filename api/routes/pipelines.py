@@ -38,7 +38,7 @@ router = APIRouter(tags=["pipelines 数据归集"])
 SourceQuery = Annotated[
     str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="数据源 / source")
 ]
-SubjectKeyPath = Annotated[str, Query(min_length=1, max_length=200)]
+SubjectKeyQuery = Annotated[str, Query(min_length=1, max_length=200)]
 
 
 def _batch(db: DbSession, batch_id: RowId) -> IngestBatch:
@@ -223,7 +223,7 @@ def resolve_discrepancy(
 def subject(
     db: DbSession,
     library: Library,
-    key: SubjectKeyPath,
+    key: SubjectKeyQuery,
     on: Annotated[date | None, Query(description="日期 YYYY-MM-DD（默认当前） / date, default now")] = None,
 ) -> SubjectRecord:
     return library_service.subject_on(db=db, library=library, subject_key=key, on=on)

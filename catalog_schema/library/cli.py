@@ -1,5 +1,6 @@
 """``govdx library …``: run pipelines by hand, browse batches and quarantine, handle discrepancy tickets."""
 
+import json
 import os
 import subprocess
 import sys
@@ -158,8 +159,6 @@ def quarantine(
             "id", "source", "row", "key", "queue", "reasons", title=f"隔离区 / quarantine ({total})"
         )
         for r in rows:
-            import json
-
             reasons = "; ".join(f"{x['rule']}: {x['message']}" for x in json.loads(r.reasons))
             table.add_row(str(r.id), r.source, str(r.source_row), r.subject_key or "", r.queue.value, reasons)
     out.print(table)

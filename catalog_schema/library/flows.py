@@ -9,6 +9,7 @@ Per chunk, everything is column-wise: rules give masks (``quality.rules``), chan
 compares digests of canonical JSON, and lookups go to the database by key in slices.
 """
 
+import functools
 import hashlib
 import json
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ from connectors.config import SourceSpec
 from quality import crosscheck, rules
 
 SessionFactory = Callable[[], Session]
+T = TypeVar("T")
 Progress = Callable[["BatchSummary"], None]
 
 # Keys per IN (...) lookup: below SQLite's variable limit, large enough to amortise round trips.
@@ -406,28 +408,18 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     for name in columns:
         processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
-            processors[name] = processor
-    constant = {name: processors[name](rows[0][name]) for name in processors if _same_everywhere(rows, name)}
+            # Memoised for this call: the processed columns hold a handful of distinct values
+            # (the library, the batch's timestamp), so each is processed once, not once per row.
+            processors[name] = functools.cache(processor)
     placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
     values = ", ".join([placeholder] * len(columns))
     sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) VALUES ({values})"
-    params = [
-        tuple(
-            constant[c] if c in constant else (processors[c](row[c]) if c in processors else row[c])
-            for c in columns
-        )
-        for row in rows
-    ]
+    params = [tuple(processors[c](row[c]) if c in processors else row[c] for c in columns) for row in rows]
     conn.exec_driver_sql(sql, params)
 
 
-def _same_everywhere(rows: list[dict[str, Any]], name: str) -> bool:
-    first = rows[0][name]
-    return all(row[name] is first or row[name] == first for row in rows)
-
-
-def _slices(values: Sequence[str]) -> Iterator[Sequence[str]]:
+def _slices(values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), LOOKUP_SLICE):
         yield values[start : start + LOOKUP_SLICE]
 
@@ -441,7 +433,8 @@ def canonical_json(frame: pd.DataFrame) -> list[str]:
     """One canonical JSON object per row: keys in sorted column order, nulls kept, UTF-8 text."""
     if frame.empty:
         return []
-    ordered = frame[sorted(frame.columns)].astype(object).where(frame[sorted(frame.columns)].notna(), None)
+    ordered = frame[sorted(frame.columns)]
+    ordered = ordered.astype(object).where(ordered.notna(), None)
     return ordered.to_json(orient="records", lines=True, force_ascii=False).splitlines()
 
 
@@ -586,14 +579,14 @@ class _Loader:
         q = QuarantinedRow.__table__.c
         known: dict[tuple[int, str], int] = {}
         rows = [e["source_row"] for e in entries]
-        for start in range(0, len(rows), LOOKUP_SLICE):
+        for part in _slices(rows):
             known.update(
                 ((r.source_row, r.raw), r.id)
                 for r in self.conn.execute(
                     select(q.id, q.source_row, q.raw).where(
                         q.source == self.spec.name,
                         q.status == "open",
-                        q.source_row.in_(rows[start : start + LOOKUP_SLICE]),
+                        q.source_row.in_(part),
                     )
                 )
             )

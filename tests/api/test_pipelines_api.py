@@ -24,20 +24,22 @@ def loaded(session_factory, tmp_path):
     return flows.ingest(huji, **run), flows.ingest(canbao, **run), huji
 
 
-def _jiaoyu_user(db):
-    jiaoyu = db.scalar(select(Department).where(Department.slug == "jiaoyu"))
+def _approver_of(db, slug):
+    """Headers of a new 提供部门审批人 of department ``slug``."""
+    department = db.scalar(select(Department).where(Department.slug == slug))
+    username = f"{slug}_approver"
     user_service.create(
         db=db,
         data=UserCreate(
-            username="jiaoyu_approver",
-            full_name="教育审批",
+            username=username,
+            full_name=f"{department.name}审批人"[:50],
             role="dept_approver",
-            department="jiaoyu",
+            department=slug,
             password="x" * 12,
         ),
     )
     db.flush()
-    return bearer("jiaoyu_approver", role="dept_approver", department_id=jiaoyu.id)
+    return bearer(username, role="dept_approver", department_id=department.id)
 
 
 def test_admin_lists_batches_with_counts(client, as_user, loaded):
@@ -104,7 +106,7 @@ def test_discard_needs_a_note(client, as_user, loaded, db):
 
 
 def test_departments_named_on_a_ticket_see_it_and_others_do_not(client, as_user, loaded, db):
-    outsider = _jiaoyu_user(db)
+    outsider = _approver_of(db, "jiaoyu")
 
     mine = client.get("/api/v1/discrepancies", headers=as_user("approver")).json()
     theirs = client.get("/api/v1/discrepancies", headers=outsider).json()
@@ -195,19 +197,7 @@ def test_quality_docs_need_permission_and_stay_in_their_folder(client, as_user, 
 
 
 def test_verifying_department_cannot_resolve_the_owners_ticket(client, as_user, loaded, db):
-    renshe = db.scalar(select(Department).where(Department.slug == "renshe"))
-    user_service.create(
-        db=db,
-        data=UserCreate(
-            username="renshe_approver",
-            full_name="人社审批",
-            role="dept_approver",
-            department="renshe",
-            password="x" * 12,
-        ),
-    )
-    db.flush()
-    headers = bearer("renshe_approver", role="dept_approver", department_id=renshe.id)
+    headers = _approver_of(db, "renshe")
     ticket = client.get("/api/v1/discrepancies", headers=headers).json()["items"][0]
 
     response = client.post(

@@ -7,6 +7,7 @@ loaded with a discrepancy ticket.
 """
 
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,15 @@ from connectors.config import load_sources
 SIZES = {"people": 400, "orgs": 120}
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sources")
-    demo_sources.generate(out, people=SIZES["people"], orgs=SIZES["orgs"], seed=7)
-    return out
+# Generated once at import: the faults parametrise the tests, and the same files are loaded.
+_GENERATED = tempfile.TemporaryDirectory(prefix="govdx-demo-sources-")
+demo_sources.generate(Path(_GENERATED.name), people=SIZES["people"], orgs=SIZES["orgs"], seed=7)
+_MANIFEST: dict[str, Any] = json.loads((Path(_GENERATED.name) / "manifest.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def manifest(demo_dir: Path) -> dict[str, Any]:
-    return json.loads((demo_dir / "manifest.json").read_text(encoding="utf-8"))
+def demo_dir() -> Path:
+    return Path(_GENERATED.name)
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +68,7 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 
 def _faults(kind: str) -> list[dict[str, Any]]:
-    # Collected at import time from a small generation with the same seed as the fixture.
     return [f for f in _MANIFEST["faults"] if f["expected"].startswith(kind)]
-
-
-def _manifest() -> dict[str, Any]:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        demo_sources.generate(Path(folder), people=SIZES["people"], orgs=SIZES["orgs"], seed=7)
-        return json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
-
-
-_MANIFEST = _manifest()
 
 
 def test_every_demo_source_loads_and_reconciles(loaded: tuple[sessionmaker[Session], dict[str, Any]]) -> None:
