@@ -11,7 +11,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.deps import DbSession
-from api.routes import auth, departments, elements, pipelines, resources, users
+from api.routes import (
+    auth,
+    calendar,
+    departments,
+    elements,
+    inbox,
+    pipelines,
+    reports,
+    resources,
+    sharing,
+    users,
+)
 from api.settings import ApiSettings
 from catalog_schema import migrate
 from catalog_schema.database import get_sessionmaker
@@ -96,7 +107,18 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, resources, elements, departments, users, pipelines):
+    for module in (
+        auth,
+        resources,
+        elements,
+        departments,
+        users,
+        pipelines,
+        sharing,
+        calendar,
+        reports,
+        inbox,
+    ):
         api.include_router(module.router)
 
     @api.get("/health", tags=["health"], summary="健康检查 / health check")

@@ -85,3 +85,28 @@ _ALL_DEPARTMENTS_ROLES = _roles(Role.catalog_admin, Role.auditor, Role.platform_
 def sees_every_department(user: User) -> bool:
     """Platform-wide roles see every department's tickets; department staff see their own."""
     return user.role in _ALL_DEPARTMENTS_ROLES
+
+
+RequestSubmit = Permission("submit sharing requests", "提交共享申请", _roles(Role.dept_requester))
+# Reading requests is scoped by department in ``authz.sharing.service``; machine clients read grants only.
+RequestRead = Permission("read sharing requests", "查看共享申请", HUMAN_ROLES)
+# Who may take which action on a request is the transition table in ``authz.sharing.flows``;
+# this only keeps roles that can never act (auditor, platform admin, machine clients) away.
+RequestAct = Permission(
+    "act on sharing requests",
+    "办理共享申请",
+    _roles(Role.catalog_admin, Role.dept_requester, Role.dept_approver),
+)
+GrantRead = Permission("read grants", "查看共享授权", HUMAN_ROLES | {Role.dept_system})
+CalendarRead = Permission("read the working-day calendar", "查看工作日历", HUMAN_ROLES)
+CalendarManage = Permission(
+    "load calendar arrangements and set the SLA profile",
+    "维护工作日历与时限配置",
+    _roles(Role.platform_admin),
+)
+ClockReportRead = Permission(
+    "read feedback-clock reports",
+    "查看限期反馈统计",
+    _roles(Role.catalog_admin, Role.auditor, Role.platform_admin),
+)
+InboxRead = Permission("read the inbox", "查看消息", HUMAN_ROLES)

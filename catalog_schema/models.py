@@ -1,5 +1,8 @@
 """Every table of the platform, imported in one place for Alembic and for tests."""
 
+from authz.calendar.models import CalendarArrangement
+from authz.clock.models import ClockStage, Notification, OutboundMessage, SlaProfile
+from authz.sharing.models import Grant, RequestEvent, SharingRequest
 from catalog_schema.database import Base
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
@@ -15,6 +18,14 @@ from catalog_schema.user.models import User
 
 __all__ = [
     "Base",
+    "CalendarArrangement",
+    "ClockStage",
+    "Grant",
+    "Notification",
+    "OutboundMessage",
+    "RequestEvent",
+    "SharingRequest",
+    "SlaProfile",
     "DataElement",
     "Department",
     "Discrepancy",

@@ -2,7 +2,12 @@
 
 from typing import Any
 
+from sqlalchemy.orm import Session
 from stdnum.cn import uscc
+
+from catalog_schema.user import service as user_service
+from catalog_schema.user.models import User
+from catalog_schema.user.schemas import UserCreate
 
 
 def credit_code(seed: int) -> str:
@@ -70,3 +75,47 @@ def resource(**overrides: Any) -> dict[str, Any]:
     }
     doc.update(overrides)
     return doc
+
+
+# Demo resources, one per route of 统一受理、平台授权.
+DIRECT_RESOURCE = "102001/000001"  # 市场监管 企业登记基本信息: 无条件共享, no control parameters
+DEPARTMENT_RESOURCE = "101001/000001"  # 公安 人口基本信息: 有条件共享 → 公安 decides
+NOT_SHARED_RESOURCE = "301001/000001"  # 公安 居民身份证指纹信息: 不予共享
+
+
+def sharing_request(**overrides: Any) -> dict[str, Any]:
+    """A request of the demo requester (人社) for 公安's 人口基本信息."""
+    doc: dict[str, Any] = {
+        "resource": DEPARTMENT_RESOURCE,
+        "items": ["公民身份号码", "姓名", "出生日期"],
+        "purpose": "养老保险待遇资格认证时核验参保人身份",
+        "legal_basis": "《社会保险法》第七十三条",
+        "business_reference": "RS-2026-0001",
+        "access_modes": ["lookup"],
+        "valid_from": "2026-10-01",
+        "valid_until": "2027-09-30",
+        "expected_volume": 500,
+    }
+    doc.update(overrides)
+    return doc
+
+
+def direct_request(**overrides: Any) -> dict[str, Any]:
+    """A request for 市场监管's 企业登记基本信息, which the platform provides directly."""
+    doc = sharing_request(resource=DIRECT_RESOURCE, items=["统一社会信用代码", "名称", "登记状态"])
+    doc.update(overrides)
+    return doc
+
+
+def user(db: Session, username: str, role: str, department: str) -> User:
+    """Add a user of ``role`` in ``department`` (slug) to the test's database."""
+    return user_service.create(
+        db=db,
+        data=UserCreate(
+            username=username,
+            full_name=f"测试{username}",
+            role=role,
+            department=department,
+            password="test-password-1",
+        ),
+    )

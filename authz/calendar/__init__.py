@@ -1,0 +1,1 @@
+"""The working-day calendar: national holidays and make-up working days, plus loaded arrangements."""

@@ -1,0 +1,281 @@
+"""Stages on the working-day clock: start, pause (补正), resume, close, and recompute with warnings.
+
+A stage's deadline is ``working_days`` working days after the day it started, extended by the
+working days its pauses covered: a pause from day p to day r adds the working days in (p, r], so
+the day a requester answers does not count, as the day of any starting event does not.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from authz.calendar.service import WorkingCalendar, end_of_day, local_date, start_of_day
+from authz.clock.models import ClockStage, SlaProfile
+from authz.roles import Role
+from authz.types import RUNNING_STATES, StageKind, StageState
+from catalog_schema.errors import Conflict
+
+DEFAULT_PROFILE = "default"
+
+# Whose inbox a stage's warnings go to, in the stage's department.
+RESPONSIBLE_ROLE = {
+    StageKind.review: Role.catalog_admin,
+    StageKind.provision: Role.catalog_admin,
+    StageKind.decision: Role.dept_approver,
+    StageKind.discrepancy: Role.dept_approver,
+}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def active_profile(*, db: Session) -> SlaProfile:
+    """The SLA profile in force; the 3/3/10 defaults when none is stored."""
+    profile = db.scalar(select(SlaProfile).where(SlaProfile.is_active.is_(True)).order_by(SlaProfile.id))
+    return profile or SlaProfile(
+        name=DEFAULT_PROFILE,
+        review_days=3,
+        provision_days=3,
+        decision_days=10,
+        discrepancy_days=10,
+        due_soon_days=1,
+        is_active=True,
+    )
+
+
+def _pause_days(calendar: WorkingCalendar, pauses: Iterable[dict[str, Any]], today: date) -> int:
+    """Working days covered by pauses: (paused day, resumed day], up to today for an open pause."""
+    total = 0
+    for pause in pauses:
+        paused_on = local_date(datetime.fromisoformat(pause["from"]))
+        until = pause.get("until")
+        resumed_on = local_date(datetime.fromisoformat(until)) if until else today
+        total += calendar.working_days_between(paused_on, resumed_on)
+    return total
+
+
+@dataclass(frozen=True)
+class Schedule:
+    due_on: date
+    due_at: datetime
+    warn_at: datetime
+    provisional: bool
+
+
+def schedule_of(
+    calendar: WorkingCalendar,
+    *,
+    start_on: date,
+    working_days: int,
+    pauses: Iterable[dict[str, Any]],
+    due_soon_days: int,
+    today: date,
+) -> Schedule:
+    """Due date, yellow-warning start and provisional flag of a stage, from its start and pauses."""
+    due = calendar.deadline(start_on, working_days + _pause_days(calendar, pauses, today))
+    warn_on = calendar.working_day_before(due.due_on, due_soon_days)
+    return Schedule(due.due_on, end_of_day(due.due_on), start_of_day(warn_on), due.provisional)
+
+
+def _apply(stage: ClockStage, plan: Schedule) -> None:
+    stage.due_on, stage.due_at, stage.warn_at, stage.provisional = (
+        plan.due_on,
+        plan.due_at,
+        plan.warn_at,
+        plan.provisional,
+    )
+
+
+def start(
+    *,
+    db: Session,
+    kind: StageKind,
+    department_id: int,
+    subject: str,
+    at: datetime,
+    calendar: WorkingCalendar,
+    profile: SlaProfile,
+    request_id: int | None = None,
+    discrepancy_id: int | None = None,
+) -> ClockStage:
+    """Start a stage at ``at`` with the profile's limit for its kind."""
+    stage = ClockStage(
+        kind=kind,
+        department_id=department_id,
+        subject=subject[:300],
+        request_id=request_id,
+        discrepancy_id=discrepancy_id,
+        working_days=profile.days_for(kind),
+        started_at=at,
+        start_on=local_date(at),
+        pauses=[],
+        state_changed_at=at,
+    )
+    _apply(
+        stage,
+        schedule_of(
+            calendar,
+            start_on=stage.start_on,
+            working_days=stage.working_days,
+            pauses=(),
+            due_soon_days=profile.due_soon_days,
+            today=stage.start_on,
+        ),
+    )
+    stage.state = stage.running_state_at(at)
+    db.add(stage)
+    return stage
+
+
+def _require_running(stage: ClockStage) -> None:
+    if stage.state not in RUNNING_STATES:
+        raise Conflict(
+            f"办理环节“{stage.kind.label}”当前为“{stage.state.label}”，不能计时操作",
+            f"stage {stage.kind.value} is {stage.state.value}; the clock cannot change it",
+            code="stage_not_running",
+        )
+
+
+def pause(*, stage: ClockStage, at: datetime, reason: str, by: str) -> None:
+    """Stop the clock while the requester prepares supplementary material (补正)."""
+    _require_running(stage)
+    stage.pauses = [*stage.pauses, {"from": at.isoformat(), "until": None, "reason": reason, "by": by}]
+    stage.paused_since = at
+    stage.state = StageState.paused
+    stage.state_changed_at = at
+
+
+def _close_pause(stage: ClockStage, at: datetime) -> None:
+    if stage.paused_since is None:
+        return
+    stage.pauses = [*stage.pauses[:-1], {**stage.pauses[-1], "until": at.isoformat()}]
+    stage.paused_since = None
+
+
+def resume(*, stage: ClockStage, at: datetime, calendar: WorkingCalendar, due_soon_days: int) -> None:
+    """Restart the clock; the deadline moves by the working days the pause covered."""
+    if stage.state is not StageState.paused:
+        raise Conflict(
+            f"办理环节“{stage.kind.label}”未暂停",
+            f"stage {stage.kind.value} is not paused",
+            code="stage_not_paused",
+        )
+    _close_pause(stage, at)
+    _apply(
+        stage,
+        schedule_of(
+            calendar,
+            start_on=stage.start_on,
+            working_days=stage.working_days,
+            pauses=stage.pauses,
+            due_soon_days=due_soon_days,
+            today=local_date(at),
+        ),
+    )
+    stage.state = stage.running_state_at(at)
+    stage.state_changed_at = at
+
+
+def close(*, stage: ClockStage, at: datetime, cancelled: bool = False) -> None:
+    """End a stage: met or met late against its due time, or cancelled (withdrawn, not measured)."""
+    if not stage.state.is_open:
+        raise Conflict(
+            f"办理环节“{stage.kind.label}”已办结",
+            f"stage {stage.kind.value} is already closed",
+            code="stage_closed",
+        )
+    _close_pause(stage, at)
+    stage.completed_at = at
+    if cancelled:
+        stage.state = StageState.cancelled
+    else:
+        stage.state = StageState.met if at <= stage.due_at else StageState.met_late
+    stage.state_changed_at = at
+
+
+@dataclass
+class RecomputeReport:
+    """What one recompute changed."""
+
+    deadlines_checked: int = 0
+    deadlines_changed: int = 0
+    states_changed: int = 0
+    open_by_state: dict[str, int] = field(default_factory=dict)
+
+
+def recompute(
+    *,
+    db: Session,
+    now: datetime,
+    calendar: WorkingCalendar,
+    due_soon_days: int,
+    all_deadlines: bool = False,
+) -> RecomputeReport:
+    """Bring open stages up to date at ``now``.
+
+    Deadlines are recomputed for paused stages (their due day moves while they wait), provisional
+    ones (an arrangement may have been loaded since) or, with ``all_deadlines``, every open stage.
+    States of running stages then follow from ``due_at``/``warn_at`` in one UPDATE.
+    """
+    report = RecomputeReport()
+    today = local_date(now)
+    open_states = [s.value for s in StageState if s.is_open]
+    stmt = select(
+        ClockStage.id,
+        ClockStage.start_on,
+        ClockStage.working_days,
+        ClockStage.pauses,
+        ClockStage.due_on,
+        ClockStage.warn_at,
+        ClockStage.provisional,
+    ).where(ClockStage.state.in_(open_states))
+    if not all_deadlines:
+        stmt = stmt.where(ClockStage.provisional.is_(True) | ClockStage.paused_since.is_not(None))
+    changes: list[dict[str, Any]] = []
+    for stage_id, start_on, working_days, pauses, due_on, warn_at, provisional in db.execute(stmt):
+        report.deadlines_checked += 1
+        plan = schedule_of(
+            calendar,
+            start_on=start_on,
+            working_days=working_days,
+            pauses=pauses or (),
+            due_soon_days=due_soon_days,
+            today=today,
+        )
+        if (plan.due_on, plan.warn_at, plan.provisional) != (due_on, warn_at, provisional):
+            changes.append(
+                {
+                    "id": stage_id,
+                    "due_on": plan.due_on,
+                    "due_at": plan.due_at,
+                    "warn_at": plan.warn_at,
+                    "provisional": plan.provisional,
+                }
+            )
+    if changes:
+        db.execute(update(ClockStage), changes)
+    report.deadlines_changed = len(changes)
+    running = [s.value for s in RUNNING_STATES]
+    new_state = ClockStage.running_state_at(now)
+    result = db.execute(
+        update(ClockStage)
+        .where(ClockStage.state.in_(running), ClockStage.state != new_state)
+        .values(state=new_state, state_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    report.states_changed = result.rowcount or 0
+    report.open_by_state = {
+        str(state): count
+        for state, count in db.execute(
+            select(ClockStage.state, func.count())
+            .where(ClockStage.state.in_(open_states))
+            .group_by(ClockStage.state)
+        )
+    }
+    db.expire_all()
+    return report

@@ -1,0 +1,551 @@
+"""Sharing requests: submit, read within a user's scope, and move through the state machine.
+
+Every change goes through :func:`act` (or :func:`submit`), which checks the transition table in
+``authz.sharing.flows``, the actor's role and department, and the reason where one is needed,
+before anything changes; then it records the event, moves the clock and notifies the next party.
+"""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from authz.calendar import service as calendar_service
+from authz.calendar.service import WorkingCalendar, local_date
+from authz.clock import notify
+from authz.clock import service as clock_service
+from authz.clock.models import ClockStage, SlaProfile
+from authz.permissions import sees_every_department
+from authz.roles import Role
+from authz.settings import ClockSettings
+from authz.sharing import flows
+from authz.sharing.flows import Actor, ClockEffect, Transition
+from authz.sharing.models import Grant, RequestEvent, SharingRequest
+from authz.sharing.schemas import RequestCreate, TransitionIn
+from authz.types import GrantStatus, NotificationKind, RequestAction, RequestStatus, Route, StageKind
+from catalog_schema.department import service as department_service
+from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from catalog_schema.pagination import PageParams, paginate
+from catalog_schema.resource import service as resource_service
+from catalog_schema.resource.models import Resource
+from catalog_schema.types import ResourceStatus, ShareType
+from catalog_schema.user.models import User
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def calendar(*, db: Session) -> WorkingCalendar:
+    """The working-day calendar of the configured region, with every loaded arrangement."""
+    return calendar_service.get_calendar(db=db, region=ClockSettings().calendar_region)
+
+
+def not_found(request_id: int | str) -> NotFound:
+    return NotFound(
+        f"共享申请 {request_id} 不存在",
+        f"sharing request {request_id} does not exist",
+        code="request_not_found",
+    )
+
+
+def _visible(stmt: Select[Any], user: User) -> Select[Any]:
+    """A department sees its own requests; a provider approver also those for its resources."""
+    if sees_every_department(user):
+        return stmt
+    mine = SharingRequest.department_id == user.department_id
+    if user.role is Role.dept_approver:
+        return stmt.where(or_(mine, SharingRequest.provider_department_id == user.department_id))
+    if user.role in (Role.dept_requester,):
+        return stmt.where(mine)
+    return stmt.where(SharingRequest.id.is_(None))  # machine clients read grants, not requests
+
+
+def get(*, db: Session, request_id: int, user: User | None, lock: bool = False) -> SharingRequest:
+    """The request, if ``user`` (None: the system) may see it; otherwise NotFound, as if it did not exist."""
+    stmt = select(SharingRequest).where(SharingRequest.id == request_id)
+    if user is not None:
+        stmt = _visible(stmt, user)
+    if lock:
+        stmt = stmt.with_for_update()
+    request = db.scalar(stmt)
+    if request is None:
+        raise not_found(request_id)
+    return request
+
+
+def list_(
+    *,
+    db: Session,
+    user: User,
+    params: PageParams,
+    status: RequestStatus | None = None,
+    resource_id: int | None = None,
+    box: str | None = None,
+) -> tuple[list[SharingRequest], int]:
+    """Requests ``user`` may see, newest first; ``box`` narrows to "mine", "to_review" or "to_decide"."""
+    stmt = _visible(select(SharingRequest), user).order_by(SharingRequest.id.desc())
+    if status is not None:
+        stmt = stmt.where(SharingRequest.status == status)
+    if resource_id is not None:
+        stmt = stmt.where(SharingRequest.resource_id == resource_id)
+    if box == "mine":
+        stmt = stmt.where(SharingRequest.department_id == user.department_id)
+    elif box == "to_review":
+        stmt = stmt.where(SharingRequest.status.in_((RequestStatus.submitted, RequestStatus.provisioning)))
+    elif box == "to_decide":
+        stmt = stmt.where(
+            SharingRequest.provider_department_id == user.department_id,
+            SharingRequest.status == RequestStatus.pending_approval,
+        )
+    return paginate(db, stmt, params)
+
+
+def allowed_actions(request: SharingRequest, user: User | None) -> list[RequestAction]:
+    """The actions ``user`` may take on ``request`` now."""
+    return [
+        action
+        for action in flows.legal_actions(request.status)
+        if flows.is_actor(
+            flows.TRANSITIONS[(request.status, action)].actor,
+            user,
+            requester_department_id=request.department_id,
+            provider_department_id=request.provider_department_id,
+        )
+    ]
+
+
+def _requestable(db: Session, code: str) -> Resource:
+    resource = resource_service.get_by_code(db=db, code=code)
+    if resource.status is not ResourceStatus.published:
+        raise resource_service.not_found(code)
+    if resource.share_type is ShareType.none:
+        basis = resource.share_legal_basis or "（未登记）"
+        raise Forbidden(
+            f"信息资源《{resource.name}》为不予共享类，不能申请。依据：{basis}",
+            f"resource {resource.code} is not shared (不予共享) and cannot be requested; "
+            f"legal basis: {basis}",
+            code="resource_not_shareable",
+            extra={"legal_basis": resource.share_legal_basis},
+        )
+    return resource
+
+
+def _unknown_items(resource: Resource, items: list[str], path: str) -> list[Problem]:
+    names = {item.name for item in resource.items}
+    return [
+        Problem(
+            f"{path}[{i}]",
+            f"信息资源《{resource.name}》没有信息项“{name}”",
+            f"resource {resource.code} has no item {name!r}",
+        )
+        for i, name in enumerate(items)
+        if name not in names
+    ]
+
+
+def _subject(request: SharingRequest, kind: StageKind) -> str:
+    return f"共享申请 {request.number}《{request.resource.name}》{kind.label}"
+
+
+def _start_stage(
+    db: Session,
+    request: SharingRequest,
+    kind: StageKind,
+    at: datetime,
+    cal: WorkingCalendar,
+    profile: SlaProfile,
+) -> ClockStage:
+    if kind is StageKind.decision:
+        department_id = request.provider_department_id
+    else:
+        department_id = department_service.get_by_ref(db=db, ref=ClockSettings().platform_department).id
+    stage = clock_service.start(
+        db=db,
+        kind=kind,
+        department_id=department_id,
+        subject=_subject(request, kind),
+        at=at,
+        calendar=cal,
+        profile=profile,
+        request_id=request.id,
+    )
+    request.stages.append(stage)
+    return stage
+
+
+def _record(
+    db: Session,
+    request: SharingRequest,
+    *,
+    action: str,
+    source: RequestStatus | None,
+    user: User | None,
+    at: datetime,
+    reason: str | None,
+    details: dict[str, Any] | None = None,
+) -> RequestEvent:
+    event = RequestEvent(
+        action=action,
+        from_status=source,
+        to_status=request.status,
+        actor_id=user.id if user else None,
+        actor_role=user.role.value if user else "system",
+        actor_department_id=user.department_id if user else None,
+        at=at,
+        reason=reason,
+        details=details or {},
+    )
+    request.events.append(event)
+    return event
+
+
+def submit(*, db: Session, data: RequestCreate, user: User, now: datetime | None = None) -> SharingRequest:
+    """统一受理: file a request at the platform; the 3-working-day review clock starts."""
+    at = _now(now)
+    if user.role is not Role.dept_requester:
+        raise Forbidden(
+            "只有使用部门经办人可以提交共享申请",
+            "only a department requester can submit a sharing request",
+            code="permission_denied",
+        )
+    resource = _requestable(db, data.resource)
+    problems = _unknown_items(resource, data.items, "items")
+    if resource.provider_id == user.department_id:
+        problems.append(
+            Problem(
+                "resource",
+                "本部门提供的资源无需申请共享",
+                "your own department provides this resource; no request is needed",
+            )
+        )
+    today = local_date(at)
+    if data.valid_until < today:
+        problems.append(
+            Problem(
+                "valid_until",
+                f"有效期截止日 {data.valid_until} 已过",
+                f"valid_until {data.valid_until} is past",
+            )
+        )
+    if problems:
+        raise InvalidInput("共享申请有误", "invalid sharing request", problems=problems)
+    cal = calendar(db=db)
+    request = SharingRequest(
+        department_id=user.department_id,
+        requester_id=user.id,
+        resource=resource,
+        resource_version=resource.version,
+        provider_department_id=resource.provider_id,
+        items=list(data.items),
+        purpose=data.purpose,
+        legal_basis=data.legal_basis,
+        business_reference=data.business_reference,
+        access_modes=[m.value for m in data.access_modes],
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        expected_volume=data.expected_volume,
+        status=RequestStatus.submitted,
+        submitted_at=at,
+        stages=[],
+        events=[],
+    )
+    db.add(request)
+    db.flush()
+    request.number = f"SQ-{today.year}-{request.id:06d}"
+    _record(db, request, action="submit", source=None, user=user, at=at, reason=None)
+    stage = _start_stage(db, request, StageKind.review, at, cal, clock_service.active_profile(db=db))
+    _notify_next(db, request, stage, at)
+    db.flush()
+    return request
+
+
+def _open_stage(request: SharingRequest) -> ClockStage | None:
+    return next((s for s in reversed(request.stages) if s.state.is_open), None)
+
+
+def _check(
+    request: SharingRequest, action: RequestAction, user: User | None, data: TransitionIn
+) -> Transition:
+    transition = flows.TRANSITIONS.get((request.status, action))
+    if transition is None:
+        legal = "、".join(a.label for a in flows.legal_actions(request.status)) or "无"
+        raise Conflict(
+            f"申请 {request.number} 当前为“{request.status.label}”，不能“{action.label}”；此时可做：{legal}",
+            f"request {request.number} is {request.status.value}; {action.value} is not possible now "
+            f"(possible: {', '.join(a.value for a in flows.legal_actions(request.status)) or 'none'})",
+            code="transition_invalid",
+            extra={"status": request.status.value},
+        )
+    if not flows.is_actor(
+        transition.actor,
+        user,
+        requester_department_id=request.department_id,
+        provider_department_id=request.provider_department_id,
+    ):
+        raise Forbidden(
+            f"“{action.label}”只能由{transition.actor.label}办理",
+            f"{action.value} can only be taken by the {transition.actor.value}",
+            code="transition_forbidden",
+        )
+    if transition.needs_reason and not data.reason:
+        raise InvalidInput(
+            f"“{action.label}”必须填写理由",
+            f"{action.value} requires a reason",
+            code="reason_required",
+            problems=[Problem("reason", "必须填写理由", "a reason is required")],
+        )
+    if data.narrows and action is not RequestAction.approve:
+        raise InvalidInput(
+            "只有审批同意时可以调整信息项、有效期、共享方式和调用限额",
+            "items, validity, access modes and quotas can only be narrowed when approving",
+            code="narrowing_not_allowed",
+        )
+    return transition
+
+
+def _narrowed(request: SharingRequest, data: TransitionIn) -> dict[str, Any]:
+    """The grant terms after the provider narrows them; widening anything is refused."""
+    problems: list[Problem] = []
+    items = list(data.items) if data.items is not None else list(request.items)
+    problems += [
+        Problem(
+            f"items[{i}]",
+            f"“{name}”不在申请的信息项中，审批只能缩小范围",
+            f"{name!r} was not requested; approval can only narrow",
+        )
+        for i, name in enumerate(items)
+        if name not in request.items
+    ]
+    modes = (
+        [m.value for m in data.access_modes] if data.access_modes is not None else list(request.access_modes)
+    )
+    problems += [
+        Problem(f"access_modes[{i}]", f"未申请共享方式 {m}", f"access mode {m} was not requested")
+        for i, m in enumerate(modes)
+        if m not in request.access_modes
+    ]
+    valid_from = data.valid_from or request.valid_from
+    valid_until = data.valid_until or request.valid_until
+    if valid_from < request.valid_from:
+        problems.append(
+            Problem(
+                "valid_from",
+                f"起始日不能早于申请的 {request.valid_from}",
+                f"cannot start before {request.valid_from}",
+            )
+        )
+    if valid_until > request.valid_until:
+        problems.append(
+            Problem(
+                "valid_until",
+                f"截止日不能晚于申请的 {request.valid_until}",
+                f"cannot end after {request.valid_until}",
+            )
+        )
+    if valid_until < valid_from:
+        problems.append(Problem("valid_until", "截止日早于起始日", "valid_until is before valid_from"))
+    if problems:
+        raise InvalidInput(
+            "审批范围有误", "invalid approval terms", code="invalid_narrowing", problems=problems
+        )
+    return {
+        "items": items,
+        "access_modes": modes,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "daily_quota": data.daily_quota,
+    }
+
+
+def _grant(request: SharingRequest, terms: dict[str, Any], user: User | None, at: datetime) -> Grant:
+    assert request.route is not None
+    return Grant(
+        request=request,
+        department_id=request.department_id,
+        resource_id=request.resource_id,
+        provider_department_id=request.provider_department_id,
+        route=request.route,
+        purpose=request.purpose,
+        legal_basis=request.legal_basis,
+        masking={},
+        status=GrantStatus.active,
+        granted_at=at,
+        granted_by_id=user.id if user else None,
+        **terms,
+    )
+
+
+def act(
+    *,
+    db: Session,
+    request: SharingRequest,
+    action: RequestAction,
+    data: TransitionIn,
+    user: User | None,
+    now: datetime | None = None,
+) -> SharingRequest:
+    """Take ``action`` on ``request`` as ``user`` (None: the system), or raise and change nothing."""
+    at = _now(now)
+    transition = _check(request, action, user, data)
+    details: dict[str, Any] = {}
+    terms: dict[str, Any] | None = None
+    if action is RequestAction.approve:
+        terms = _narrowed(request, data)
+        details = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in terms.items()}
+    elif action is RequestAction.provide:
+        terms = {
+            "items": list(request.items),
+            "access_modes": list(request.access_modes),
+            "valid_from": request.valid_from,
+            "valid_until": request.valid_until,
+            "daily_quota": None,
+        }
+    source = request.status
+    cal = calendar(db=db)
+    profile = clock_service.active_profile(db=db)
+    stage = _open_stage(request)
+    if transition.clock is not ClockEffect.none and stage is None:
+        raise Conflict("申请没有进行中的办理环节", "the request has no open stage", code="stage_missing")
+    if stage is not None:
+        if transition.clock is ClockEffect.pause:
+            clock_service.pause(
+                stage=stage, at=at, reason=data.reason or "", by=user.username if user else "system"
+            )
+        elif transition.clock is ClockEffect.resume:
+            clock_service.resume(stage=stage, at=at, calendar=cal, due_soon_days=profile.due_soon_days)
+        elif transition.clock is ClockEffect.complete:
+            clock_service.close(stage=stage, at=at)
+        elif transition.clock is ClockEffect.cancel:
+            clock_service.close(stage=stage, at=at, cancelled=True)
+    if action is RequestAction.accept:
+        request.route = Route.department if request.resource.needs_department_approval else Route.direct
+        request.status = (
+            RequestStatus.pending_approval
+            if request.route is Route.department
+            else RequestStatus.provisioning
+        )
+        details = {"route": request.route.value}
+    else:
+        assert transition.target is not None
+        request.status = transition.target
+    next_stage: ClockStage | None = None
+    if action is RequestAction.accept:
+        kind = StageKind.decision if request.route is Route.department else StageKind.provision
+        next_stage = _start_stage(db, request, kind, at, cal, profile)
+    if terms is not None:
+        db.add(_grant(request, terms, user, at))
+    if action in (RequestAction.revoke, RequestAction.expire) and request.grant is not None:
+        request.grant.status = GrantStatus.revoked if action is RequestAction.revoke else GrantStatus.expired
+        request.grant.ended_at = at
+        request.grant.ended_by_id = user.id if user else None
+        request.grant.end_reason = data.reason
+    if request.status in flows.TERMINAL or request.status is RequestStatus.granted:
+        request.closed_at = request.closed_at or at
+    _record(
+        db, request, action=action.value, source=source, user=user, at=at, reason=data.reason, details=details
+    )
+    _notify_after(db, request, transition, next_stage, data, at)
+    db.flush()
+    return request
+
+
+def _notify_next(db: Session, request: SharingRequest, stage: ClockStage, at: datetime) -> None:
+    """Tell whoever the new stage waits for."""
+    kind = {
+        StageKind.review: NotificationKind.to_review,
+        StageKind.provision: NotificationKind.to_provide,
+        StageKind.decision: NotificationKind.to_decide,
+    }[stage.kind]
+    notify.post(
+        db=db,
+        department_id=stage.department_id,
+        role=clock_service.RESPONSIBLE_ROLE[stage.kind],
+        kind=kind,
+        title=f"【{kind.label}】{stage.subject}",
+        body=f"{request.department.name} 申请《{request.resource.name}》，请于 {stage.due_on} 前办理。",
+        at=at,
+        stage_id=stage.id,
+        request_id=request.id,
+    )
+
+
+def _notify_after(
+    db: Session,
+    request: SharingRequest,
+    transition: Transition,
+    next_stage: ClockStage | None,
+    data: TransitionIn,
+    at: datetime,
+) -> None:
+    if next_stage is not None:
+        db.flush()
+        _notify_next(db, request, next_stage, at)
+    action = transition.action
+    if action is RequestAction.request_supplement:
+        kind, title = NotificationKind.supplement_needed, f"【需补正】共享申请 {request.number}"
+    elif action is RequestAction.supplement:
+        stage = _open_stage(request)
+        if stage is not None:
+            _notify_next(db, request, stage, at)
+        return
+    elif (
+        transition.target in flows.TERMINAL | {RequestStatus.granted}
+        and transition.actor is not Actor.requester
+    ):
+        kind, title = NotificationKind.decided, f"【{request.status.label}】共享申请 {request.number}"
+    else:
+        return
+    notify.post(
+        db=db,
+        department_id=request.department_id,
+        role=Role.dept_requester,
+        kind=kind,
+        title=title,
+        body=f"《{request.resource.name}》：{data.reason or request.status.label}",
+        at=at,
+        request_id=request.id,
+    )
+
+
+def list_grants(
+    *, db: Session, user: User, params: PageParams, status: GrantStatus | None = None
+) -> tuple[list[Grant], int]:
+    """Grants ``user`` may see: its department's, or those of its department's resources (approvers)."""
+    stmt = select(Grant).order_by(Grant.id.desc())
+    if not sees_every_department(user):
+        mine = Grant.department_id == user.department_id
+        if user.role is Role.dept_approver:
+            stmt = stmt.where(or_(mine, Grant.provider_department_id == user.department_id))
+        else:
+            stmt = stmt.where(mine)
+    if status is not None:
+        stmt = stmt.where(Grant.status == status)
+    return paginate(db, stmt, params)
+
+
+def get_grant(*, db: Session, grant_id: int, user: User) -> Grant:
+    """One grant within ``user``'s scope, or NotFound."""
+    grant = db.get(Grant, grant_id)
+    visible = grant is not None and (
+        sees_every_department(user)
+        or grant.department_id == user.department_id
+        or (user.role is Role.dept_approver and grant.provider_department_id == user.department_id)
+    )
+    if grant is None or not visible:
+        raise NotFound(f"授权 {grant_id} 不存在", f"grant {grant_id} does not exist", code="grant_not_found")
+    return grant
+
+
+def expire_grants(*, db: Session, now: datetime | None = None) -> int:
+    """Expire every active grant whose validity ended before today (Beijing time); returns how many."""
+    at = _now(now)
+    today = local_date(at)
+    ids = db.scalars(
+        select(Grant.request_id).where(Grant.status == GrantStatus.active, Grant.valid_until < today)
+    ).all()
+    for request_id in ids:
+        request = get(db=db, request_id=request_id, user=None, lock=True)
+        act(db=db, request=request, action=RequestAction.expire, data=TransitionIn(), user=None, now=at)
+    return len(ids)
