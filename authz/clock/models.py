@@ -92,7 +92,8 @@ class ClockStage(Base):
             return StageState.due_soon
         return StageState.on_time
 
-    @running_state_at.inplace.expression
+    # mypy sees the decorated method as a plain callable; .inplace is SQLAlchemy 2.0's hybrid API.
+    @running_state_at.inplace.expression  # type: ignore[attr-defined]
     @classmethod
     def _running_state_at(cls, now: datetime) -> ColumnElement[str]:
         return case(

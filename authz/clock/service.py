@@ -10,14 +10,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from authz.calendar import service as calendar_service
+from authz.calendar.models import CalendarArrangement
+from authz.calendar.schemas import ArrangementFile
 from authz.calendar.service import WorkingCalendar, end_of_day, local_date, start_of_day
 from authz.clock.models import ClockStage, SlaProfile
+from authz.clock.schemas import SlaProfileUpdate
 from authz.roles import Role
 from authz.types import RUNNING_STATES, StageKind, StageState
 from catalog_schema.errors import Conflict
+from catalog_schema.user.models import User
 
 DEFAULT_PROFILE = "default"
 
@@ -262,7 +267,7 @@ def recompute(
     report.deadlines_changed = len(changes)
     running = [s.value for s in RUNNING_STATES]
     new_state = ClockStage.running_state_at(now)
-    result = db.execute(
+    result: CursorResult[Any] = db.execute(  # type: ignore[assignment]
         update(ClockStage)
         .where(ClockStage.state.in_(running), ClockStage.state != new_state)
         .values(state=new_state, state_changed_at=now)
@@ -279,3 +284,40 @@ def recompute(
     }
     db.expire_all()
     return report
+
+
+def update_profile(*, db: Session, data: SlaProfileUpdate, user: User | None) -> SlaProfile:
+    """Change the active SLA profile's limits; running stages keep theirs, new stages use these."""
+    profile = active_profile(db=db)
+    if profile.id is None:
+        db.add(profile)
+    for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(profile, name, value)
+    profile.updated_by_id = user.id if user else None
+    db.flush()
+    return profile
+
+
+def apply_arrangement(
+    *,
+    db: Session,
+    arrangement: ArrangementFile,
+    user: User | None,
+    region: str,
+    now: datetime | None = None,
+) -> tuple[CalendarArrangement, RecomputeReport]:
+    """Load a calendar arrangement, then recompute every open stage's deadline under it.
+
+    All open stages, not only provisional ones: an arrangement replaces the package's days for
+    its year, and a regional one can move deadlines that were already firm.
+    """
+    row = calendar_service.load_arrangement(db=db, arrangement=arrangement, user=user)
+    calendar = calendar_service.get_calendar(db=db, region=region)
+    report = recompute(
+        db=db,
+        now=now or now_utc(),
+        calendar=calendar,
+        due_soon_days=active_profile(db=db).due_soon_days,
+        all_deadlines=True,
+    )
+    return row, report

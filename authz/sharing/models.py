@@ -88,7 +88,7 @@ class RequestEvent(Base):
 
     @property
     def action_label(self) -> str:
-        return "提交申请" if self.action == "submit" else RequestAction(self.action).label
+        return "提交申请" if self.action == "submit" else RequestAction[self.action].label
 
 
 class Grant(DepartmentOwnedMixin, TimestampMixin, Base):
