@@ -1,13 +1,15 @@
 """Builders of valid input documents; a test overrides only what it is about."""
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc
 
-from catalog_schema.user import service as user_service
+from authz import security
+from authz.roles import Role
+from catalog_schema.department import service as department_service
 from catalog_schema.user.models import User
-from catalog_schema.user.schemas import UserCreate
 
 
 def credit_code(seed: int) -> str:
@@ -107,15 +109,23 @@ def direct_request(**overrides: Any) -> dict[str, Any]:
     return doc
 
 
+TEST_PASSWORD = "test-password-1"
+
+
+@lru_cache(maxsize=1)
+def _password_hash() -> str:
+    return security.hash_password(TEST_PASSWORD)  # Argon2 is slow on purpose: hash once per run
+
+
 def user(db: Session, username: str, role: str, department: str) -> User:
-    """Add a user of ``role`` in ``department`` (slug) to the test's database."""
-    return user_service.create(
-        db=db,
-        data=UserCreate(
-            username=username,
-            full_name=f"测试{username}",
-            role=role,
-            department=department,
-            password="test-password-1",
-        ),
+    """Add a user of ``role`` in ``department`` (slug) whose password is TEST_PASSWORD."""
+    row = User(
+        username=username,
+        full_name=f"测试{username}",
+        role=Role(role),
+        department=department_service.get_by_ref(db=db, ref=department),
+        password_hash=_password_hash(),
     )
+    db.add(row)
+    db.flush()
+    return row
