@@ -68,7 +68,7 @@ def get(*, db: Session, request_id: int, user: User | None, lock: bool = False) 
     if user is not None:
         stmt = _visible(stmt, user)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=SharingRequest)
     request = db.scalar(stmt)
     if request is None:
         raise not_found(request_id)
