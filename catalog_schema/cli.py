@@ -14,6 +14,7 @@ from rich.table import Table
 from authz.roles import Role
 from catalog_schema import demo, exchange, migrate
 from catalog_schema.database import get_engine, session_scope
+from catalog_schema.demo import requests as demo_requests
 from catalog_schema.demo import sources as demo_sources
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import GovdxError, InvalidInput
@@ -153,6 +154,8 @@ def demo_seed() -> None:
     try:
         with session_scope() as db:
             report = demo.seed(db)
+            requests_added = demo_requests.seed(db)
+            requests_total = demo_requests.count(db)
             statuses = resource_service.count_by_status(db=db)
             departments = department_service.count(db=db)
     except GovdxError as error:
@@ -173,6 +176,10 @@ def demo_seed() -> None:
         users.add_row(username, f"{role.label} ({role.value})", dept)
     out.print(users)
     out.print(f"新增用户 users created: {report.users_created}")
+    out.print(
+        f"共享申请 sharing requests: {requests_total}（本次新增 added {requests_added}），"
+        "覆盖每个办理状态与时限颜色 / one in every state and clock colour"
+    )
 
 
 @demo_app.command("sources")

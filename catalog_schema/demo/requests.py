@@ -1,0 +1,204 @@
+"""Demo sharing requests in every state, back-dated on the working-day clock so every colour shows.
+
+Each entry submits a request some working days ago and takes the actions that bring it to its
+state, at the times they would have happened; the clock then shows on time, due soon (yellow),
+overdue (red), paused, met and met late. Seeding again adds nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from authz.calendar.service import TZ, WorkingCalendar
+from authz.clock import service as clock_service
+from authz.sharing import service as sharing_service
+from authz.sharing.models import SharingRequest
+from authz.sharing.schemas import RequestCreate, TransitionIn
+from authz.types import RequestAction
+from catalog_schema.errors import NotFound
+from catalog_schema.user import service as user_service
+from catalog_schema.user.models import User
+
+A = RequestAction
+DEPARTMENT = "101001/000001"  # 公安 人口基本信息: 有条件共享, the provider decides
+DIRECT = "102001/000001"  # 市场监管 企业登记基本信息: 无条件共享, the platform provides
+PEOPLE_ITEMS = ["公民身份号码", "姓名", "出生日期", "户籍地"]
+COMPANY_ITEMS = ["统一社会信用代码", "名称", "登记状态", "住所"]
+
+
+@dataclass(frozen=True)
+class Step:
+    action: RequestAction
+    who: str
+    working_days_ago: int
+    reason: str | None = None
+    narrow_to: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DemoRequest:
+    reference: str  # business_reference, which also makes seeding idempotent
+    resource: str
+    purpose: str
+    submitted_working_days_ago: int
+    steps: tuple[Step, ...] = ()
+    valid_days: int = 365
+
+
+_SUPPLEMENT = "请补充加盖公章的授权委托书 / please add the signed letter of authority"
+REQUESTS: tuple[DemoRequest, ...] = (
+    DemoRequest("DEMO-01", DEPARTMENT, "养老保险待遇资格认证（刚提交，审查期内）", 0),
+    DemoRequest("DEMO-02", DEPARTMENT, "工伤认证身份核验（审查今明到期，黄牌预警）", 3),
+    DemoRequest("DEMO-03", DEPARTMENT, "失业金申领身份核验（审查已超期，红牌督办）", 5),
+    DemoRequest(
+        "DEMO-04",
+        DEPARTMENT,
+        "社保卡补换身份核验（审查补正中）",
+        2,
+        (Step(A.request_supplement, "catalog_admin", 1, _SUPPLEMENT),),
+    ),
+    DemoRequest(
+        "DEMO-05",
+        DEPARTMENT,
+        "调查统计（用途不明确，不予受理）",
+        8,
+        (Step(A.reject, "catalog_admin", 6, "用途与所申请信息项不相符"),),
+    ),
+    DemoRequest(
+        "DEMO-06", DIRECT, "企业参保登记核验（待平台提供）", 3, (Step(A.accept, "catalog_admin", 2),)
+    ),
+    DemoRequest(
+        "DEMO-07", DEPARTMENT, "灵活就业人员参保核验（待公安审批）", 2, (Step(A.accept, "catalog_admin", 1),)
+    ),
+    DemoRequest(
+        "DEMO-08",
+        DEPARTMENT,
+        "医保异地备案核验（部门审批已超期，红牌督办）",
+        16,
+        (Step(A.accept, "catalog_admin", 13),),
+    ),
+    DemoRequest(
+        "DEMO-09",
+        DEPARTMENT,
+        "退休人员待遇发放核验（部门要求补正）",
+        6,
+        (Step(A.accept, "catalog_admin", 5), Step(A.request_supplement, "approver", 2, _SUPPLEMENT)),
+    ),
+    DemoRequest(
+        "DEMO-10",
+        DEPARTMENT,
+        "批量导出全市人口（审批未通过）",
+        12,
+        (
+            Step(A.accept, "catalog_admin", 11),
+            Step(A.deny, "approver", 4, "超出最小必要范围，请按业务逐条查询"),
+        ),
+    ),
+    DemoRequest("DEMO-11", DEPARTMENT, "重复提交（已撤回）", 3, (Step(A.withdraw, "requester", 2),)),
+    DemoRequest(
+        "DEMO-12",
+        DEPARTMENT,
+        "社保待遇资格认证（已授权，审批缩小信息项；审查超期办结）",
+        20,
+        (
+            Step(A.accept, "catalog_admin", 15),
+            Step(A.approve, "approver", 10, narrow_to=("公民身份号码", "姓名")),
+        ),
+    ),
+    DemoRequest(
+        "DEMO-13",
+        DIRECT,
+        "企业参保登记核验（平台直接提供，已授权）",
+        9,
+        (Step(A.accept, "catalog_admin", 8), Step(A.provide, "catalog_admin", 7)),
+    ),
+    DemoRequest(
+        "DEMO-14",
+        DEPARTMENT,
+        "专项核查（授权已撤销）",
+        30,
+        (
+            Step(A.accept, "catalog_admin", 29),
+            Step(A.approve, "approver", 25),
+            Step(A.revoke, "approver", 3, "专项核查已结束"),
+        ),
+    ),
+    DemoRequest(
+        "DEMO-15",
+        DIRECT,
+        "年度企业年报抽查（授权已到期）",
+        40,
+        (Step(A.accept, "catalog_admin", 39), Step(A.provide, "catalog_admin", 38)),
+        valid_days=30,
+    ),
+)
+
+
+def _at(
+    calendar: WorkingCalendar, today: date, working_days_ago: int, now: datetime, minute: int
+) -> datetime:
+    if working_days_ago == 0:
+        return now - timedelta(minutes=5)
+    day = calendar.working_day_before(today, working_days_ago)
+    return datetime.combine(day, time(9, minute), TZ).astimezone(UTC)
+
+
+def _user(db: Session, username: str) -> User:
+    user = user_service.get_by_username(db=db, username=username)
+    if user is None:
+        raise NotFound(
+            f"演示用户 {username} 不存在", f"demo user {username} is missing", code="user_not_found"
+        )
+    return user
+
+
+def seed(db: Session, *, now: datetime | None = None) -> int:
+    """Add the demo requests that are missing; returns how many were added."""
+    now = now or datetime.now(UTC)
+    calendar = sharing_service.calendar(db=db)
+    today = now.astimezone(TZ).date()
+    existing = set(
+        db.scalars(
+            select(SharingRequest.business_reference).where(SharingRequest.business_reference.like("DEMO-%"))
+        )
+    )
+    added = 0
+    for spec in REQUESTS:
+        if spec.reference in existing:
+            continue
+        submitted_at = _at(calendar, today, spec.submitted_working_days_ago, now, 0)
+        start = submitted_at.astimezone(TZ).date()
+        items = PEOPLE_ITEMS if spec.resource == DEPARTMENT else COMPANY_ITEMS
+        data = RequestCreate(
+            resource=spec.resource,
+            items=items,
+            purpose=spec.purpose,
+            legal_basis="《社会保险法》第七十三条；《政务信息资源共享管理暂行办法》",
+            business_reference=spec.reference,
+            access_modes=["lookup", "batch"],
+            valid_from=start,
+            valid_until=start + timedelta(days=spec.valid_days),
+            expected_volume=300,
+        )
+        request = sharing_service.submit(db=db, data=data, user=_user(db, "requester"), now=submitted_at)
+        for minute, step in enumerate(spec.steps, start=1):
+            body = TransitionIn(reason=step.reason, items=list(step.narrow_to) if step.narrow_to else None)
+            sharing_service.act(
+                db=db,
+                request=request,
+                action=step.action,
+                data=body,
+                user=_user(db, step.who),
+                now=_at(calendar, today, step.working_days_ago, now, minute),
+            )
+        added += 1
+    sharing_service.expire_grants(db=db, now=now)
+    profile = clock_service.active_profile(db=db)
+    clock_service.recompute(db=db, now=now, calendar=calendar, due_soon_days=profile.due_soon_days)
+    return added
+
+
+def count(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(SharingRequest)) or 0

@@ -1,0 +1,40 @@
+"""The demo requests cover every request state and every clock state, and seeding twice adds nothing."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from authz.clock.models import ClockStage
+from authz.sharing.models import SharingRequest
+from authz.types import RequestStatus, StageState
+from catalog_schema.demo import requests as demo_requests
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # Friday afternoon in Beijing
+
+
+def test_demo_requests_are_in_every_state(db: Session) -> None:
+    demo_requests.seed(db, now=NOW)
+    statuses = set(db.scalars(select(SharingRequest.status)))
+    assert statuses == set(RequestStatus)
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        NOW,
+        datetime(2026, 11, 23, 0, 30, tzinfo=UTC),  # Monday 08:30
+        datetime(2026, 11, 21, 4, 0, tzinfo=UTC),  # a Saturday
+        datetime(2026, 10, 8, 1, 0, tzinfo=UTC),  # the first working day after National Day
+    ],
+)
+def test_demo_clock_shows_every_colour(db: Session, now: datetime) -> None:
+    demo_requests.seed(db, now=now)
+    states = set(db.scalars(select(ClockStage.state)))
+    assert states == set(StageState)
+
+
+def test_seeding_demo_requests_again_adds_nothing(db: Session) -> None:
+    demo_requests.seed(db, now=NOW)
+    assert demo_requests.seed(db, now=NOW) == 0
