@@ -305,7 +305,7 @@ def _check(
     return transition
 
 
-def _narrowed(request: SharingRequest, data: TransitionIn) -> dict[str, Any]:
+def _narrowed(request: SharingRequest, data: TransitionIn, today: date) -> dict[str, Any]:
     """The grant terms after the provider narrows them; widening anything is refused."""
     problems: list[Problem] = []
     items = list(data.items) if data.items is not None else list(request.items)
@@ -346,6 +346,15 @@ def _narrowed(request: SharingRequest, data: TransitionIn) -> dict[str, Any]:
         )
     if valid_until < valid_from:
         problems.append(Problem("valid_until", "截止日早于起始日", "valid_until is before valid_from"))
+    if valid_until < today:
+        problems.append(
+            Problem(
+                "valid_until",
+                f"截止日 {valid_until} 已过，授权将无法使用；申请部门可撤回后重新申请",
+                f"valid_until {valid_until} is past: the grant could never be used; "
+                "the requester can withdraw and apply again",
+            )
+        )
     if problems:
         raise InvalidInput(
             "审批范围有误", "invalid approval terms", code="invalid_narrowing", problems=problems
@@ -392,16 +401,10 @@ def act(
     details: dict[str, Any] = {}
     terms: dict[str, Any] | None = None
     if action is RequestAction.approve:
-        terms = _narrowed(request, data)
+        terms = _narrowed(request, data, local_date(at))
         details = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in terms.items()}
     elif action is RequestAction.provide:
-        terms = {
-            "items": list(request.items),
-            "access_modes": list(request.access_modes),
-            "valid_from": request.valid_from,
-            "valid_until": request.valid_until,
-            "daily_quota": None,
-        }
+        terms = _narrowed(request, TransitionIn(), local_date(at))
     source = request.status
     cal = calendar(db=db)
     profile = clock_service.active_profile(db=db)

@@ -327,3 +327,20 @@ def test_expire_grants_ends_grants_past_their_validity(
         S.expired,
         GrantStatus.expired,
     )
+
+
+def test_providing_after_the_wanted_validity_ended_is_refused(
+    db: Session, people: dict[str, User | None], request_in: Callable[[RequestStatus], SharingRequest]
+) -> None:
+    request = request_in(S.provisioning)
+    late = datetime(2027, 10, 8, 2, 0, tzinfo=UTC)  # the request wanted data until 2027-09-30
+    with pytest.raises(GovdxError) as caught:
+        sharing_service.act(
+            db=db,
+            request=request,
+            action=A.provide,
+            data=TransitionIn(),
+            user=people["catalog_admin"],
+            now=late,
+        )
+    assert (caught.value.code, request.status, request.grant) == ("invalid_narrowing", S.provisioning, None)
