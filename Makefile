@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install clean bench-ingest
+.PHONY: demo test lint install clean bench-ingest bench-clock
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
@@ -44,6 +44,10 @@ test: $(VENV)/.installed-test
 # 1,000,000 population rows end to end against the read + bulk-insert floor (see bench/ingest.py).
 bench-ingest: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
+
+# 100,000 open stages: recompute every clock state, and one deadline (see bench/clock.py).
+bench-clock: $(VENV)/.installed
+	$(BIN)/python bench/clock.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -52,7 +52,10 @@ class ImportReport:
         return sum(self.counts[section].values())
 
 
-def read_file(path: Path) -> dict[str, Any]:
+CATALOG_KEYS = "version, departments, elements, resources"
+
+
+def read_file(path: Path, *, keys: str = CATALOG_KEYS) -> dict[str, Any]:
     """Parse a catalog YAML (or JSON) file; too large, unreadable or malformed files are refused."""
     try:
         size = path.stat().st_size
@@ -76,7 +79,7 @@ def read_file(path: Path) -> dict[str, Any]:
             f"{path.name} is not UTF-8; save it as UTF-8",
             code="file_encoding",
         ) from exc
-    return parse_text(text, name=path.name)
+    return parse_text(text, name=path.name, keys=keys)
 
 
 class _CatalogLoader(yaml.SafeLoader):
@@ -104,7 +107,7 @@ class _CatalogLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def parse_text(text: str, *, name: str = "(input)") -> dict[str, Any]:
+def parse_text(text: str, *, name: str = "(input)", keys: str = CATALOG_KEYS) -> dict[str, Any]:
     """Parse catalog YAML text (JSON is YAML too) into a mapping."""
     try:
         data = yaml.load(text, Loader=_CatalogLoader)
@@ -126,8 +129,8 @@ def parse_text(text: str, *, name: str = "(input)") -> dict[str, Any]:
         ) from exc
     if not isinstance(data, dict):
         raise InvalidInput(
-            f"{name} 顶层应为包含 version、departments、elements、resources 的映射",
-            f"{name} must be a mapping with version, departments, elements, resources",
+            f"{name} 顶层应为包含 {keys.replace(', ', '、')} 的映射",
+            f"{name} must be a mapping with {keys}",
             code="malformed_file",
         )
     return data

@@ -253,7 +253,7 @@ def arrangement_days(arrangement: ArrangementFile) -> list[dict[str, Any]]:
 
 def read_arrangement(path: Path) -> ArrangementFile:
     """Read and validate an arrangement file (YAML or JSON)."""
-    return parse_arrangement(exchange.read_file(path))
+    return parse_arrangement(exchange.read_file(path, keys="year, region, source, holidays, workdays"))
 
 
 def load_arrangement(*, db: Session, arrangement: ArrangementFile, user: User | None) -> CalendarArrangement:

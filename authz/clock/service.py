@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+import catalog_schema.models  # noqa: F401  (every table clock_stages refers to, for bulk UPDATEs)
 from authz.calendar import service as calendar_service
 from authz.calendar.models import CalendarArrangement
 from authz.calendar.schemas import ArrangementFile
@@ -242,16 +243,22 @@ def recompute(
     if not all_deadlines:
         stmt = stmt.where(ClockStage.provisional.is_(True) | ClockStage.paused_since.is_not(None))
     changes: list[dict[str, Any]] = []
+    # Most stages were never paused, and many share a start day and limit: compute each once.
+    unpaused: dict[tuple[date, int], Schedule] = {}
     for stage_id, start_on, working_days, pauses, due_on, warn_at, provisional in db.execute(stmt):
         report.deadlines_checked += 1
-        plan = schedule_of(
-            calendar,
-            start_on=start_on,
-            working_days=working_days,
-            pauses=pauses or (),
-            due_soon_days=due_soon_days,
-            today=today,
-        )
+        plan = unpaused.get((start_on, working_days)) if not pauses else None
+        if plan is None:
+            plan = schedule_of(
+                calendar,
+                start_on=start_on,
+                working_days=working_days,
+                pauses=pauses or (),
+                due_soon_days=due_soon_days,
+                today=today,
+            )
+            if not pauses:
+                unpaused[(start_on, working_days)] = plan
         if (plan.due_on, plan.warn_at, plan.provisional) != (due_on, warn_at, provisional):
             changes.append(
                 {
