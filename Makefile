@@ -30,6 +30,7 @@ demo: $(VENV)/.installed
 	$(BIN)/govdx demo seed
 	$(BIN)/govdx demo sources
 	$(BIN)/govdx demo pipelines
+	$(BIN)/govdx clock run
 	$(BIN)/govdx serve
 
 lint: $(VENV)/.installed-test

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from api.settings import ApiSettings
 from authz.calendar import cli as calendar_cli
+from authz.clock import cli as clock_cli
 from catalog_schema import cli as catalog_cli
 from catalog_schema import migrate
 from catalog_schema.database import get_engine
@@ -24,6 +25,7 @@ app.add_typer(catalog_cli.user_app, name="user")
 app.add_typer(catalog_cli.demo_app, name="demo")
 app.add_typer(library_cli.library_app, name="library")
 app.add_typer(calendar_cli.calendar_app, name="calendar")
+app.add_typer(clock_cli.clock_app, name="clock")
 catalog_cli.demo_app.command("pipelines")(library_cli.demo_pipelines)
 
 

@@ -261,10 +261,18 @@ def resolve(*, db: Session, ticket: Discrepancy, data: DiscrepancyResolve, user:
             f"ticket {ticket.id} is {ticket.status.value} and cannot become {data.status.value}",
             code="discrepancy_transition_invalid",
         )
+    # The clock lives in authz, the layer above; importing it here keeps the pipelines' import light.
+    from authz.clock import scheduled as clock_scheduled
+
+    answered = ticket.status is DiscrepancyStatus.open
     ticket.status = data.status
     ticket.resolution_note = data.note
     ticket.resolved_by_id = user.id if user else None
     ticket.resolved_at = utcnow()
+    # Answering an open ticket stops its feedback clock at once (a confirmed one's already stopped).
+    clock_scheduled.close_discrepancy_stage(
+        db=db, ticket=ticket, at=ticket.resolved_at, start_missing=answered
+    )
     return ticket
 
 

@@ -25,6 +25,7 @@ def test_every_dag_file_imports(bag: DagBag) -> None:
         "govdx_certificate",
         "govdx_credit",
         "govdx_update_cycles",
+        "govdx_sharing_clock",
     }
 
 

@@ -1,0 +1,52 @@
+"""限期反馈 feedback clock, every 15 minutes: puts new discrepancy tickets on the working-day clock
+and stops it for answered ones, expires grants whose validity is over, brings stage states up to
+date and records each yellow warning (≤1 working day left), red warning and 督办 once, then sends
+the queued mail and webhook messages (a failed send is retried on the next run)."""
+
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from authz.clock import scheduled
+from dags.pipelines import DEFAULT_ARGS, START
+
+
+@task
+def sync_discrepancies() -> dict[str, Any]:
+    """Start the clock of new discrepancy tickets, stop it for answered ones."""
+    return scheduled.run_sync_discrepancies()
+
+
+@task
+def expire_grants() -> dict[str, Any]:
+    """End grants whose validity is over."""
+    return scheduled.run_expire_grants()
+
+
+@task
+def recompute_and_warn() -> dict[str, Any]:
+    """Recompute stage states; record yellow and red warnings and 督办 once each."""
+    return scheduled.run_recompute_and_warn()
+
+
+@task
+def deliver() -> dict[str, Any]:
+    """Send pending mail and webhook messages."""
+    return scheduled.run_deliver()
+
+
+@dag(
+    dag_id="govdx_sharing_clock",
+    schedule="*/15 * * * *",
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["govdx", "sharing", "clock"],
+    doc_md=__doc__,
+)
+def sharing_clock() -> None:
+    sync_discrepancies() >> expire_grants() >> recompute_and_warn() >> deliver()
+
+
+sharing_clock_dag = sharing_clock()

@@ -1,0 +1,262 @@
+"""Outbound warnings and 督办: queued per configured channel, sent to a real local SMTP server and a
+real local HTTP server, retried when a channel is down, failed after the last attempt, never raised."""
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from authz.clock import notify
+from authz.clock.models import Notification, OutboundMessage
+from authz.settings import ClockSettings
+from authz.types import Channel, NotificationKind, OutboundStatus
+from catalog_schema.department.models import Department
+
+NOW = datetime(2026, 10, 11, 1, 0, tzinfo=UTC)
+SUPERVISOR = "xiexiaofeng@sjj.rongcheng.gov.cn"
+TITLE = "【督办】共享申请 SQ-2026-000001《企业登记基本信息》规范性审查已超期"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def messages(self) -> list[EmailMessage]:
+        return [message_from_bytes(e.content, policy=default_policy) for e in self.envelopes]  # type: ignore[misc]
+
+
+@contextmanager
+def local_smtp() -> Iterator[tuple[int, Mailbox]]:
+    """A real SMTP server on 127.0.0.1, in a thread, for the length of the block."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, mailbox
+    finally:
+        controller.stop()
+
+
+@contextmanager
+def local_webhook(status: int = 200) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A real HTTP server on 127.0.0.1 answering each POST with ``status``; yields its URL and what it got."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(
+                {
+                    "json": json.loads(self.rfile.read(length).decode("utf-8")),
+                    "headers": dict(self.headers),
+                    "path": self.path,
+                }
+            )
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/govdx/warnings", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with local_smtp() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    with local_webhook() as server:
+        yield server
+
+
+@pytest.fixture
+def escalation(db: Session) -> Notification:
+    department = db.scalar(select(Department).where(Department.slug == "shujuju"))
+    assert department is not None
+    notification = notify.post(
+        db=db,
+        department_id=department.id,
+        kind=NotificationKind.escalation,
+        title=TITLE,
+        body="请督办联系人 谢晓峰 督促办理并反馈。",
+        at=NOW,
+    )
+    db.flush()
+    return notification
+
+
+def _queue(db: Session, notification: Notification, settings: ClockSettings) -> list[OutboundMessage]:
+    queued = notify.queue_outbound(
+        db=db,
+        notification=notification,
+        settings=settings,
+        supervisor_email=SUPERVISOR,
+        payload={"event": "escalation", "title": notification.title},
+    )
+    db.flush()
+    return queued
+
+
+def test_nothing_is_queued_when_no_channel_is_configured(db, escalation):
+    queued = _queue(db, escalation, ClockSettings(smtp_host="", notify_webhook_url=""))
+
+    assert queued == []
+    assert db.scalars(select(OutboundMessage)).all() == []
+
+
+def test_mail_and_webhook_are_queued_when_both_are_configured(db, escalation):
+    settings = ClockSettings(smtp_host="127.0.0.1", notify_webhook_url="http://127.0.0.1:9/hook")
+
+    queued = _queue(db, escalation, settings)
+
+    assert {(m.channel, m.recipient) for m in queued} == {
+        (Channel.smtp, SUPERVISOR),
+        (Channel.webhook, "http://127.0.0.1:9/hook"),
+    }
+    assert all(m.status is OutboundStatus.pending and m.notification_id == escalation.id for m in queued)
+
+
+def test_no_mail_is_queued_when_the_supervisor_email_is_unknown(db, escalation):
+    queued = notify.queue_outbound(
+        db=db,
+        notification=escalation,
+        settings=ClockSettings(smtp_host="127.0.0.1", notify_webhook_url=""),
+        supervisor_email=None,
+        payload={},
+    )
+
+    assert queued == []
+
+
+def test_mail_reaches_a_real_smtp_server_with_its_chinese_subject(db, escalation, smtp):
+    port, mailbox = smtp
+    settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=port, smtp_sender="govdx@rongcheng.gov.cn")
+    [message] = _queue(db, escalation, settings)
+
+    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+
+    assert report == notify.DeliveryReport(sent=1, failed=0, retrying=0)
+    assert (message.status, message.attempts, message.sent_at) == (OutboundStatus.sent, 1, NOW)
+    [envelope] = mailbox.envelopes
+    assert (envelope.mail_from, envelope.rcpt_tos) == ("govdx@rongcheng.gov.cn", [SUPERVISOR])
+    [mail] = mailbox.messages()
+    assert mail["Subject"] == TITLE
+    assert "谢晓峰" in mail.get_content()
+
+
+def test_webhook_receives_the_json_payload(db, escalation, webhook):
+    url, received = webhook
+    settings = ClockSettings(notify_webhook_url=url)
+    [message] = _queue(db, escalation, settings)
+
+    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+
+    assert (report.sent, message.status) == (1, OutboundStatus.sent)
+    [call] = received
+    assert call["path"] == "/govdx/warnings"
+    assert call["json"] == {"event": "escalation", "title": TITLE, "notification_id": escalation.id}
+    assert call["headers"]["X-Govdx-Message-Id"] == str(message.id)
+
+
+def test_a_webhook_error_status_leaves_the_message_pending_with_the_status(db, escalation):
+    with local_webhook(status=503) as (url, received):
+        settings = ClockSettings(notify_webhook_url=url)
+        [message] = _queue(db, escalation, settings)
+
+        report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+
+    assert report == notify.DeliveryReport(sent=0, failed=0, retrying=1)
+    assert (message.status, message.attempts) == (OutboundStatus.pending, 1)
+    assert message.last_error is not None and "HTTP 503" in message.last_error
+    assert len(received) == 1
+
+
+def test_an_unreachable_smtp_server_leaves_the_message_pending_with_the_error(db, escalation):
+    port = free_port()  # nothing listens there
+    settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=port, notify_max_attempts=3)
+    [message] = _queue(db, escalation, settings)
+
+    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+
+    assert report == notify.DeliveryReport(sent=0, failed=0, retrying=1)
+    assert (message.status, message.attempts, message.sent_at) == (OutboundStatus.pending, 1, None)
+    assert message.last_error is not None and f"127.0.0.1:{port}" in message.last_error
+
+
+def test_a_message_is_failed_after_the_last_attempt(db, escalation):
+    settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=free_port(), notify_max_attempts=2)
+    [message] = _queue(db, escalation, settings)
+
+    first = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    second = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    third = notify.deliver_pending(db=db, settings=settings, now=NOW)
+
+    assert (first.retrying, second.failed, third) == (1, 1, notify.DeliveryReport())
+    assert (message.status, message.attempts) == (OutboundStatus.failed, 2)
+
+
+def test_a_channel_that_is_down_is_tried_once_per_run_and_every_message_waits(db, escalation):
+    settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=free_port())
+    messages = _queue(db, escalation, settings) + _queue(db, escalation, settings)
+
+    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+
+    assert report.retrying == 2
+    assert [m.attempts for m in messages] == [1, 1]
+    assert messages[0].last_error == messages[1].last_error
+
+
+def test_a_malformed_webhook_address_is_recorded_not_raised(db, escalation):
+    settings = ClockSettings(notify_webhook_url="not a url at all")
+    [message] = _queue(db, escalation, settings)
+
+    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+
+    assert (report.retrying, message.status, message.attempts) == (1, OutboundStatus.pending, 1)
+    assert message.last_error
+
+
+def test_mail_queued_before_smtp_was_switched_off_waits_with_the_reason(db, escalation):
+    [message] = _queue(db, escalation, ClockSettings(smtp_host="127.0.0.1"))
+
+    notify.deliver_pending(db=db, settings=ClockSettings(smtp_host=""), now=NOW)
+
+    assert (message.status, message.attempts) == (OutboundStatus.pending, 1)
+    assert message.last_error is not None and "GOVDX_SMTP_HOST" in message.last_error
