@@ -454,8 +454,10 @@ def act(
     return request
 
 
-def _notify_next(db: Session, request: SharingRequest, stage: ClockStage, at: datetime) -> None:
-    """Tell whoever the new stage waits for."""
+def _notify_next(
+    db: Session, request: SharingRequest, stage: ClockStage, at: datetime, *, supplemented: bool = False
+) -> None:
+    """Tell whoever the stage waits for: a new stage, or one whose 补正 has just come in."""
     kind = {
         StageKind.review: NotificationKind.to_review,
         StageKind.provision: NotificationKind.to_provide,
@@ -466,7 +468,7 @@ def _notify_next(db: Session, request: SharingRequest, stage: ClockStage, at: da
         department_id=stage.department_id,
         role=clock_service.RESPONSIBLE_ROLE[stage.kind],
         kind=kind,
-        title=f"【{kind.label}】{stage.subject}",
+        title=f"【{'补正材料已提交，' if supplemented else ''}{kind.label}】{stage.subject}",
         body=f"{request.department.name} 申请《{request.resource.name}》，请于 {stage.due_on} 前办理。",
         at=at,
         stage_id=stage.id,
@@ -491,7 +493,7 @@ def _notify_after(
     elif action is RequestAction.supplement:
         stage = _open_stage(request)
         if stage is not None:
-            _notify_next(db, request, stage, at)
+            _notify_next(db, request, stage, at, supplemented=True)
         return
     elif (
         transition.target in flows.TERMINAL | {RequestStatus.granted}
