@@ -239,9 +239,7 @@ def recompute_once(engine: Engine, now: datetime, calendar: WorkingCalendar) -> 
 
     def run() -> Any:
         with Session(engine) as db:
-            report = recompute(
-                db=db, now=now, calendar=calendar, due_soon_days=DUE_SOON_DAYS, all_deadlines=True
-            )
+            report = recompute(db=db, now=now, calendar=calendar, all_deadlines=True)
             db.commit()
             return report
 

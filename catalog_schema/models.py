@@ -1,7 +1,7 @@
 """Every table of the platform, imported in one place for Alembic and for tests."""
 
 from authz.calendar.models import CalendarArrangement
-from authz.clock.models import ClockStage, Notification, OutboundMessage, SlaProfile
+from authz.clock.models import ClockStage, Notification, NotificationReceipt, OutboundMessage, SlaProfile
 from authz.sharing.models import Grant, RequestEvent, SharingRequest
 from catalog_schema.database import Base
 from catalog_schema.department.models import Department
@@ -28,6 +28,7 @@ __all__ = [
     "IngestBatch",
     "LibraryRecord",
     "Notification",
+    "NotificationReceipt",
     "OutboundMessage",
     "OwnershipTransfer",
     "QuarantinedRow",

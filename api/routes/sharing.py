@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Depends, Query
 
 from api.deps import CurrentUser, DbSession, Paging, RowId, requires
 from authz.permissions import GrantRead as GrantReadPermission
-from authz.permissions import RequestAct, RequestRead, RequestSubmit
+from authz.permissions import RequestAct, RequestRead, RequestSubmit, visible_resource_statuses
 from authz.sharing import service as sharing_service
 from authz.sharing.models import Grant, SharingRequest
 from authz.sharing.schemas import GrantRead, RequestCreate, RequestSummary, TransitionIn
@@ -35,11 +35,17 @@ def _grant(db: DbSession, user: CurrentUser, grant_id: RowId) -> Grant:
 
 def _resource_id(
     db: DbSession,
+    user: CurrentUser,
     resource: Annotated[
         str | None, Query(min_length=1, max_length=40, description="信息资源代码 / resource code")
     ] = None,
 ) -> int | None:
-    return None if resource is None else resource_service.get_by_code(db=db, code=resource).id
+    if resource is None:
+        return None
+    found = resource_service.get_by_code(db=db, code=resource)
+    if found.status not in visible_resource_statuses(user):
+        raise resource_service.not_found(resource)  # a draft reads like a missing resource
+    return found.id
 
 
 PathRequest = Annotated[SharingRequest, Depends(_request)]

@@ -7,6 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from catalog_schema.types import LongText, ShortText
 from catalog_schema.validation import BilingualValueError
 
+# The years the working-day calendar covers.
+FIRST_YEAR = 2001
+LAST_YEAR = 2060
+
 
 class HolidaySpan(BaseModel):
     """放假: consecutive days off, e.g. 国庆节 10-01 … 10-08."""
@@ -41,7 +45,7 @@ class ArrangementFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    year: int = Field(ge=2001, le=2099)
+    year: int = Field(ge=FIRST_YEAR, le=LAST_YEAR)
     region: str = Field(default="", pattern=r"^([0-9]{6})?$")
     source: LongText
     holidays: list[HolidaySpan] = Field(default_factory=list, max_length=100)

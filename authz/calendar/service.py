@@ -25,15 +25,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from authz.calendar.models import CalendarArrangement
-from authz.calendar.schemas import ArrangementFile
+from authz.calendar.schemas import FIRST_YEAR, LAST_YEAR, ArrangementFile
 from catalog_schema import exchange
 from catalog_schema.errors import InvalidInput, Problem
 from catalog_schema.user.models import User
 from catalog_schema.validation import problems_from
 
 TZ = ZoneInfo("Asia/Shanghai")
-FIRST_YEAR = 2001
-LAST_YEAR = 2060
 
 
 @dataclass(frozen=True)
@@ -159,6 +157,9 @@ _calendars: dict[tuple[str, tuple[Any, ...]], WorkingCalendar] = {}
 
 def get_calendar(*, db: Session, region: str = "") -> WorkingCalendar:
     """The calendar of ``region`` with every loaded arrangement; rebuilt only when arrangements change."""
+    own = select(CalendarArrangement.id).where(CalendarArrangement.region == region).limit(1)
+    if region and db.scalar(own) is None:
+        region = ""  # a region without arrangements of its own shares the national calendar and its cache
     version = tuple(
         db.execute(
             select(

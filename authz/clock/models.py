@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, case
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, case
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
@@ -50,6 +50,8 @@ class ClockStage(Base):
     __table_args__ = (
         Index("ix_clock_stages_state_due", "state", "due_at"),
         Index("ix_clock_stages_department_kind", "department_id", "kind"),
+        Index("ix_clock_stages_due_on", "due_on"),
+        Index("ix_clock_stages_start_on_state", "start_on", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +67,8 @@ class ClockStage(Base):
     # What the stage is about, for inboxes and mail: "共享申请 SQ-2026-000012《…》规范性审查".
     subject: Mapped[str] = mapped_column(String(300))
     working_days: Mapped[int]
+    # Yellow warning when this many working days or fewer are left; fixed when the stage starts.
+    due_soon_days: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     start_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date] = mapped_column(Date)
@@ -124,6 +128,18 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationReceipt(Base):
+    """A read receipt: one user has read one inbox entry (a department-wide entry is read per person)."""
+
+    __tablename__ = "notification_reads"
+    __table_args__ = (UniqueConstraint("notification_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OutboundMessage(Base):

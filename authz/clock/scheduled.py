@@ -115,7 +115,7 @@ def sync_discrepancies(*, db: Session, now: datetime, settings: ClockSettings) -
         .where(ClockStage.state.in_(OPEN_STATES), d.status != DiscrepancyStatus.open)
     ).all()
     for stage, resolved_at in answered:
-        clock_service.close(stage=stage, at=resolved_at or now)
+        clock_service.close(stage=stage, at=resolved_at or now, calendar=calendar)
     db.flush()
     return {"started": len(unclocked), "closed": len(answered)}
 
@@ -129,10 +129,11 @@ def close_discrepancy_stage(
     in the on-time rate (``start_missing``; not for a ticket that was answered already).
     """
     stage = db.scalar(select(ClockStage).where(ClockStage.discrepancy_id == ticket.id))
+    settings = ClockSettings()
+    calendar = _calendar(db, settings)
     if stage is None:
         if not start_missing:
             return None
-        settings = ClockSettings()
         stage = _start_discrepancy_stage(
             db,
             ticket_id=ticket.id,
@@ -141,11 +142,11 @@ def close_discrepancy_stage(
             subject_key=ticket.subject_key,
             department_id=ticket.authoritative_department_id,
             detected_at=ticket.detected_at,
-            calendar=_calendar(db, settings),
+            calendar=calendar,
             profile=clock_service.active_profile(db=db),
         )
     if stage.state.is_open:
-        clock_service.close(stage=stage, at=at)
+        clock_service.close(stage=stage, at=at, calendar=calendar)
     db.flush()
     return stage
 
@@ -161,7 +162,6 @@ def recompute_and_warn(*, db: Session, now: datetime, settings: ClockSettings) -
         db=db,
         now=now,
         calendar=_calendar(db, settings),
-        due_soon_days=clock_service.active_profile(db=db).due_soon_days,
         all_deadlines=False,
     )
     return {

@@ -88,12 +88,34 @@ def schedule_of(
     return Schedule(due.due_on, end_of_day(due.due_on), start_of_day(warn_on), due.provisional)
 
 
+# A moved deadline is a new deadline: its yellow and red warnings (and 督办) are owed again.
+_WARNINGS_CLEARED = {"yellow_at": None, "red_at": None, "escalated_at": None}
+
+
 def _apply(stage: ClockStage, plan: Schedule) -> None:
+    if stage.due_on is not None and plan.due_on != stage.due_on:
+        for name, value in _WARNINGS_CLEARED.items():
+            setattr(stage, name, value)
     stage.due_on, stage.due_at, stage.warn_at, stage.provisional = (
         plan.due_on,
         plan.due_at,
         plan.warn_at,
         plan.provisional,
+    )
+
+
+def reschedule(*, stage: ClockStage, calendar: WorkingCalendar, today: date) -> None:
+    """Recompute a stage's deadline from its start, its limit and its pauses (open ones up to ``today``)."""
+    _apply(
+        stage,
+        schedule_of(
+            calendar,
+            start_on=stage.start_on,
+            working_days=stage.working_days,
+            pauses=stage.pauses,
+            due_soon_days=stage.due_soon_days,
+            today=today,
+        ),
     )
 
 
@@ -117,6 +139,7 @@ def start(
         request_id=request_id,
         discrepancy_id=discrepancy_id,
         working_days=profile.days_for(kind),
+        due_soon_days=profile.due_soon_days,
         started_at=at,
         start_on=local_date(at),
         pauses=[],
@@ -163,7 +186,7 @@ def _close_pause(stage: ClockStage, at: datetime) -> None:
     stage.paused_since = None
 
 
-def resume(*, stage: ClockStage, at: datetime, calendar: WorkingCalendar, due_soon_days: int) -> None:
+def resume(*, stage: ClockStage, at: datetime, calendar: WorkingCalendar) -> None:
     """Restart the clock; the deadline moves by the working days the pause covered."""
     if stage.state is not StageState.paused:
         raise Conflict(
@@ -172,35 +195,32 @@ def resume(*, stage: ClockStage, at: datetime, calendar: WorkingCalendar, due_so
             code="stage_not_paused",
         )
     _close_pause(stage, at)
-    _apply(
-        stage,
-        schedule_of(
-            calendar,
-            start_on=stage.start_on,
-            working_days=stage.working_days,
-            pauses=stage.pauses,
-            due_soon_days=due_soon_days,
-            today=local_date(at),
-        ),
-    )
+    reschedule(stage=stage, calendar=calendar, today=local_date(at))
     stage.state = stage.running_state_at(at)
     stage.state_changed_at = at
 
 
-def close(*, stage: ClockStage, at: datetime, cancelled: bool = False) -> None:
-    """End a stage: met or met late against its due time, or cancelled (withdrawn, not measured)."""
+def close(*, stage: ClockStage, at: datetime, calendar: WorkingCalendar, cancelled: bool = False) -> None:
+    """End a stage: met or met late against its due time, or cancelled (withdrawn in time, not measured).
+
+    A stage withdrawn after its deadline stays measured as met late: withdrawing must not wipe
+    an overdue stage out of the on-time rate.
+    """
     if not stage.state.is_open:
         raise Conflict(
             f"办理环节“{stage.kind.label}”已办结",
             f"stage {stage.kind.value} is already closed",
             code="stage_closed",
         )
-    _close_pause(stage, at)
+    if stage.paused_since is not None:
+        _close_pause(stage, at)
+        reschedule(stage=stage, calendar=calendar, today=local_date(at))
     stage.completed_at = at
-    if cancelled:
+    late = at > stage.due_at
+    if cancelled and not late:
         stage.state = StageState.cancelled
     else:
-        stage.state = StageState.met if at <= stage.due_at else StageState.met_late
+        stage.state = StageState.met_late if late else StageState.met
     stage.state_changed_at = at
 
 
@@ -211,6 +231,7 @@ class RecomputeReport:
     deadlines_checked: int = 0
     deadlines_changed: int = 0
     states_changed: int = 0
+    rejudged: int = 0  # closed stages whose met / met late verdict changed under a loaded arrangement
     open_by_state: dict[str, int] = field(default_factory=dict)
 
 
@@ -219,7 +240,6 @@ def recompute(
     db: Session,
     now: datetime,
     calendar: WorkingCalendar,
-    due_soon_days: int,
     all_deadlines: bool = False,
 ) -> RecomputeReport:
     """Bring open stages up to date at ``now``.
@@ -235,6 +255,7 @@ def recompute(
         ClockStage.id,
         ClockStage.start_on,
         ClockStage.working_days,
+        ClockStage.due_soon_days,
         ClockStage.pauses,
         ClockStage.due_on,
         ClockStage.warn_at,
@@ -244,10 +265,12 @@ def recompute(
         stmt = stmt.where(ClockStage.provisional.is_(True) | ClockStage.paused_since.is_not(None))
     changes: list[dict[str, Any]] = []
     # Most stages were never paused, and many share a start day and limit: compute each once.
-    unpaused: dict[tuple[date, int], Schedule] = {}
-    for stage_id, start_on, working_days, pauses, due_on, warn_at, provisional in db.execute(stmt):
+    unpaused: dict[tuple[date, int, int], Schedule] = {}
+    rows = db.execute(stmt)
+    for stage_id, start_on, working_days, due_soon_days, pauses, due_on, warn_at, provisional in rows:
         report.deadlines_checked += 1
-        plan = unpaused.get((start_on, working_days)) if not pauses else None
+        key = (start_on, working_days, due_soon_days)
+        plan = unpaused.get(key) if not pauses else None
         if plan is None:
             plan = schedule_of(
                 calendar,
@@ -258,17 +281,16 @@ def recompute(
                 today=today,
             )
             if not pauses:
-                unpaused[(start_on, working_days)] = plan
+                unpaused[key] = plan
         if (plan.due_on, plan.warn_at, plan.provisional) != (due_on, warn_at, provisional):
-            changes.append(
-                {
-                    "id": stage_id,
-                    "due_on": plan.due_on,
-                    "due_at": plan.due_at,
-                    "warn_at": plan.warn_at,
-                    "provisional": plan.provisional,
-                }
-            )
+            change = {
+                "id": stage_id,
+                "due_on": plan.due_on,
+                "due_at": plan.due_at,
+                "warn_at": plan.warn_at,
+                "provisional": plan.provisional,
+            }
+            changes.append(change | _WARNINGS_CLEARED if plan.due_on != due_on else change)
     if changes:
         db.execute(update(ClockStage), changes)
     report.deadlines_changed = len(changes)
@@ -320,11 +342,28 @@ def apply_arrangement(
     """
     row = calendar_service.load_arrangement(db=db, arrangement=arrangement, user=user)
     calendar = calendar_service.get_calendar(db=db, region=region)
-    report = recompute(
-        db=db,
-        now=now or now_utc(),
-        calendar=calendar,
-        due_soon_days=active_profile(db=db).due_soon_days,
-        all_deadlines=True,
-    )
+    at = now or now_utc()
+    report = recompute(db=db, now=at, calendar=calendar, all_deadlines=True)
+    report.rejudged = rejudge_closed(db=db, calendar=calendar)
     return row, report
+
+
+def rejudge_closed(*, db: Session, calendar: WorkingCalendar) -> int:
+    """Closed stages measured against a provisional deadline are judged again under ``calendar``."""
+    stages = db.scalars(
+        select(ClockStage).where(
+            ClockStage.provisional.is_(True),
+            ClockStage.completed_at.is_not(None),
+            ClockStage.state.in_((StageState.met, StageState.met_late)),
+        )
+    ).all()
+    changed = 0
+    for stage in stages:
+        assert stage.completed_at is not None
+        reschedule(stage=stage, calendar=calendar, today=local_date(stage.completed_at))
+        verdict = StageState.met if stage.completed_at <= stage.due_at else StageState.met_late
+        if verdict is not stage.state:
+            stage.state = verdict
+            changed += 1
+    db.flush()
+    return changed

@@ -76,7 +76,10 @@ TRANSITIONS: dict[tuple[RequestStatus, RequestAction], Transition] = {
         Transition(
             S.review_supplement, A.supplement, S.submitted, Actor.requester, False, ClockEffect.resume
         ),
+        # The requester never answered 补正, or the platform cannot provide: the request ends.
+        Transition(S.review_supplement, A.reject, S.rejected, Actor.platform, True, ClockEffect.complete),
         Transition(S.provisioning, A.provide, S.granted, Actor.platform, False, ClockEffect.complete),
+        Transition(S.provisioning, A.reject, S.rejected, Actor.platform, True, ClockEffect.complete),
         Transition(S.pending_approval, A.approve, S.granted, Actor.provider, False, ClockEffect.complete),
         Transition(S.pending_approval, A.deny, S.denied, Actor.provider, True, ClockEffect.complete),
         Transition(
@@ -95,6 +98,7 @@ TRANSITIONS: dict[tuple[RequestStatus, RequestAction], Transition] = {
             False,
             ClockEffect.resume,
         ),
+        Transition(S.approval_supplement, A.deny, S.denied, Actor.provider, True, ClockEffect.complete),
         *(
             Transition(state, A.withdraw, S.withdrawn, Actor.requester, False, ClockEffect.cancel)
             for state in _OPEN_BEFORE_DECISION

@@ -101,6 +101,8 @@ class Grant(DepartmentOwnedMixin, TimestampMixin, Base):
     request_id: Mapped[int] = mapped_column(
         ForeignKey("sharing_requests.id", ondelete="CASCADE"), unique=True
     )
+    # The request number a department system quotes on every data call under this grant.
+    request_number: Mapped[str] = mapped_column(String(24), index=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
     provider_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     route: Mapped[Route] = mapped_column(enum_column(Route))

@@ -206,7 +206,7 @@ class GrantRead(BaseModel):
         return cls(
             id=g.id,
             request_id=g.request_id,
-            request_number=g.request.number,
+            request_number=g.request_number,
             consumer=DepartmentRef.model_validate(g.department),
             resource=_resource_ref(g.resource),
             route=Labelled.of(g.route),

@@ -145,6 +145,21 @@ def _unknown_items(resource: Resource, items: list[str], path: str) -> list[Prob
     ]
 
 
+def _still_requestable(db: Session, request: SharingRequest, items: list[str]) -> None:
+    """The catalog may have changed since submission: a retired or no-longer-shared resource, or a
+    removed item, cannot be accepted, approved or provided (the request can be rejected or denied)."""
+    resource = _requestable(db, request.resource.code)
+    problems = _unknown_items(resource, items, "items")
+    if problems:
+        raise InvalidInput(
+            f"信息资源《{resource.name}》已变更，申请的部分信息项已不存在；请驳回或要求补正",
+            f"resource {resource.code} has changed and no longer has some requested items; "
+            "reject it or ask for supplementary material",
+            code="resource_changed",
+            problems=problems,
+        )
+
+
 def _subject(request: SharingRequest, kind: StageKind) -> str:
     return f"共享申请 {request.number}《{request.resource.name}》{kind.label}"
 
@@ -372,6 +387,7 @@ def _grant(request: SharingRequest, terms: dict[str, Any], user: User | None, at
     assert request.route is not None
     return Grant(
         request=request,
+        request_number=request.number,
         department_id=request.department_id,
         resource_id=request.resource_id,
         provider_department_id=request.provider_department_id,
@@ -405,6 +421,8 @@ def act(
         details = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in terms.items()}
     elif action is RequestAction.provide:
         terms = _narrowed(request, TransitionIn(), local_date(at))
+    if action in (RequestAction.accept, RequestAction.approve, RequestAction.provide):
+        _still_requestable(db, request, terms["items"] if terms else request.items)
     source = request.status
     cal = calendar(db=db)
     profile = clock_service.active_profile(db=db)
@@ -417,11 +435,11 @@ def act(
                 stage=stage, at=at, reason=data.reason or "", by=user.username if user else "system"
             )
         elif transition.clock is ClockEffect.resume:
-            clock_service.resume(stage=stage, at=at, calendar=cal, due_soon_days=profile.due_soon_days)
+            clock_service.resume(stage=stage, at=at, calendar=cal)
         elif transition.clock is ClockEffect.complete:
-            clock_service.close(stage=stage, at=at)
+            clock_service.close(stage=stage, at=at, calendar=cal)
         elif transition.clock is ClockEffect.cancel:
-            clock_service.close(stage=stage, at=at, cancelled=True)
+            clock_service.close(stage=stage, at=at, calendar=cal, cancelled=True)
     if action is RequestAction.accept:
         request.route = Route.department if request.resource.needs_department_approval else Route.direct
         request.status = (

@@ -195,8 +195,7 @@ def seed(db: Session, *, now: datetime | None = None) -> int:
             )
         added += 1
     sharing_service.expire_grants(db=db, now=now)
-    profile = clock_service.active_profile(db=db)
-    clock_service.recompute(db=db, now=now, calendar=calendar, due_soon_days=profile.due_soon_days)
+    clock_service.recompute(db=db, now=now, calendar=calendar)
     return added
 
 

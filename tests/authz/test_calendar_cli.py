@@ -246,7 +246,7 @@ from catalog_schema.database import make_engine
 with Session(make_engine(sys.argv[1])) as db:
     report = service.recompute(
         db=db, now=datetime(2026, 11, 16, 2, tzinfo=UTC), calendar=national_calendar(),
-        due_soon_days=1, all_deadlines=True,
+        all_deadlines=True,
     )
     db.commit()
 print(report.deadlines_changed)

@@ -1,6 +1,6 @@
 """The clock of a stage: due dates, yellow and red, pauses for 补正, met and met late, recompute."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.orm import Session
@@ -44,7 +44,7 @@ def act(
 
 
 def recompute(db: Session, at: datetime) -> clock_service.RecomputeReport:
-    return clock_service.recompute(db=db, now=at, calendar=CAL, due_soon_days=1)
+    return clock_service.recompute(db=db, now=at, calendar=CAL)
 
 
 def review_stage(request: SharingRequest) -> ClockStage:
@@ -277,4 +277,76 @@ def test_closing_a_closed_stage_is_refused(db: Session) -> None:
     request = submit(db, beijing("2026-11-16T10:00"))
     act(db, request, RequestAction.reject, "catalog_admin", beijing("2026-11-17T10:00"), reason="用途不明确")
     with pytest.raises(clock_service.Conflict):
-        clock_service.close(stage=review_stage(request), at=beijing("2026-11-17T11:00") + timedelta(hours=1))
+        clock_service.close(stage=review_stage(request), at=beijing("2026-11-17T12:00"), calendar=CAL)
+
+
+def test_withdrawing_an_overdue_request_still_counts_it_late(db: Session) -> None:
+    request = submit(db, beijing("2026-11-16T10:00"))
+    act(db, request, RequestAction.withdraw, "requester", beijing("2026-11-25T10:00"))
+    assert review_stage(request).state is StageState.met_late
+
+
+def test_withdrawing_in_time_cancels_the_stage(db: Session) -> None:
+    request = submit(db, beijing("2026-11-16T10:00"))
+    act(db, request, RequestAction.withdraw, "requester", beijing("2026-11-17T10:00"))
+    assert review_stage(request).state is StageState.cancelled
+
+
+def test_a_moved_deadline_owes_its_warnings_again(db: Session) -> None:
+    request = submit(db, beijing("2026-11-16T10:00"))
+    stage = review_stage(request)
+    stage.yellow_at = beijing("2026-11-18T00:05")
+    act(
+        db,
+        request,
+        RequestAction.request_supplement,
+        "catalog_admin",
+        beijing("2026-11-18T10:00"),
+        reason="缺",
+    )
+    act(db, request, RequestAction.supplement, "requester", beijing("2026-11-24T10:00"))
+    assert (stage.due_on, stage.yellow_at) == (date(2026, 11, 25), None)
+
+
+def test_rejecting_during_supplement_closes_the_pause_and_measures_the_stage(db: Session) -> None:
+    request = submit(db, beijing("2026-11-16T10:00"))
+    act(
+        db,
+        request,
+        RequestAction.request_supplement,
+        "catalog_admin",
+        beijing("2026-11-17T10:00"),
+        reason="缺",
+    )
+    act(db, request, RequestAction.reject, "catalog_admin", beijing("2026-11-27T10:00"), reason="逾期未补正")
+    stage = review_stage(request)
+    assert (stage.state, stage.paused_since, stage.due_on) == (StageState.met, None, date(2026, 12, 1))
+
+
+def test_a_closed_stage_is_judged_again_when_its_provisional_year_is_arranged(db: Session) -> None:
+    request = submit(db, beijing("2026-12-22T10:00"))
+    act(db, request, RequestAction.accept, "catalog_admin", beijing("2026-12-24T10:00"))
+    act(db, request, RequestAction.approve, "approver", beijing("2027-01-11T10:00"))  # provisional due 01-08
+    late = request.stages[1].state
+    arrangement = {
+        "year": 2027,
+        "source": "测试用 2027 年节假日安排",
+        "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-05"}],
+    }
+    from authz.calendar.service import parse_arrangement
+
+    _row, report = clock_service.apply_arrangement(
+        db=db,
+        arrangement=parse_arrangement(arrangement),
+        user=None,
+        region="",
+        now=beijing("2027-01-12T10:00"),
+    )
+    decision = request.stages[1]
+    db.refresh(decision)
+    assert (late, report.rejudged, decision.state, decision.due_on) == (
+        StageState.met_late,
+        1,
+        StageState.met,
+        date(2027, 1, 12),
+    )

@@ -17,6 +17,7 @@ from authz.sharing.models import SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import GrantStatus, RequestAction, RequestStatus, StageKind, StageState
 from catalog_schema.errors import Conflict, Forbidden, GovdxError
+from catalog_schema.types import ResourceStatus, ShareType
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
 from tests import factories
@@ -62,6 +63,9 @@ LEGAL: dict[tuple[RequestStatus, RequestAction], tuple[set[str], str]] = {
     (S.submitted, A.withdraw): ({"requester"}, "withdrawn"),
     (S.review_supplement, A.supplement): ({"requester"}, "submitted"),
     (S.review_supplement, A.withdraw): ({"requester"}, "withdrawn"),
+    (S.review_supplement, A.reject): ({"catalog_admin"}, "rejected"),
+    (S.provisioning, A.reject): ({"catalog_admin"}, "rejected"),
+    (S.approval_supplement, A.deny): ({"approver"}, "denied"),
     (S.provisioning, A.provide): ({"catalog_admin"}, "granted"),
     (S.provisioning, A.withdraw): ({"requester"}, "withdrawn"),
     (S.pending_approval, A.approve): ({"approver"}, "granted"),
@@ -344,3 +348,37 @@ def test_providing_after_the_wanted_validity_ended_is_refused(
             now=late,
         )
     assert (caught.value.code, request.status, request.grant) == ("invalid_narrowing", S.provisioning, None)
+
+
+def test_a_resource_no_longer_shared_cannot_be_approved(
+    db: Session, people: dict[str, User | None], request_in: Callable[[RequestStatus], SharingRequest]
+) -> None:
+    request = request_in(S.pending_approval)
+    request.resource.share_type = ShareType.none
+    request.resource.share_legal_basis = "《测试法》第一条"
+    with pytest.raises(GovdxError) as caught:
+        sharing_service.act(
+            db=db, request=request, action=A.approve, data=TransitionIn(), user=people["approver"], now=NOW
+        )
+    assert (caught.value.code, request.status, request.grant) == (
+        "resource_not_shareable",
+        S.pending_approval,
+        None,
+    )
+
+
+def test_a_retired_resource_cannot_be_provided(
+    db: Session, people: dict[str, User | None], request_in: Callable[[RequestStatus], SharingRequest]
+) -> None:
+    request = request_in(S.provisioning)
+    request.resource.status = ResourceStatus.retired
+    with pytest.raises(GovdxError) as caught:
+        sharing_service.act(
+            db=db,
+            request=request,
+            action=A.provide,
+            data=TransitionIn(),
+            user=people["catalog_admin"],
+            now=NOW,
+        )
+    assert (caught.value.code, request.status) == ("resource_not_found", S.provisioning)

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-21 18:27:09.212065
+Create Date: 2026-11-21 18:55:45.171112
 """
 
 from collections.abc import Sequence
@@ -152,6 +152,7 @@ def upgrade() -> None:
         sa.Column("department_id", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("working_days", sa.Integer(), nullable=False),
+        sa.Column("due_soon_days", sa.Integer(), nullable=False),
         sa.Column("started_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("start_on", sa.Date(), nullable=False),
         sa.Column("due_on", sa.Date(), nullable=False),
@@ -201,13 +202,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("clock_stages", schema=None) as batch_op:
         batch_op.create_index("ix_clock_stages_department_kind", ["department_id", "kind"], unique=False)
+        batch_op.create_index("ix_clock_stages_due_on", ["due_on"], unique=False)
         batch_op.create_index(batch_op.f("ix_clock_stages_request_id"), ["request_id"], unique=False)
+        batch_op.create_index("ix_clock_stages_start_on_state", ["start_on", "state"], unique=False)
         batch_op.create_index("ix_clock_stages_state_due", ["state", "due_at"], unique=False)
 
     op.create_table(
         "grants",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("request_number", sa.String(length=24), nullable=False),
         sa.Column("resource_id", sa.Integer(), nullable=False),
         sa.Column("provider_department_id", sa.Integer(), nullable=False),
         sa.Column(
@@ -263,6 +267,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_grants_department_id"), ["department_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_grants_request_number"), ["request_number"], unique=False)
         batch_op.create_index("ix_grants_resource_status", ["resource_id", "status"], unique=False)
 
     op.create_table(
@@ -387,6 +392,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_notifications_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "notification_reads",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notification_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("read_at", catalog_schema.database.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            name=op.f("fk_notification_reads_notification_id_notifications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_notification_reads_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_reads")),
+        sa.UniqueConstraint(
+            "notification_id", "user_id", name=op.f("uq_notification_reads_notification_id_user_id")
+        ),
+    )
+    with op.batch_alter_table("notification_reads", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notification_reads_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "outbound_messages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
@@ -453,6 +481,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbound_messages_status")
 
     op.drop_table("outbound_messages")
+    with op.batch_alter_table("notification_reads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_reads_user_id"))
+
+    op.drop_table("notification_reads")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_user_id"))
         batch_op.drop_index(batch_op.f("ix_notifications_stage_id"))
@@ -466,12 +498,15 @@ def downgrade() -> None:
     op.drop_table("request_events")
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.drop_index("ix_grants_resource_status")
+        batch_op.drop_index(batch_op.f("ix_grants_request_number"))
         batch_op.drop_index(batch_op.f("ix_grants_department_id"))
 
     op.drop_table("grants")
     with op.batch_alter_table("clock_stages", schema=None) as batch_op:
         batch_op.drop_index("ix_clock_stages_state_due")
+        batch_op.drop_index("ix_clock_stages_start_on_state")
         batch_op.drop_index(batch_op.f("ix_clock_stages_request_id"))
+        batch_op.drop_index("ix_clock_stages_due_on")
         batch_op.drop_index("ix_clock_stages_department_kind")
 
     op.drop_table("clock_stages")
