@@ -1,6 +1,6 @@
 """``govdx clock …``: run the feedback clock by hand, as one run of the ``govdx_sharing_clock`` DAG does."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -42,7 +42,17 @@ def _moment(at: str | None) -> datetime | None:
             )
         )
     # A time without an offset is Beijing time, as every date the clock shows is.
-    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=TZ)
+    if moment > datetime.now(UTC):
+        # Warnings recorded as of a future time are never taken back, and the 督办 mail is real.
+        fail(
+            InvalidInput(
+                f"不能按未来时刻运行时钟：{moment.isoformat()}",
+                f"--at must not be in the future: {moment.isoformat()}",
+                code="future_time",
+            )
+        )
+    return moment
 
 
 def _cell(value: Any) -> str:

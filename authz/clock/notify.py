@@ -3,13 +3,17 @@
 Outbound messages are queued in the same transaction as the notification they carry and sent
 later by :func:`deliver_pending` (the clock DAG's last task), so a mail server that is down never
 holds up or rolls back the clock; a message is retried on each run until it is sent or has used
-``notify_max_attempts``.
+``notify_max_attempts``. Sending happens with no transaction open.
+
+Read state is per person (:class:`NotificationReceipt`): a department-wide entry read by one
+approver is still unread for the others.
 """
 
 import contextlib
 import json
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -17,14 +21,16 @@ from email.utils import formatdate, make_msgid
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, exists, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from authz.clock.models import Notification, OutboundMessage
+from authz.clock.models import Notification, NotificationReceipt, OutboundMessage
 from authz.roles import Role
 from authz.settings import ClockSettings
 from authz.types import Channel, NotificationKind, OutboundStatus
+from catalog_schema.database import for_writing
 from catalog_schema.errors import NotFound
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.user.models import User
@@ -169,14 +175,27 @@ def queue_many(*, db: Session, messages: list[dict[str, Any]]) -> int:
 
 @dataclass
 class DeliveryReport:
-    """What one delivery run did: sent now, failed for good now, failed now but to be retried."""
+    """One delivery run: sent, failed for good, failed but retried later, not tried (channel down)."""
 
     sent: int = 0
     failed: int = 0
     retrying: int = 0
+    waiting: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """A pending message as plain data: sending needs no session."""
+
+    id: int
+    channel: Channel
+    recipient: str
+    subject: str
+    body: str
+    payload: dict[str, Any]
 
 
 class _ChannelDown(Exception):
@@ -204,7 +223,7 @@ class _Mailer:
             raise _ChannelDown(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc!r}") from exc
         return smtp
 
-    def send(self, message: OutboundMessage) -> None:
+    def send(self, message: _Outgoing) -> None:
         if self.smtp is None:
             self.smtp = self._connect()
         mail = EmailMessage()
@@ -237,7 +256,7 @@ class _Webhook:
     def __init__(self, settings: ClockSettings) -> None:
         self.client = httpx.Client(timeout=settings.notify_timeout_seconds)
 
-    def send(self, message: OutboundMessage) -> None:
+    def send(self, message: _Outgoing) -> None:
         try:
             response = self.client.post(
                 message.recipient,
@@ -257,37 +276,31 @@ class _Webhook:
         self.client.close()
 
 
-def _failed_attempt(message: OutboundMessage, error: str, max_attempts: int, report: DeliveryReport) -> None:
-    message.attempts += 1
-    message.last_error = error[:ERROR_LENGTH]
-    if message.attempts >= max_attempts:
-        message.status = OutboundStatus.failed
-        report.failed += 1
-    else:
-        report.retrying += 1
+def _pending(session_factory: Callable[[], Session], limit: int) -> list[_Outgoing]:
+    """The oldest pending messages, read in a short transaction of their own.
+
+    Nothing marks them taken: a second run overlapping this one (the DAG and ``govdx clock run``)
+    may send some of them again, which the webhook's X-Govdx-Message-Id lets receivers drop.
+    """
+    with session_factory() as db:
+        rows = db.scalars(
+            select(OutboundMessage)
+            .where(OutboundMessage.status == OutboundStatus.pending)
+            .order_by(OutboundMessage.id)
+            .limit(limit)
+        ).all()
+        return [_Outgoing(m.id, m.channel, m.recipient, m.subject, m.body, dict(m.payload)) for m in rows]
 
 
-def deliver_pending(
-    *, db: Session, settings: ClockSettings, now: datetime | None = None, limit: int = DELIVERY_BATCH
-) -> DeliveryReport:
-    """Send pending messages, oldest first; a failure is recorded on the message, never raised."""
-    at = now or datetime.now(UTC)
-    report = DeliveryReport()
-    pending = db.scalars(
-        select(OutboundMessage)
-        .where(OutboundMessage.status == OutboundStatus.pending)
-        .order_by(OutboundMessage.id)
-        .limit(limit)
-        # Two runs at once (the DAG and the CLI) never send the same message twice on PostgreSQL.
-        .with_for_update(skip_locked=True)
-    ).all()
+def _send_all(messages: list[_Outgoing], settings: ClockSettings) -> dict[int, str | None]:
+    """Send each message, with no transaction open; its error, None when sent, absent when not tried."""
+    outcomes: dict[int, str | None] = {}
     senders: dict[Channel, _Mailer | _Webhook] = {}
-    down: dict[Channel, str] = {}
+    down: set[Channel] = set()
     try:
-        for message in pending:
+        for message in messages:
             if message.channel in down:
-                _failed_attempt(message, down[message.channel], settings.notify_max_attempts, report)
-                continue
+                continue  # not tried, so not charged an attempt: it waits for the next run
             try:
                 if message.channel not in senders:
                     senders[message.channel] = (
@@ -295,20 +308,72 @@ def deliver_pending(
                     )
                 senders[message.channel].send(message)
             except _ChannelDown as exc:
-                down[message.channel] = str(exc)
-                _failed_attempt(message, str(exc), settings.notify_max_attempts, report)
+                down.add(message.channel)
+                outcomes[message.id] = str(exc)
             except Exception as exc:  # one bad message must not stop the others
-                _failed_attempt(message, f"{exc!r}", settings.notify_max_attempts, report)
+                outcomes[message.id] = f"{exc!r}"
             else:
-                message.attempts += 1
+                outcomes[message.id] = None
+    finally:
+        for sender in senders.values():
+            sender.close()
+    return outcomes
+
+
+def _record(
+    session_factory: Callable[[], Session],
+    outcomes: dict[int, str | None],
+    settings: ClockSettings,
+    at: datetime,
+    report: DeliveryReport,
+) -> None:
+    """Record each tried message's outcome in a short transaction of its own."""
+    if not outcomes:
+        return
+    with session_factory() as db:
+        for_writing(db)
+        messages = db.scalars(
+            select(OutboundMessage)
+            # A message another run has meanwhile recorded keeps what that run recorded.
+            .where(OutboundMessage.id.in_(outcomes), OutboundMessage.status == OutboundStatus.pending)
+            .order_by(OutboundMessage.id)
+            .with_for_update()
+        ).all()
+        for message in messages:
+            error = outcomes[message.id]
+            message.attempts += 1
+            if error is None:
                 message.status = OutboundStatus.sent
                 message.sent_at = at
                 message.last_error = None
                 report.sent += 1
-    finally:
-        for sender in senders.values():
-            sender.close()
-    db.flush()
+                continue
+            message.last_error = error[:ERROR_LENGTH]
+            if message.attempts >= settings.notify_max_attempts:
+                message.status = OutboundStatus.failed
+                report.failed += 1
+            else:
+                report.retrying += 1
+        db.commit()
+
+
+def deliver_pending(
+    *,
+    session_factory: Callable[[], Session],
+    settings: ClockSettings,
+    now: datetime | None = None,
+    limit: int = DELIVERY_BATCH,
+) -> DeliveryReport:
+    """Send pending messages, oldest first; a failure is recorded on the message, never raised.
+
+    Reading the batch and recording the outcomes are two short transactions of their own
+    (sessions from ``session_factory``); no database lock is held while a server is waited on.
+    """
+    at = now or datetime.now(UTC)
+    pending = _pending(session_factory, limit)
+    outcomes = _send_all(pending, settings)
+    report = DeliveryReport(waiting=len(pending) - len(outcomes))
+    _record(session_factory, outcomes, settings, at, report)
     return report
 
 
@@ -322,18 +387,42 @@ def _inbox_of(user: User) -> ColumnElement[bool]:
     )
 
 
+def _unread_by(user: User) -> ColumnElement[bool]:
+    return ~exists().where(
+        NotificationReceipt.notification_id == Notification.id, NotificationReceipt.user_id == user.id
+    )
+
+
+def _receipt(db: Session, user: User, notification_id: int) -> NotificationReceipt | None:
+    return db.scalar(
+        select(NotificationReceipt).where(
+            NotificationReceipt.notification_id == notification_id, NotificationReceipt.user_id == user.id
+        )
+    )
+
+
 def inbox(
     *, db: Session, user: User, params: PageParams, unread_only: bool = False
-) -> tuple[list[Notification], int]:
-    """``user``'s inbox, newest first."""
+) -> tuple[list[tuple[Notification, datetime | None]], int]:
+    """``user``'s inbox, newest first, each entry with when ``user`` read it (None: unread)."""
     stmt = select(Notification).where(_inbox_of(user)).order_by(Notification.id.desc())
     if unread_only:
-        stmt = stmt.where(Notification.read_at.is_(None))
-    return paginate(db, stmt, params)
+        stmt = stmt.where(_unread_by(user))
+    found, total = paginate(db, stmt, params)
+    receipts = db.execute(
+        select(NotificationReceipt.notification_id, NotificationReceipt.read_at).where(
+            NotificationReceipt.user_id == user.id,
+            NotificationReceipt.notification_id.in_([n.id for n in found]),
+        )
+    )
+    read = {notification_id: read_at for notification_id, read_at in receipts}
+    return [(n, read.get(n.id)) for n in found], total
 
 
-def mark_read(*, db: Session, user: User, notification_id: int, now: datetime | None = None) -> Notification:
-    """Mark a message of ``user``'s inbox read (the first reading time is kept); NotFound otherwise."""
+def mark_read(
+    *, db: Session, user: User, notification_id: int, now: datetime | None = None
+) -> tuple[Notification, datetime]:
+    """Record that ``user`` read an entry of its inbox (the first time is kept); NotFound otherwise."""
     notification = db.scalar(select(Notification).where(Notification.id == notification_id, _inbox_of(user)))
     if notification is None:
         raise NotFound(
@@ -341,7 +430,15 @@ def mark_read(*, db: Session, user: User, notification_id: int, now: datetime | 
             f"notification {notification_id} does not exist",
             code="notification_not_found",
         )
-    if notification.read_at is None:
-        notification.read_at = now or datetime.now(UTC)
-        db.flush()
-    return notification
+    receipt = _receipt(db, user, notification_id)
+    if receipt is None:
+        try:
+            with db.begin_nested():
+                receipt = NotificationReceipt(
+                    notification_id=notification_id, user_id=user.id, read_at=now or datetime.now(UTC)
+                )
+                db.add(receipt)
+        except IntegrityError:  # the same person's second tab got there first
+            receipt = _receipt(db, user, notification_id)
+            assert receipt is not None
+    return notification, receipt.read_at

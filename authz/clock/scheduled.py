@@ -8,13 +8,17 @@
 4. :func:`deliver` sends what was queued for mail and the webhook.
 
 Each job takes an explicit session (tests pass theirs) and has a ``run_…`` wrapper that opens its
-own transaction; all return a small JSON-able dict for the Airflow log.
+own transaction; :func:`deliver` takes a session factory instead, as it opens a short transaction
+before and after sending and none while it waits on a server. All return a small JSON-able dict
+for the Airflow log.
 """
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from authz.calendar import service as calendar_service
@@ -25,7 +29,7 @@ from authz.clock.models import ClockStage, SlaProfile
 from authz.settings import ClockSettings
 from authz.sharing import service as sharing_service
 from authz.types import NotificationKind, StageKind, StageState
-from catalog_schema.database import session_scope, utcnow
+from catalog_schema.database import get_sessionmaker, session_scope, utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.library.models import Discrepancy
@@ -78,37 +82,69 @@ def _start_discrepancy_stage(
     )
 
 
-def sync_discrepancies(*, db: Session, now: datetime, settings: ClockSettings) -> dict[str, Any]:
-    """Start a stage, counted from detection, for open tickets without one; close answered tickets' stages."""
-    calendar = _calendar(db, settings)
-    profile = clock_service.active_profile(db=db)
+def _unclocked(db: Session) -> Sequence[Row[Any]]:
+    """Open tickets without a stage: (id, library, element name, subject key, department, detected)."""
     d = Discrepancy
-    unclocked = db.execute(
+    return db.execute(
         select(d.id, d.library, DataElement.name, d.subject_key, d.authoritative_department_id, d.detected_at)
         .join(DataElement, DataElement.id == d.element_id)
         .outerjoin(ClockStage, ClockStage.discrepancy_id == d.id)
         .where(d.status == DiscrepancyStatus.open, ClockStage.id.is_(None))
         .order_by(d.id)
     ).all()
-    started: list[ClockStage] = []
-    for ticket_id, library, element_name, subject_key, department_id, detected_at in unclocked:
-        stage = _start_discrepancy_stage(
-            db,
-            ticket_id=ticket_id,
-            library=library,
-            element_name=element_name,
-            subject_key=subject_key,
-            department_id=department_id,
-            detected_at=detected_at,
-            calendar=calendar,
-            profile=profile,
-        )
-        started.append(stage)
-        if len(started) == SYNC_CHUNK:
-            db.flush()
-            for done in started:  # keep the session small when a pipeline run opened many tickets
-                db.expunge(done)
-            started.clear()
+
+
+def _start_chunk(
+    db: Session, rows: Sequence[Row[Any]], calendar: WorkingCalendar, profile: SlaProfile
+) -> int:
+    """Start a stage for each ticket of ``rows`` that has none yet; how many were started."""
+    pending = list(rows)
+    while pending:
+        try:
+            with db.begin_nested():
+                started = [
+                    _start_discrepancy_stage(
+                        db,
+                        ticket_id=ticket_id,
+                        library=library,
+                        element_name=element_name,
+                        subject_key=subject_key,
+                        department_id=department_id,
+                        detected_at=detected_at,
+                        calendar=calendar,
+                        profile=profile,
+                    )
+                    for ticket_id, library, element_name, subject_key, department_id, detected_at in pending
+                ]
+        except IntegrityError:
+            # Another run (or a resolve) started some of these tickets since they were read.
+            taken = set(
+                db.scalars(
+                    select(ClockStage.discrepancy_id).where(
+                        ClockStage.discrepancy_id.in_([row[0] for row in pending])
+                    )
+                )
+            )
+            if not taken:
+                raise
+            pending = [row for row in pending if row[0] not in taken]
+            continue
+        for stage in started:  # keep the session small when a pipeline run opened many tickets
+            db.expunge(stage)
+        return len(started)
+    return 0
+
+
+def sync_discrepancies(*, db: Session, now: datetime, settings: ClockSettings) -> dict[str, Any]:
+    """Start a stage, counted from detection, for open tickets without one; close answered tickets' stages."""
+    calendar = _calendar(db, settings)
+    profile = clock_service.active_profile(db=db)
+    unclocked = _unclocked(db)
+    started = sum(
+        _start_chunk(db, unclocked[i : i + SYNC_CHUNK], calendar, profile)
+        for i in range(0, len(unclocked), SYNC_CHUNK)
+    )
+    d = Discrepancy
     answered = db.execute(
         select(ClockStage, d.resolved_at)
         .join(d, d.id == ClockStage.discrepancy_id)
@@ -117,7 +153,11 @@ def sync_discrepancies(*, db: Session, now: datetime, settings: ClockSettings) -
     for stage, resolved_at in answered:
         clock_service.close(stage=stage, at=resolved_at or now, calendar=calendar)
     db.flush()
-    return {"started": len(unclocked), "closed": len(answered)}
+    return {"started": started, "closed": len(answered)}
+
+
+def _stage_of(db: Session, ticket_id: int) -> ClockStage | None:
+    return db.scalar(select(ClockStage).where(ClockStage.discrepancy_id == ticket_id))
 
 
 def close_discrepancy_stage(
@@ -128,23 +168,30 @@ def close_discrepancy_stage(
     A ticket answered before the clock picked it up is started and closed now, so it still counts
     in the on-time rate (``start_missing``; not for a ticket that was answered already).
     """
-    stage = db.scalar(select(ClockStage).where(ClockStage.discrepancy_id == ticket.id))
+    stage = _stage_of(db, ticket.id)
     settings = ClockSettings()
     calendar = _calendar(db, settings)
     if stage is None:
         if not start_missing:
             return None
-        stage = _start_discrepancy_stage(
-            db,
-            ticket_id=ticket.id,
-            library=ticket.library,
-            element_name=ticket.element.name,
-            subject_key=ticket.subject_key,
-            department_id=ticket.authoritative_department_id,
-            detected_at=ticket.detected_at,
-            calendar=calendar,
-            profile=clock_service.active_profile(db=db),
-        )
+        try:
+            with db.begin_nested():
+                stage = _start_discrepancy_stage(
+                    db,
+                    ticket_id=ticket.id,
+                    library=ticket.library,
+                    element_name=ticket.element.name,
+                    subject_key=ticket.subject_key,
+                    department_id=ticket.authoritative_department_id,
+                    detected_at=ticket.detected_at,
+                    calendar=calendar,
+                    profile=clock_service.active_profile(db=db),
+                )
+        except IntegrityError:
+            # The clock run started this ticket since it was read: close that stage instead.
+            stage = _stage_of(db, ticket.id)
+            if stage is None:
+                raise
     if stage.state.is_open:
         clock_service.close(stage=stage, at=at, calendar=calendar)
     db.flush()
@@ -261,7 +308,8 @@ def _red(row: Any, now: datetime) -> dict[str, Any]:
 def _escalation(row: Any, department: Department, now: datetime) -> dict[str, Any]:
     return {
         "department_id": row.department_id,
-        "role": None,  # 督办 goes to the whole department
+        # Those who must act on it, not the whole department: a requester may not even see the request.
+        "role": clock_service.RESPONSIBLE_ROLE[row.kind],
         "kind": NotificationKind.escalation,
         "title": f"【督办】{row.subject}已超期",
         "body": (
@@ -329,9 +377,11 @@ def record_warnings(*, db: Session, now: datetime, settings: ClockSettings) -> d
     return {"yellow": len(yellow), "red": len(red), "escalated": len(red), "queued": queued}
 
 
-def deliver(*, db: Session, now: datetime, settings: ClockSettings) -> dict[str, Any]:
+def deliver(
+    *, session_factory: Callable[[], Session], now: datetime, settings: ClockSettings
+) -> dict[str, Any]:
     """Send pending mail and webhook messages."""
-    return notify.deliver_pending(db=db, settings=settings, now=now).as_dict()
+    return notify.deliver_pending(session_factory=session_factory, settings=settings, now=now).as_dict()
 
 
 def run_sync_discrepancies(now: datetime | None = None) -> dict[str, Any]:
@@ -350,8 +400,7 @@ def run_recompute_and_warn(now: datetime | None = None) -> dict[str, Any]:
 
 
 def run_deliver(now: datetime | None = None) -> dict[str, Any]:
-    with session_scope() as db:
-        return deliver(db=db, now=now or utcnow(), settings=ClockSettings())
+    return deliver(session_factory=get_sessionmaker(), now=now or utcnow(), settings=ClockSettings())
 
 
 def run_clock(now: datetime | None = None) -> dict[str, Any]:

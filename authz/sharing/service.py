@@ -568,7 +568,21 @@ def expire_grants(*, db: Session, now: datetime | None = None) -> int:
     ids = db.scalars(
         select(Grant.request_id).where(Grant.status == GrantStatus.active, Grant.valid_until < today)
     ).all()
+    expired = 0
     for request_id in ids:
         request = get(db=db, request_id=request_id, user=None, lock=True)
+        # Read again under the lock: a revoke may have committed since the ids were selected.
+        db.refresh(request)
+        grant = request.grant
+        if grant is not None:
+            db.refresh(grant)
+        if (
+            request.status is not RequestStatus.granted
+            or grant is None
+            or grant.status is not GrantStatus.active
+            or grant.valid_until >= today
+        ):
+            continue
         act(db=db, request=request, action=RequestAction.expire, data=TransitionIn(), user=None, now=at)
-    return len(ids)
+        expired += 1
+    return expired

@@ -7,19 +7,20 @@ make-up working day; the yellow warning starts on 10-09.
 """
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from authz.clock import scheduled
+from authz.clock import notify, scheduled
 from authz.clock.cli import clock_app
 from authz.clock.models import ClockStage, Notification, OutboundMessage
 from authz.roles import Role
 from authz.settings import ClockSettings
 from authz.sharing import service as sharing_service
-from authz.sharing.models import SharingRequest
+from authz.sharing.models import Grant, SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import (
     Channel,
@@ -38,6 +39,7 @@ from catalog_schema.element.models import DataElement
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch
 from catalog_schema.library.schemas import DiscrepancyResolve
+from catalog_schema.pagination import PageParams
 from catalog_schema.types import BatchStatus, DiscrepancyKind, DiscrepancyStatus, Library
 from catalog_schema.user import service as user_service
 from tests import factories
@@ -93,7 +95,7 @@ def ticket(db: Session) -> Discrepancy:
     return _ticket(db, detected_at=DETECTED)
 
 
-def _ticket(db: Session, *, detected_at: datetime) -> Discrepancy:
+def _ticket(db: Session, *, detected_at: datetime, subject_key: str = ID_NUMBER) -> Discrepancy:
     renshe, gongan = _department(db, "renshe"), _department(db, "gongan")
     batch = IngestBatch(
         source="test_canbao",
@@ -108,7 +110,7 @@ def _ticket(db: Session, *, detected_at: datetime) -> Discrepancy:
     ticket = Discrepancy(
         library=Library.population,
         element_id=db.scalar(select(DataElement.id).where(DataElement.code == "population.name")),
-        subject_key=ID_NUMBER,
+        subject_key=subject_key,
         kind=DiscrepancyKind.value_mismatch,
         authoritative_department_id=gongan.id,
         authoritative_value="张三",
@@ -178,7 +180,7 @@ def test_a_yellow_warning_goes_to_the_webhook_but_not_to_the_supervisor(db, requ
 # Red warnings and 督办
 
 
-def test_an_overdue_stage_gets_a_red_warning_and_is_escalated_to_the_whole_department(db, request_):
+def test_an_overdue_stage_gets_a_red_warning_and_is_escalated_to_the_responsible_role(db, request_):
     summary = scheduled.recompute_and_warn(db=db, now=OVERDUE, settings=NO_CHANNELS)
 
     stage = _review(request_)
@@ -187,7 +189,10 @@ def test_an_overdue_stage_gets_a_red_warning_and_is_escalated_to_the_whole_depar
     assert (summary["red"], summary["escalated"]) == (1, 1)
     assert (stage.state, stage.red_at, stage.escalated_at) == (StageState.overdue, OVERDUE, OVERDUE)
     assert red.role == Role.catalog_admin.value and red.title.startswith("【红牌预警】")
-    assert escalation.role is None and escalation.department_id == _department(db, "shujuju").id
+    assert (escalation.role, escalation.department_id) == (
+        Role.catalog_admin.value,
+        _department(db, "shujuju").id,
+    )
     assert "谢晓峰" in escalation.body and SUPERVISOR in escalation.body
 
 
@@ -213,27 +218,27 @@ def test_a_stage_first_seen_overdue_gets_the_red_warning_only(db, request_):
     assert _notifications(db, stage, NotificationKind.due_soon) == []
 
 
-def test_escalation_mail_reaches_the_supervisor_through_a_real_smtp_server(db, request_):
+def test_escalation_mail_reaches_the_supervisor_through_a_real_smtp_server(db, session_factory, request_):
     with local_smtp() as (port, mailbox):
         settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=port, notify_webhook_url="")
         scheduled.recompute_and_warn(db=db, now=OVERDUE, settings=settings)
 
-        delivered = scheduled.deliver(db=db, now=OVERDUE, settings=settings)
+        delivered = scheduled.deliver(session_factory=session_factory, now=OVERDUE, settings=settings)
 
     [envelope] = mailbox.envelopes
     [mail] = mailbox.messages()
-    assert delivered == {"sent": 1, "failed": 0, "retrying": 0}
+    assert delivered == {"sent": 1, "failed": 0, "retrying": 0, "waiting": 0}
     assert envelope.rcpt_tos == [SUPERVISOR]
     assert mail["Subject"] == f"【督办】共享申请 {request_.number}《企业登记基本信息》规范性审查已超期"
     assert "谢晓峰" in mail.get_content()
 
 
-def test_escalation_reaches_a_real_webhook_with_the_stage_and_the_supervisor(db, request_):
+def test_escalation_reaches_a_real_webhook_with_the_stage_and_the_supervisor(db, session_factory, request_):
     with local_webhook() as (url, received):
         settings = ClockSettings(notify_webhook_url=url)
         scheduled.recompute_and_warn(db=db, now=OVERDUE, settings=settings)
 
-        scheduled.deliver(db=db, now=OVERDUE, settings=settings)
+        scheduled.deliver(session_factory=session_factory, now=OVERDUE, settings=settings)
 
     [call] = received
     payload = call["json"]
@@ -243,14 +248,17 @@ def test_escalation_reaches_a_real_webhook_with_the_stage_and_the_supervisor(db,
     assert payload["supervisor"]["email"] == SUPERVISOR
 
 
-def test_escalation_mail_to_an_unreachable_server_stays_pending_for_the_next_run(db, request_):
+def test_escalation_mail_to_an_unreachable_server_stays_pending_for_the_next_run(
+    db, session_factory, request_
+):
     settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=free_port(), notify_webhook_url="")
     scheduled.recompute_and_warn(db=db, now=OVERDUE, settings=settings)
 
-    delivered = scheduled.deliver(db=db, now=OVERDUE, settings=settings)
+    delivered = scheduled.deliver(session_factory=session_factory, now=OVERDUE, settings=settings)
 
+    db.expire_all()
     [message] = db.scalars(select(OutboundMessage)).all()
-    assert delivered == {"sent": 0, "failed": 0, "retrying": 1}
+    assert delivered == {"sent": 0, "failed": 0, "retrying": 1, "waiting": 0}
     assert (message.status, message.attempts) == (OutboundStatus.pending, 1)
     assert message.last_error
 
@@ -333,6 +341,78 @@ def test_an_overdue_discrepancy_is_escalated_to_the_authoritative_department(db,
     assert ID_NUMBER not in escalation.title + escalation.body
 
 
+def test_a_departments_requester_gets_no_escalation_for_a_ticket_it_does_not_handle(db, ticket):
+    gongan_requester = factories.user(db, "ga_requester", "dept_requester", "gongan")
+    approver = user_service.get_by_username(db=db, username="approver")
+    assert approver is not None
+    scheduled.sync_discrepancies(db=db, now=DETECTED, settings=NO_CHANNELS)
+    scheduled.recompute_and_warn(db=db, now=datetime(2026, 10, 20, 1, 0, tzinfo=UTC), settings=NO_CHANNELS)
+
+    requester_sees, _ = notify.inbox(db=db, user=gongan_requester, params=PageParams())
+    approver_sees, _ = notify.inbox(db=db, user=approver, params=PageParams())
+
+    assert NotificationKind.escalation not in {n.kind for n, _ in requester_sees}
+    assert NotificationKind.escalation in {n.kind for n, _ in approver_sees}
+
+
+def _started_elsewhere(session_factory, ticket: Discrepancy) -> None:
+    """Another process puts ``ticket`` on the clock and commits."""
+    with session_factory() as other:
+        scheduled._start_discrepancy_stage(
+            other,
+            ticket_id=ticket.id,
+            library=ticket.library,
+            element_name="姓名",
+            subject_key=ticket.subject_key,
+            department_id=ticket.authoritative_department_id,
+            detected_at=ticket.detected_at,
+            calendar=scheduled._calendar(other, NO_CHANNELS),
+            profile=scheduled.clock_service.active_profile(db=other),
+        )
+        other.commit()
+
+
+def test_sync_skips_a_ticket_another_run_started_after_it_was_read(db, session_factory, ticket, monkeypatch):
+    later = _ticket(db, detected_at=DETECTED + timedelta(hours=1), subject_key="350102199202022345")
+    read = scheduled._unclocked
+
+    def read_then_race(session):
+        rows = read(session)
+        _started_elsewhere(session_factory, ticket)
+        return rows
+
+    monkeypatch.setattr(scheduled, "_unclocked", read_then_race)
+
+    summary = scheduled.sync_discrepancies(db=db, now=DETECTED + timedelta(hours=2), settings=NO_CHANNELS)
+
+    assert summary == {"started": 1, "closed": 0}
+    for t in (ticket, later):
+        assert len(db.scalars(select(ClockStage).where(ClockStage.discrepancy_id == t.id)).all()) == 1
+
+
+def test_resolving_a_ticket_the_clock_started_meanwhile_closes_that_stage(db, session_factory, monkeypatch):
+    ticket = _ticket(db, detected_at=datetime.now(UTC) - timedelta(minutes=5))
+    read = scheduled._stage_of
+    raced = []
+
+    def read_then_race(session, ticket_id):
+        stage = read(session, ticket_id)
+        if not raced:
+            raced.append(ticket_id)
+            _started_elsewhere(session_factory, ticket)
+        return stage
+
+    monkeypatch.setattr(scheduled, "_stage_of", read_then_race)
+
+    library_service.resolve(
+        db=db, ticket=ticket, data=DiscrepancyResolve(status="corrected", note="已按户籍更正"), user=None
+    )
+
+    [stage] = db.scalars(select(ClockStage).where(ClockStage.discrepancy_id == ticket.id)).all()
+    db.refresh(stage)
+    assert (stage.state, stage.completed_at) == (StageState.met, ticket.resolved_at)
+
+
 # Grants
 
 
@@ -356,6 +436,53 @@ def test_expire_grants_ends_a_grant_whose_validity_passed(db):
     assert summary == {"expired": 1}
     assert request.status is RequestStatus.expired
     assert request.grant is not None and request.grant.status is GrantStatus.expired
+
+
+def _expiring_grant(db: Session, valid_until: str) -> SharingRequest:
+    requester = user_service.get_by_username(db=db, username="requester")
+    admin = user_service.get_by_username(db=db, username="catalog_admin")
+    assert requester is not None and admin is not None
+    request = sharing_service.submit(
+        db=db,
+        data=RequestCreate(**factories.direct_request(valid_until=valid_until)),
+        user=requester,
+        now=SUBMITTED,
+    )
+    for action in (RequestAction.accept, RequestAction.provide):
+        sharing_service.act(
+            db=db, request=request, action=action, data=TransitionIn(), user=admin, now=SUBMITTED
+        )
+    return request
+
+
+def test_expiry_skips_a_grant_revoked_after_it_was_selected(db, monkeypatch):
+    revoked, expiring = _expiring_grant(db, "2026-10-31"), _expiring_grant(db, "2026-10-31")
+    get = sharing_service.get
+
+    def revoked_meanwhile(*, db, request_id, **kwargs):
+        if request_id == revoked.id:
+            # Another transaction revokes it and commits; this session still holds the old rows.
+            db.execute(
+                update(SharingRequest)
+                .where(SharingRequest.id == revoked.id)
+                .values(status=RequestStatus.revoked)
+                .execution_options(synchronize_session=False)
+            )
+            db.execute(
+                update(Grant)
+                .where(Grant.request_id == revoked.id)
+                .values(status=GrantStatus.revoked)
+                .execution_options(synchronize_session=False)
+            )
+        return get(db=db, request_id=request_id, **kwargs)
+
+    monkeypatch.setattr(sharing_service, "get", revoked_meanwhile)
+
+    summary = scheduled.expire_grants(db=db, now=datetime(2026, 11, 1, 2, 0, tzinfo=UTC))
+
+    assert summary == {"expired": 1}
+    assert (revoked.status, revoked.grant.status) == (RequestStatus.revoked, GrantStatus.revoked)
+    assert (expiring.status, expiring.grant.status) == (RequestStatus.expired, GrantStatus.expired)
 
 
 # The command line, on a database of its own (the jobs open their own transactions)
@@ -398,3 +525,15 @@ def test_clock_run_with_a_malformed_time_exits_2():
 
     assert result.exit_code == 2
     assert "invalid_datetime" in result.output
+
+
+def test_clock_run_refuses_a_time_in_the_future_and_records_nothing(clock_db):
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)
+
+    result = CliRunner().invoke(clock_app, ["run", "--at", tomorrow.replace(tzinfo=None).isoformat()])
+
+    assert result.exit_code == 2
+    assert "future_time" in result.output and "未来" in result.output
+    with clock_db() as session:
+        stage = session.scalars(select(ClockStage)).one()
+        assert (stage.yellow_at, stage.red_at) == (None, None)

@@ -1,10 +1,11 @@
 """Outbound warnings and 督办: queued per configured channel, sent to a real local SMTP server and a
-real local HTTP server, retried when a channel is down, failed after the last attempt, never raised."""
+real local HTTP server with no transaction open, retried when a channel is down, failed after the
+last attempt, never raised."""
 
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from authz.clock import notify
 from authz.clock.models import Notification, OutboundMessage
@@ -64,12 +65,19 @@ def local_smtp() -> Iterator[tuple[int, Mailbox]]:
 
 
 @contextmanager
-def local_webhook(status: int = 200) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A real HTTP server on 127.0.0.1 answering each POST with ``status``; yields its URL and what it got."""
+def local_webhook(
+    status: int = 200, on_post: Callable[[], None] | None = None
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A real HTTP server on 127.0.0.1 answering each POST with ``status``; yields its URL and what it got.
+
+    ``on_post`` runs while a POST is being answered, that is while the sender waits.
+    """
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            if on_post is not None:
+                on_post()
             length = int(self.headers["Content-Length"])
             received.append(
                 {
@@ -122,6 +130,15 @@ def escalation(db: Session) -> Notification:
     return notification
 
 
+def _deliver(
+    db: Session, session_factory: sessionmaker[Session], settings: ClockSettings
+) -> notify.DeliveryReport:
+    """One delivery run in sessions of its own; ``db`` then reads what it recorded."""
+    report = notify.deliver_pending(session_factory=session_factory, settings=settings, now=NOW)
+    db.expire_all()
+    return report
+
+
 def _queue(db: Session, notification: Notification, settings: ClockSettings) -> list[OutboundMessage]:
     queued = notify.queue_outbound(
         db=db,
@@ -165,12 +182,12 @@ def test_no_mail_is_queued_when_the_supervisor_email_is_unknown(db, escalation):
     assert queued == []
 
 
-def test_mail_reaches_a_real_smtp_server_with_its_chinese_subject(db, escalation, smtp):
+def test_mail_reaches_a_real_smtp_server_with_its_chinese_subject(db, session_factory, escalation, smtp):
     port, mailbox = smtp
     settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=port, smtp_sender="govdx@rongcheng.gov.cn")
     [message] = _queue(db, escalation, settings)
 
-    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    report = _deliver(db, session_factory, settings)
 
     assert report == notify.DeliveryReport(sent=1, failed=0, retrying=0)
     assert (message.status, message.attempts, message.sent_at) == (OutboundStatus.sent, 1, NOW)
@@ -181,12 +198,12 @@ def test_mail_reaches_a_real_smtp_server_with_its_chinese_subject(db, escalation
     assert "谢晓峰" in mail.get_content()
 
 
-def test_webhook_receives_the_json_payload(db, escalation, webhook):
+def test_webhook_receives_the_json_payload(db, session_factory, escalation, webhook):
     url, received = webhook
     settings = ClockSettings(notify_webhook_url=url)
     [message] = _queue(db, escalation, settings)
 
-    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    report = _deliver(db, session_factory, settings)
 
     assert (report.sent, message.status) == (1, OutboundStatus.sent)
     [call] = received
@@ -195,12 +212,12 @@ def test_webhook_receives_the_json_payload(db, escalation, webhook):
     assert call["headers"]["X-Govdx-Message-Id"] == str(message.id)
 
 
-def test_a_webhook_error_status_leaves_the_message_pending_with_the_status(db, escalation):
+def test_a_webhook_error_status_leaves_the_message_pending_with_the_status(db, session_factory, escalation):
     with local_webhook(status=503) as (url, received):
         settings = ClockSettings(notify_webhook_url=url)
         [message] = _queue(db, escalation, settings)
 
-        report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+        report = _deliver(db, session_factory, settings)
 
     assert report == notify.DeliveryReport(sent=0, failed=0, retrying=1)
     assert (message.status, message.attempts) == (OutboundStatus.pending, 1)
@@ -208,55 +225,92 @@ def test_a_webhook_error_status_leaves_the_message_pending_with_the_status(db, e
     assert len(received) == 1
 
 
-def test_an_unreachable_smtp_server_leaves_the_message_pending_with_the_error(db, escalation):
+def test_an_unreachable_smtp_server_leaves_the_message_pending_with_the_error(
+    db, session_factory, escalation
+):
     port = free_port()  # nothing listens there
     settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=port, notify_max_attempts=3)
     [message] = _queue(db, escalation, settings)
 
-    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    report = _deliver(db, session_factory, settings)
 
     assert report == notify.DeliveryReport(sent=0, failed=0, retrying=1)
     assert (message.status, message.attempts, message.sent_at) == (OutboundStatus.pending, 1, None)
     assert message.last_error is not None and f"127.0.0.1:{port}" in message.last_error
 
 
-def test_a_message_is_failed_after_the_last_attempt(db, escalation):
+def test_a_message_is_failed_after_the_last_attempt(db, session_factory, escalation):
     settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=free_port(), notify_max_attempts=2)
     [message] = _queue(db, escalation, settings)
 
-    first = notify.deliver_pending(db=db, settings=settings, now=NOW)
-    second = notify.deliver_pending(db=db, settings=settings, now=NOW)
-    third = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    first = _deliver(db, session_factory, settings)
+    second = _deliver(db, session_factory, settings)
+    third = _deliver(db, session_factory, settings)
 
     assert (first.retrying, second.failed, third) == (1, 1, notify.DeliveryReport())
     assert (message.status, message.attempts) == (OutboundStatus.failed, 2)
 
 
-def test_a_channel_that_is_down_is_tried_once_per_run_and_every_message_waits(db, escalation):
+def test_a_channel_that_is_down_is_tried_once_per_run_and_every_message_waits(
+    db, session_factory, escalation
+):
     settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=free_port())
     messages = _queue(db, escalation, settings) + _queue(db, escalation, settings)
 
-    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    report = _deliver(db, session_factory, settings)
 
-    assert report.retrying == 2
-    assert [m.attempts for m in messages] == [1, 1]
-    assert messages[0].last_error == messages[1].last_error
+    assert report == notify.DeliveryReport(sent=0, failed=0, retrying=1, waiting=1)
+    assert all(m.status is OutboundStatus.pending for m in messages)
 
 
-def test_a_malformed_webhook_address_is_recorded_not_raised(db, escalation):
+def test_a_message_not_tried_because_its_channel_was_down_is_not_charged_an_attempt(
+    db, session_factory, escalation
+):
+    settings = ClockSettings(smtp_host="127.0.0.1", smtp_port=free_port(), notify_max_attempts=2)
+    tried, untried = _queue(db, escalation, settings) + _queue(db, escalation, settings)
+
+    _deliver(db, session_factory, settings)
+
+    assert (tried.attempts, untried.attempts, untried.last_error) == (1, 0, None)
+
+
+def test_no_transaction_is_open_while_a_server_is_waited_on(db, session_factory, escalation):
+    opened: list[Session] = []
+    in_transaction_during_send: list[bool] = []
+
+    def tracked() -> Session:
+        session = session_factory()
+        opened.append(session)
+        return session
+
+    def check() -> None:
+        in_transaction_during_send.append(any(s.in_transaction() for s in opened))
+
+    with local_webhook(on_post=check) as (url, _):
+        settings = ClockSettings(notify_webhook_url=url)
+        [message] = _queue(db, escalation, settings)
+
+        report = notify.deliver_pending(session_factory=tracked, settings=settings, now=NOW)
+
+    db.refresh(message)
+    assert (report.sent, message.status) == (1, OutboundStatus.sent)
+    assert in_transaction_during_send == [False]
+
+
+def test_a_malformed_webhook_address_is_recorded_not_raised(db, session_factory, escalation):
     settings = ClockSettings(notify_webhook_url="not a url at all")
     [message] = _queue(db, escalation, settings)
 
-    report = notify.deliver_pending(db=db, settings=settings, now=NOW)
+    report = _deliver(db, session_factory, settings)
 
     assert (report.retrying, message.status, message.attempts) == (1, OutboundStatus.pending, 1)
     assert message.last_error
 
 
-def test_mail_queued_before_smtp_was_switched_off_waits_with_the_reason(db, escalation):
+def test_mail_queued_before_smtp_was_switched_off_waits_with_the_reason(db, session_factory, escalation):
     [message] = _queue(db, escalation, ClockSettings(smtp_host="127.0.0.1"))
 
-    notify.deliver_pending(db=db, settings=ClockSettings(smtp_host=""), now=NOW)
+    _deliver(db, session_factory, ClockSettings(smtp_host=""))
 
     assert (message.status, message.attempts) == (OutboundStatus.pending, 1)
     assert message.last_error is not None and "GOVDX_SMTP_HOST" in message.last_error
