@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from authz.calendar.service import national_calendar
+from authz.calendar.service import national_calendar, parse_arrangement
 from authz.clock import service as clock_service
 from authz.clock.models import ClockStage
 from authz.clock.schemas import SlaProfileUpdate
@@ -18,6 +18,14 @@ from catalog_schema.user.models import User
 from tests import factories
 
 CAL = national_calendar()
+# 2027 is provisional in the package; this arrangement makes 元旦 five days long.
+ARRANGEMENT_2027 = parse_arrangement(
+    {
+        "year": 2027,
+        "source": "测试用 2027 年节假日安排",
+        "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-05"}],
+    }
+)
 
 
 def beijing(text: str) -> datetime:
@@ -247,16 +255,9 @@ def test_deadline_in_a_year_without_arrangement_is_provisional(db: Session) -> N
 def test_loading_the_arrangement_recomputes_provisional_deadlines(db: Session) -> None:
     request = submit(db, beijing("2026-12-22T10:00"))
     act(db, request, RequestAction.accept, "catalog_admin", beijing("2026-12-24T10:00"))
-    arrangement = {
-        "year": 2027,
-        "source": "测试用 2027 年节假日安排",
-        "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-05"}],
-    }
-    from authz.calendar.service import parse_arrangement
-
     _row, report = clock_service.apply_arrangement(
         db=db,
-        arrangement=parse_arrangement(arrangement),
+        arrangement=ARRANGEMENT_2027,
         user=None,
         region="",
         now=beijing("2026-12-25T10:00"),
@@ -328,16 +329,9 @@ def test_a_closed_stage_is_judged_again_when_its_provisional_year_is_arranged(db
     act(db, request, RequestAction.accept, "catalog_admin", beijing("2026-12-24T10:00"))
     act(db, request, RequestAction.approve, "approver", beijing("2027-01-11T10:00"))  # provisional due 01-08
     late = request.stages[1].state
-    arrangement = {
-        "year": 2027,
-        "source": "测试用 2027 年节假日安排",
-        "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-05"}],
-    }
-    from authz.calendar.service import parse_arrangement
-
     _row, report = clock_service.apply_arrangement(
         db=db,
-        arrangement=parse_arrangement(arrangement),
+        arrangement=ARRANGEMENT_2027,
         user=None,
         region="",
         now=beijing("2027-01-12T10:00"),
