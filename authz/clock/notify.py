@@ -139,33 +139,6 @@ def outbound_values(
     ]
 
 
-def queue_outbound(
-    *,
-    db: Session,
-    notification: Notification,
-    settings: ClockSettings,
-    supervisor_email: str | None,
-    payload: dict[str, Any],
-) -> list[OutboundMessage]:
-    """Queue ``notification`` on every configured channel: mail to ``supervisor_email``, the webhook."""
-    if notification.id is None:
-        db.flush()  # the message names the notification it carries
-    queued = [
-        OutboundMessage(**values)
-        for values in outbound_values(
-            notification_id=notification.id,
-            title=notification.title,
-            body=notification.body,
-            at=notification.created_at,
-            settings=settings,
-            supervisor_email=supervisor_email,
-            payload=payload,
-        )
-    ]
-    db.add_all(queued)
-    return queued
-
-
 def queue_many(*, db: Session, messages: list[dict[str, Any]]) -> int:
     """Queue many :func:`outbound_values` rows in one INSERT; how many."""
     if messages:
