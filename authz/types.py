@@ -104,3 +104,64 @@ class OutboundStatus(LabelledEnum):
 class Channel(LabelledEnum):
     smtp = "smtp", "邮件"
     webhook = "webhook", "Webhook"
+
+
+class ClientStatus(LabelledEnum):
+    active = "active", "启用"
+    revoked = "revoked", "已吊销"
+
+
+class AccessOutcome(LabelledEnum):
+    """How a data call ended; every one of them is in the access log."""
+
+    served = "served", "已提供"
+    not_found = "not_found", "无此主体"
+    refused = "refused", "已拒绝"
+    unauthenticated = "unauthenticated", "身份认证失败"
+
+
+class AccessReason(LabelledEnum):
+    """Why a data call was refused: the stable ``code`` of its 403 (or 400/401/429) answer."""
+
+    invalid_token = "invalid_token", "凭证无效、过期或已吊销"
+    purpose_missing = "purpose_missing", "未提供用途依据（申请单号或业务办件号）"
+    purpose_unknown = "purpose_unknown", "用途依据与授权不符"
+    no_grant = "no_grant", "本部门对该资源没有授权"
+    grant_expired = "grant_expired", "授权已过期"
+    grant_revoked = "grant_revoked", "授权已撤销"
+    grant_not_yet_valid = "grant_not_yet_valid", "授权尚未生效"
+    mode_not_granted = "mode_not_granted", "授权不含此访问方式"
+    items_beyond_grant = "items_beyond_grant", "请求的信息项超出授权范围"
+    over_quota = "over_quota", "超出每日调用限额"
+    batch_too_large = "batch_too_large", "批量查询超过单次上限"
+    invalid_key = "invalid_key", "主体标识格式错误"
+    resource_unavailable = "resource_unavailable", "资源不存在或已停止共享"
+
+
+# The auditor's "outside approval" view: calls that tried to go beyond what a grant allows.
+OUTSIDE_APPROVAL = frozenset(
+    {
+        AccessReason.grant_expired,
+        AccessReason.grant_revoked,
+        AccessReason.grant_not_yet_valid,
+        AccessReason.items_beyond_grant,
+        AccessReason.over_quota,
+        AccessReason.purpose_unknown,
+        AccessReason.purpose_missing,
+        AccessReason.mode_not_granted,
+        AccessReason.no_grant,
+    }
+)
+
+
+class MaskRule(LabelledEnum):
+    """How the data plane shows a granted item (a grant's ``masking`` maps item name to rule)."""
+
+    none = "none", "不脱敏"
+    keep_ends = "keep_ends", "保留首尾各一位"
+    id_number = "id_number", "身份证号保留前六后四位"
+    year_only = "year_only", "日期仅保留年份"
+    surname = "surname", "姓名仅保留姓氏"
+    phone = "phone", "电话保留前三后四位"
+    region = "region", "地址仅保留前六个字"
+    hidden = "hidden", "完全隐藏"

@@ -1,8 +1,12 @@
 """Every table of the platform, imported in one place for Alembic and for tests."""
 
+from authz.access.models import GrantUsage
+from authz.audit.models import AccessRecord, AuditCheckpoint, AuditHead
 from authz.calendar.models import CalendarArrangement
+from authz.clients.models import ApiClient
 from authz.clock.models import ClockStage, Notification, NotificationReceipt, OutboundMessage, SlaProfile
 from authz.sharing.models import Grant, RequestEvent, SharingRequest
+from catalog_schema.certificate.models import IssuerKey
 from catalog_schema.database import Base
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
@@ -17,6 +21,10 @@ from catalog_schema.resource.models import Resource, ResourceItem, ResourceVersi
 from catalog_schema.user.models import User
 
 __all__ = [
+    "AccessRecord",
+    "ApiClient",
+    "AuditCheckpoint",
+    "AuditHead",
     "Base",
     "CalendarArrangement",
     "ClockStage",
@@ -25,7 +33,9 @@ __all__ = [
     "Discrepancy",
     "ElementSource",
     "Grant",
+    "GrantUsage",
     "IngestBatch",
+    "IssuerKey",
     "LibraryRecord",
     "Notification",
     "NotificationReceipt",

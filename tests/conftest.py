@@ -9,7 +9,10 @@ of its own there, dropped at the end. With GOVDX_REQUIRE_SERVICES=1 (as .ci/run 
 missing or unreachable server fails the run instead of skipping the leg.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -26,6 +29,8 @@ from api.settings import ApiSettings
 from authz import security
 from catalog_schema import demo, migrate
 from catalog_schema.database import make_engine
+from catalog_schema.keys import service as keys_service
+from catalog_schema.keys.service import Keyring
 from catalog_schema.user import service as user_service
 
 POSTGRES_ENV = "GOVDX_TEST_POSTGRES_URL"
@@ -33,6 +38,12 @@ REQUIRE_ENV = "GOVDX_REQUIRE_SERVICES"
 TEST_SECRET = "test-secret-" + "x" * 40
 
 _legs: dict[str, str] = {}
+
+# One throwaway keyring for the whole run, named in the environment so CLI subprocesses use it too.
+_KEYS_DIR = Path(tempfile.mkdtemp(prefix="govdx-test-keys-"))
+atexit.register(shutil.rmtree, _KEYS_DIR, True)
+os.environ["GOVDX_KEYS_FILE"] = str(_KEYS_DIR / "keys.json")
+keys_service.create(_KEYS_DIR / "keys.json")
 
 
 def _require_services() -> bool:
@@ -111,6 +122,12 @@ def session_factory(connection: Connection) -> sessionmaker[Session]:
 def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    """The test run's keyring (the same one the app and the pipelines use)."""
+    return keys_service.get_keyring()
 
 
 @pytest.fixture

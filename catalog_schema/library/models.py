@@ -87,9 +87,12 @@ class LibraryRecord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     library: Mapped[Library] = mapped_column(enum_column(Library))
+    # The blind index of the key (catalog_schema.library.subjects); the key itself only sealed.
     subject_key: Mapped[str] = mapped_column(String(200))
+    subject_cipher: Mapped[str | None] = mapped_column(Text)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
-    # Canonical JSON object {element code: text value}; row_hash digests it for change detection.
+    # Canonical JSON object {element code: text value}, sensitive elements sealed under "~sealed"
+    # (catalog_schema.keys); row_hash is a keyed digest of the plaintext, for change detection.
     values: Mapped[str] = mapped_column(Text)
     row_hash: Mapped[str] = mapped_column(String(32))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -111,7 +114,9 @@ class QuarantinedRow(Base):
     library: Mapped[Library] = mapped_column(enum_column(Library))
     source_row: Mapped[int | None]
     subject_key: Mapped[str | None] = mapped_column(String(200))
-    # JSON object {source column: text} as read (or {"_raw": line} when the format could not parse it).
+    subject_cipher: Mapped[str | None] = mapped_column(Text)
+    # JSON object {source column: text} as read (or {"_raw": line} when the format could not parse it),
+    # sealed whole when the source carries a sensitive element.
     raw: Mapped[str] = mapped_column(Text)
     # JSON list of {rule, column, message, message_en}.
     reasons: Mapped[str] = mapped_column(Text)
@@ -148,6 +153,7 @@ class Discrepancy(Base):
     library: Mapped[Library] = mapped_column(enum_column(Library))
     element_id: Mapped[int] = mapped_column(ForeignKey("data_elements.id"))
     subject_key: Mapped[str] = mapped_column(String(200))
+    subject_cipher: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[DiscrepancyKind] = mapped_column(enum_column(DiscrepancyKind))
     rule: Mapped[str | None] = mapped_column(String(64))
     authoritative_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))

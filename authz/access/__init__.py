@@ -1,0 +1,1 @@
+"""The data plane: a department system reads exactly what its grant allows."""

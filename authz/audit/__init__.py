@@ -1,0 +1,1 @@
+"""The access log: append-only, hash-chained, with signed checkpoints."""

@@ -1,0 +1,1 @@
+"""Machine clients of departments: credentials that can be rotated and revoked."""

@@ -1,0 +1,1 @@
+"""Electronic certificates: issuer keys and signature verification."""
