@@ -7,11 +7,15 @@ import uvicorn
 from pydantic import ValidationError
 
 from api.settings import ApiSettings
+from authz.audit import cli as audit_cli
 from authz.calendar import cli as calendar_cli
+from authz.clients import cli as clients_cli
 from authz.clock import cli as clock_cli
 from catalog_schema import cli as catalog_cli
 from catalog_schema import migrate
+from catalog_schema.certificate import cli as certificate_cli
 from catalog_schema.database import get_engine
+from catalog_schema.keys import cli as keys_cli
 from catalog_schema.library import cli as library_cli
 
 app = typer.Typer(
@@ -26,6 +30,10 @@ app.add_typer(catalog_cli.demo_app, name="demo")
 app.add_typer(library_cli.library_app, name="library")
 app.add_typer(calendar_cli.calendar_app, name="calendar")
 app.add_typer(clock_cli.clock_app, name="clock")
+app.add_typer(keys_cli.keys_app, name="keys")
+app.add_typer(audit_cli.audit_app, name="audit")
+app.add_typer(clients_cli.client_app, name="client")
+app.add_typer(certificate_cli.certificate_app, name="certificate")
 catalog_cli.demo_app.command("pipelines")(library_cli.demo_pipelines)
 
 

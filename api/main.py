@@ -12,8 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.deps import DbSession
 from api.routes import (
+    audit,
     auth,
     calendar,
+    certificates,
+    clients,
+    data,
     departments,
     elements,
     inbox,
@@ -118,6 +122,10 @@ def create_app(
         calendar,
         reports,
         inbox,
+        clients,
+        data,
+        audit,
+        certificates,
     ):
         api.include_router(module.router)
 

@@ -52,6 +52,11 @@ DepartmentManage = Permission(
     "manage departments", "管理部门", _roles(Role.catalog_admin, Role.platform_admin)
 )
 UserManage = Permission("manage users", "管理用户", _roles(Role.platform_admin))
+ClientManage = Permission(
+    "manage machine clients and their credentials", "管理业务系统凭证", _roles(Role.platform_admin)
+)
+AuditRead = Permission("read and verify the access log", "查阅和核验访问日志", _roles(Role.auditor))
+CertificateVerify = Permission("verify certificates", "核验电子证照", HUMAN_ROLES | {Role.dept_system})
 
 _ALL_STATUSES = frozenset(ResourceStatus)
 _PUBLIC_STATUSES = frozenset({ResourceStatus.published})
