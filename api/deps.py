@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from api.settings import ApiSettings
 from authz import security
+from authz.clients import service as clients_service
+from authz.clients.models import ApiClient
 from authz.permissions import Permission
 from catalog_schema.database import for_writing
 from catalog_schema.errors import Unauthorized
@@ -22,6 +24,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset(
     {
         "/api/v1/auth/token",
+        "/api/v1/auth/client-token",
         # Resubmission runs ingest batches, which open and commit their own transactions.
         "/api/v1/quarantine/resubmit",
     }
@@ -73,6 +76,25 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str | None:
+    """The raw bearer token of the request, if any (the data plane records failed logins itself)."""
+    return token
+
+
+BearerToken = Annotated[str | None, Depends(bearer_token)]
+
+
+def get_current_client(db: DbSession, settings: Settings, token: BearerToken) -> ApiClient:
+    """The active machine client named by a valid client token; any failure is the same 401."""
+    client = clients_service.from_token(db=db, secret=settings.secret_key, token=token)
+    if client is None:
+        raise Unauthorized(*clients_service.INVALID_CLIENT, code="invalid_token")
+    return client
+
+
+CurrentClient = Annotated[ApiClient, Depends(get_current_client)]
 
 
 def requires(permission: Permission) -> params.Depends:

@@ -16,6 +16,8 @@ class ApiSettings(BaseSettings):
     profile: Literal["demo", "production"] = "production"
     secret_key: str = Field(default=DEV_SECRET, min_length=32)
     token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Machine clients fetch a new token often; a short life bounds what a leaked one can do.
+    client_token_ttl_minutes: int = Field(default=10, ge=1, le=60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)

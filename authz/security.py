@@ -3,11 +3,14 @@
 Passwords are hashed with Argon2id (argon2-cffi, RFC 9106 parameters), salted per hash and
 slow by design. Access tokens are JWTs (RFC 7519) signed with HMAC-SHA256 and short-lived;
 the verifier pins the algorithm, so ``alg: none`` and algorithm-swap tokens are refused.
+A token says whom it is for in ``typ``: a person's token (``user``) never passes as a machine
+client's (``client``, OAuth2 client credentials, RFC 6749 §4.4) or the other way round.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -19,6 +22,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("govdx-timing-equaliser")
 ALGORITHM = "HS256"
 ISSUER = "govdx"
+USER_TOKEN = "user"
+CLIENT_TOKEN = "client"
 
 
 def hash_password(password: str) -> str:
@@ -50,6 +55,7 @@ def issue_token(*, username: str, role: str, department_id: int, secret: str, tt
         "sub": username,
         "role": role,
         "dept": department_id,
+        "typ": USER_TOKEN,
         "iat": now,
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
@@ -59,19 +65,73 @@ def issue_token(*, username: str, role: str, department_id: int, secret: str, tt
 
 def read_token(token: str, *, secret: str) -> TokenClaims | None:
     """The claims of a valid token, or None when it is malformed, tampered with or expired."""
+    payload = _decode(token, secret, USER_TOKEN)
     try:
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss"]},
-        )
+        if payload is None:
+            return None
         return TokenClaims(
             username=str(payload["sub"]),
             role=str(payload["role"]),
             department_id=int(payload["dept"]),
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
         )
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _decode(token: str, secret: str, kind: str) -> dict[str, Any] | None:
+    """The payload of a valid, unexpired token of ``kind``, or None."""
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except (jwt.PyJWTError, TypeError, ValueError):
+        return None
+    # Tokens issued before ``typ`` existed were all user tokens.
+    return payload if payload.get("typ", USER_TOKEN) == kind else None
+
+
+@dataclass(frozen=True)
+class ClientClaims:
+    client_id: str
+    department_id: int
+    credential_version: int
+    expires_at: datetime
+
+
+def issue_client_token(
+    *, client_id: str, department_id: int, credential_version: int, secret: str, ttl: timedelta
+) -> str:
+    """A signed access token for a machine client; ``cv`` ties it to the current credential."""
+    now = datetime.now(UTC)
+    payload = {
+        "iss": ISSUER,
+        "sub": client_id,
+        "typ": CLIENT_TOKEN,
+        "dept": department_id,
+        "cv": credential_version,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def read_client_token(token: str, *, secret: str) -> ClientClaims | None:
+    """The claims of a valid machine-client token, or None (malformed, tampered, expired, a user's)."""
+    payload = _decode(token, secret, CLIENT_TOKEN)
+    try:
+        if payload is None:
+            return None
+        return ClientClaims(
+            client_id=str(payload["sub"]),
+            department_id=int(payload["dept"]),
+            credential_version=int(payload["cv"]),
+            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        )
+    except (KeyError, TypeError, ValueError):
         return None

@@ -32,10 +32,11 @@ from catalog_schema.database import make_engine
 from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import Keyring
 from catalog_schema.user import service as user_service
+from tests import factories
 
 POSTGRES_ENV = "GOVDX_TEST_POSTGRES_URL"
 REQUIRE_ENV = "GOVDX_REQUIRE_SERVICES"
-TEST_SECRET = "test-secret-" + "x" * 40
+TEST_SECRET = factories.TEST_SECRET
 
 _legs: dict[str, str] = {}
 

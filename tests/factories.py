@@ -1,5 +1,6 @@
 """Builders of valid input documents; a test overrides only what it is about."""
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -7,9 +8,14 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc
 
 from authz import security
+from authz.clients import service as clients_service
+from authz.clients.models import ApiClient
 from authz.roles import Role
 from catalog_schema.department import service as department_service
 from catalog_schema.user.models import User
+
+# What the test app signs tokens with (tests/conftest.py builds its settings from it).
+TEST_SECRET = "test-secret-" + "x" * 40
 
 
 def credit_code(seed: int) -> str:
@@ -129,3 +135,14 @@ def user(db: Session, username: str, role: str, department: str) -> User:
     db.add(row)
     db.flush()
     return row
+
+
+def api_client(db: Session, dept_slug: str = "renshe", name: str = "社保业务系统") -> tuple[ApiClient, str]:
+    """A registered machine client of ``dept_slug`` and its secret."""
+    return clients_service.create(db=db, department=dept_slug, name=name, user=None)
+
+
+def client_headers(client: ApiClient, *, ttl: timedelta = timedelta(minutes=5)) -> dict[str, str]:
+    """An Authorization header with a client token for ``client``, signed as the test app expects."""
+    token = clients_service.issue_token(client=client, secret=TEST_SECRET, ttl=ttl)
+    return {"Authorization": f"Bearer {token}"}
