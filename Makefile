@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install clean bench-ingest bench-clock
+.PHONY: demo test lint install clean bench-ingest bench-clock bench-api
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
@@ -49,6 +49,10 @@ bench-ingest: $(VENV)/.installed
 # 100,000 open stages: recompute every clock state, and one deadline (see bench/clock.py).
 bench-clock: $(VENV)/.installed
 	$(BIN)/python bench/clock.py
+
+# 1,000,000 people: guarded keyed lookup vs a bare lookup, one uvicorn worker (see bench/access.py).
+bench-api: $(VENV)/.installed
+	$(BIN)/python bench/access.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

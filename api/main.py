@@ -14,6 +14,7 @@ from api.deps import DbSession
 from api.routes import (
     audit,
     auth,
+    bench,
     calendar,
     certificates,
     clients,
@@ -128,6 +129,8 @@ def create_app(
         certificates,
     ):
         api.include_router(module.router)
+    if settings.bench_baseline:
+        api.include_router(bench.router)
 
     @api.get("/health", tags=["health"], summary="健康检查 / health check")
     def health(db: DbSession) -> dict[str, str]:

@@ -21,6 +21,8 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Mounts the unguarded baseline lookup of `make bench-api` (api/routes/bench.py); demo only.
+    bench_baseline: bool = False
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> "ApiSettings":
@@ -29,5 +31,9 @@ class ApiSettings(BaseSettings):
                 "GOVDX_SECRET_KEY is the development secret; set a random secret of at least 32 "
                 "characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
                 "or run with GOVDX_PROFILE=demo"
+            )
+        if self.profile != "demo" and self.bench_baseline:
+            raise ValueError(
+                "GOVDX_BENCH_BASELINE mounts an unguarded lookup; it is allowed only with GOVDX_PROFILE=demo"
             )
         return self

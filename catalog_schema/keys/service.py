@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -319,9 +319,16 @@ def retire_data_keys(path: Path, kids: Collection[str]) -> None:
 _cache: dict[tuple[Path, int], Keyring] = {}
 
 
+@lru_cache(maxsize=8)
+def _settings_for(_file: str | None, _profile: str | None) -> KeySettings:
+    return KeySettings()
+
+
 def get_keyring(settings: KeySettings | None = None) -> Keyring:
     """The configured keyring, re-read when the file changes; the demo profile creates it if missing."""
-    settings = settings or KeySettings()
+    # Reading settings from the environment costs more than a lookup; keyed by the variables
+    # that decide them, the cache still follows a changed environment.
+    settings = settings or _settings_for(os.environ.get("GOVDX_KEYS_FILE"), os.environ.get("GOVDX_PROFILE"))
     path = settings.file
     try:
         stamp = path.stat().st_mtime_ns

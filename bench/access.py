@@ -1,0 +1,363 @@
+"""bench-api: the guarded keyed lookup against a bare key lookup, one uvicorn worker, 1,000,000 people.
+
+1. A fresh SQLite platform database (migrated, demo catalog and users) holding N population records
+   (default 1,000,000) of 公安, written exactly as the pipelines store them: blind-indexed subject
+   key, sealed key, sensitive elements sealed with AES-GCM (catalog_schema.keys). Rows go in with
+   Core ``executemany``, not through the pipeline (bench-ingest times that).
+2. A grant through the real workflow: 人社 requests 公安's 人口基本信息 (four items), the platform
+   accepts, 公安 approves; its default masking applies. A machine client of 人社 gets a token.
+3. One uvicorn worker (``GOVDX_BENCH_BASELINE=true`` mounts the baseline route) and, in this
+   process, an asyncio load generator on loopback with keep-alive connections at a fixed
+   concurrency. Each phase: a short warm-up, then ``--seconds`` (default 30) of random keys:
+   - baseline ``POST /api/v1/bench/lookup``: the same blind-index lookup, nothing else;
+   - guarded ``POST /api/v1/data/lookup``: token, grant, purpose, items, quota, fetch, unseal,
+     project, mask, access record (hash-chained, committed), answer.
+4. audit_lost = guarded answers received − access records written during the guarded phase.
+
+Targets: guarded throughput ≥ 70% of the baseline's; guarded p99 ≤ 2× the baseline's p99; no
+access record lost. The last line is
+``RESULT api throughput_ratio=<r> p99_ratio=<r> rps=<guarded rps> audit_lost=<n>``.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from authz.audit.models import AccessRecord
+from authz.calendar.service import local_date
+from authz.clients import service as clients_service
+from authz.sharing import service as sharing_service
+from authz.sharing.schemas import RequestCreate, TransitionIn
+from authz.types import RequestAction
+from catalog_schema import demo, migrate
+from catalog_schema.database import make_engine, utcnow
+from catalog_schema.department.models import Department
+from catalog_schema.element.models import DataElement
+from catalog_schema.keys import service as keys_service
+from catalog_schema.library import subjects
+from catalog_schema.library.models import IngestBatch, LibraryRecord
+from catalog_schema.types import BatchStatus, Library, Sensitivity
+from catalog_schema.user.models import User
+
+RESOURCE = "101001/000001"  # 公安 人口基本信息 (有条件共享)
+ITEMS = ["公民身份号码", "姓名", "出生日期", "住址"]
+REGIONS = ["350102", "350103", "350104", "350105", "350111", "350121"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华"
+WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
+CHUNK = 50_000
+
+
+def id_number(i: int) -> str:
+    """The i-th distinct valid GB 11643 number (region, birth date, sequence, check digit)."""
+    born = date(1950, 1, 1) + timedelta(days=(i // len(REGIONS)) % 20_000)
+    body = f"{REGIONS[i % len(REGIONS)]}{born:%Y%m%d}{(i // (len(REGIONS) * 20_000)) % 1000:03d}"
+    check = (12 - sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11) % 11
+    return body + ("X" if check == 10 else str(check))
+
+
+def person(i: int, key: str) -> dict[str, str]:
+    rnd = random.Random(i)
+    return {
+        "population.id_number": key,
+        "population.name": rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(GIVEN),
+        "population.gender": "1" if int(key[16]) % 2 else "2",
+        "population.ethnicity": "01",
+        "population.birth_date": key[6:14],
+        "population.household_region": key[:6],
+        "population.address": f"福建省榕城市鼓楼区五四路{rnd.randint(1, 400)}号{rnd.randint(1, 30)}单元",
+        "population.phone": f"13{rnd.randint(0, 9)}{rnd.randint(10_000_000, 99_999_999)}",
+    }
+
+
+def load_people(db: Session, rows: int) -> float:
+    """Write ``rows`` population records as the pipelines store them; returns seconds taken."""
+    started = time.perf_counter()
+    ring = keys_service.get_keyring()
+    sensitive = set(
+        db.scalars(
+            select(DataElement.code).where(
+                DataElement.library == Library.population,
+                DataElement.sensitivity.in_([Sensitivity.sensitive, Sensitivity.highly_sensitive]),
+            )
+        )
+    )
+    gongan = db.scalar(select(Department.id).where(Department.slug == "gongan"))
+    batch = IngestBatch(
+        source="bench_people",
+        title="bench-api 人口",
+        library=Library.population,
+        department_id=gongan,
+        run_id="bench-api",
+        status=BatchStatus.succeeded,
+        rows_read=rows,
+        inserted=rows,
+    )
+    db.add(batch)
+    db.flush()
+    now = utcnow()
+    conn = db.connection()
+    for start in range(0, rows, CHUNK):
+        records = []
+        for i in range(start, min(start + CHUNK, rows)):
+            key = id_number(i)
+            values = person(i, key)
+            stored = subjects.stored_key(ring, Library.population, [key])
+            line = json.dumps(values, ensure_ascii=False, sort_keys=True)
+            records.append(
+                {
+                    "library": Library.population.value,
+                    "subject_key": stored,
+                    "subject_cipher": ring.encrypt(key, aad=stored),
+                    "department_id": gongan,
+                    "values": json.dumps(
+                        ring.seal(values, sensitive=sensitive, aad=stored), ensure_ascii=False, sort_keys=True
+                    ),
+                    "row_hash": ring.digest(line),
+                    "valid_from": now,
+                    "valid_to": None,
+                    "batch_id": batch.id,
+                    "source_row": i + 1,
+                }
+            )
+        conn.execute(insert(LibraryRecord), records)
+        print(f"  loaded {min(start + CHUNK, rows):>9,} / {rows:,} people", flush=True)
+    return time.perf_counter() - started
+
+
+def grant_and_client(db: Session) -> tuple[str, str, str]:
+    """A grant of 人社 for 公安's 人口基本信息 through the real workflow, and a client of 人社."""
+    users = {u.username: u for u in db.scalars(select(User))}
+    today = local_date(utcnow())
+    request = sharing_service.submit(
+        db=db,
+        data=RequestCreate(
+            resource=RESOURCE,
+            items=ITEMS,
+            purpose="养老保险待遇资格认证时核验参保人身份",
+            legal_basis="《社会保险法》第七十三条",
+            business_reference="RS-BENCH-0001",
+            access_modes=["lookup", "batch"],
+            valid_from=today,
+            valid_until=today + timedelta(days=180),
+            expected_volume=10_000_000,
+        ),
+        user=users["requester"],
+    )
+    sharing_service.act(
+        db=db, request=request, action=RequestAction.accept, data=TransitionIn(), user=users["catalog_admin"]
+    )
+    sharing_service.act(
+        db=db, request=request, action=RequestAction.approve, data=TransitionIn(), user=users["approver"]
+    )
+    client, secret = clients_service.create(db=db, department="renshe", name="bench 社保业务系统", user=None)
+    assert request.number is not None
+    return client.client_id, secret, request.number
+
+
+# -- the load generator ---------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    answered: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.answered / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def _connection(
+    port: int, path: str, headers: str, keys: list[str], deadline: float, out: list[float], errs: list[int]
+) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answered = 0
+    rnd = random.Random()
+    try:
+        while time.perf_counter() < deadline:
+            body = json.dumps({"resource": RESOURCE, "key": rnd.choice(keys)}).encode()
+            request = (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n{headers}\r\n"
+            ).encode() + body
+            sent = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            out.append(time.perf_counter() - sent)
+            answered += 1
+            if status != 200:
+                errs.append(status)
+    finally:
+        writer.close()
+    return answered
+
+
+async def _phase(
+    port: int, path: str, headers: str, keys: list[str], seconds: float, concurrency: int
+) -> Phase:
+    latencies: list[float] = []
+    errors: list[int] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    counts = await asyncio.gather(
+        *(_connection(port, path, headers, keys, deadline, latencies, errors) for _ in range(concurrency))
+    )
+    elapsed = time.perf_counter() - started
+    if errors:
+        print(f"  {path}: {len(errors)} non-200 answers, e.g. {sorted(set(errors))[:5]}", flush=True)
+    return Phase(path, sum(counts), len(errors), elapsed, latencies)
+
+
+def run_phase(port: int, path: str, headers: str, keys: list[str], seconds: float, concurrency: int) -> Phase:
+    asyncio.run(_phase(port, path, headers, keys, min(3.0, seconds / 5), concurrency))  # warm-up
+    return asyncio.run(_phase(port, path, headers, keys, seconds, concurrency))
+
+
+def _post_form(url: str, fields: dict[str, str]) -> dict[str, Any]:
+    data = urllib.parse.urlencode(fields).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=30) as response:
+        result: dict[str, Any] = json.loads(response.read())
+        return result
+
+
+def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            raise SystemExit(f"uvicorn exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("uvicorn did not start")
+
+
+def _count_records(engine: Any) -> int:
+    with Session(engine) as db:
+        return db.scalar(select(func.count()).select_from(AccessRecord)) or 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("GOVDX_BENCH_ROWS", 1_000_000)))
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="govdx-bench-api-"))
+    url = f"sqlite:///{folder / 'bench.sqlite'}"
+    os.environ.update(GOVDX_DATABASE_URL=url, GOVDX_KEYS_FILE=str(folder / "keys.json"), GOVDX_PROFILE="demo")
+    keys_service.create(folder / "keys.json")
+    server = None
+    try:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        print(f"bench-api: {args.rows:,} population records, SQLite at {folder}", flush=True)
+        with Session(engine) as db:
+            demo.seed(db)
+            load_seconds = load_people(db, args.rows)
+            client_id, secret, purpose = grant_and_client(db)
+            db.commit()
+        print(f"  loaded in {load_seconds:.1f} s", flush=True)
+        engine.dispose()
+        sample = [id_number(random.randrange(args.rows)) for _ in range(10_000)]
+
+        env = {**os.environ, "GOVDX_BENCH_BASELINE": "true"}
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:create_app",
+                "--factory",
+                "--workers",
+                "1",
+                "--port",
+                str(args.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+        )
+        _wait_ready(args.port, server)
+        base_url = f"http://127.0.0.1:{args.port}/api/v1"
+        token = _post_form(
+            f"{base_url}/auth/client-token",
+            {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        )["access_token"]
+
+        baseline = run_phase(args.port, "/api/v1/bench/lookup", "", sample, args.seconds, args.concurrency)
+        before = _count_records(make_engine(url))
+        guarded_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {purpose}\r\n"
+        warm = asyncio.run(
+            _phase(args.port, "/api/v1/data/lookup", guarded_headers, sample, 2.0, args.concurrency)
+        )
+        guarded = asyncio.run(
+            _phase(args.port, "/api/v1/data/lookup", guarded_headers, sample, args.seconds, args.concurrency)
+        )
+        written = _count_records(make_engine(url)) - before
+        lost = max(0, warm.answered + guarded.answered - written)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    print()
+    print(f"{'':<10}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}{'answers':>10}{'non-200':>10}")
+    for phase in (baseline, guarded):
+        name = "baseline" if phase is baseline else "guarded"
+        print(
+            f"{name:<10}{phase.rps:>10.0f}{phase.pct(0.5):>10.2f}{phase.pct(0.99):>10.2f}"
+            f"{phase.answered:>10}{phase.errors:>10}"
+        )
+    throughput_ratio = guarded.rps / baseline.rps
+    p99_ratio = guarded.pct(0.99) / baseline.pct(0.99)
+    print(
+        f"concurrency {args.concurrency}, {args.seconds:.0f} s per phase; access records written "
+        f"{written:,} for {warm.answered + guarded.answered:,} guarded answers"
+    )
+    print(
+        f"targets: throughput ≥ 0.70 of baseline ({throughput_ratio:.2f}), "
+        f"p99 ≤ 2× ({p99_ratio:.2f}), lost 0 ({lost})"
+    )
+    print(
+        f"RESULT api throughput_ratio={throughput_ratio:.2f} p99_ratio={p99_ratio:.2f} "
+        f"rps={guarded.rps:.0f} audit_lost={lost}"
+    )
+
+
+if __name__ == "__main__":
+    main()
