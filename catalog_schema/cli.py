@@ -14,6 +14,7 @@ from rich.table import Table
 from authz.roles import Role
 from catalog_schema import demo, exchange, migrate
 from catalog_schema.database import get_engine, session_scope
+from catalog_schema.demo import clients as demo_clients
 from catalog_schema.demo import requests as demo_requests
 from catalog_schema.demo import sources as demo_sources
 from catalog_schema.department import service as department_service
@@ -156,6 +157,7 @@ def demo_seed() -> None:
             report = demo.seed(db)
             requests_added = demo_requests.seed(db)
             requests_total = demo_requests.count(db)
+            demo_clients.seed(db)
             statuses = resource_service.count_by_status(db=db)
             departments = department_service.count(db=db)
     except GovdxError as error:
@@ -180,6 +182,12 @@ def demo_seed() -> None:
         f"共享申请 sharing requests: {requests_total}（本次新增 added {requests_added}），"
         "覆盖每个办理状态与时限颜色 / one in every state and clock colour"
     )
+    clients = Table(
+        "client_id", "部门 department", "名称 name", "client_secret", title="演示业务系统 / demo clients"
+    )
+    for client_id, dept, name, secret in demo_clients.DEMO_CLIENTS:
+        clients.add_row(client_id, dept, name, secret)
+    out.print(clients)
 
 
 @demo_app.command("sources")

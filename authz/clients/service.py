@@ -53,16 +53,28 @@ def list_(*, db: Session, department_id: int | None = None) -> list[ApiClient]:
     return list(db.scalars(stmt))
 
 
-def create(*, db: Session, department: str, name: str, user: User | None) -> tuple[ApiClient, str]:
-    """Register a department system; returns it with its secret (shown this once)."""
+def create(
+    *,
+    db: Session,
+    department: str,
+    name: str,
+    user: User | None,
+    client_id: str | None = None,
+    secret: str | None = None,
+) -> tuple[ApiClient, str]:
+    """Register a department system; returns it with its secret (shown this once).
+
+    ``client_id`` and ``secret`` are for the demo city's published client only; otherwise both
+    are generated.
+    """
     dept = department_service.get_by_ref(db=db, ref=department)
     if db.scalar(select(ApiClient.id).where(ApiClient.department_id == dept.id, ApiClient.name == name)):
         raise Conflict(
             f"{dept.name}已有名为“{name}”的业务系统", f"{dept.slug} already has a client named {name!r}"
         )
-    secret = _new_secret()
+    secret = secret or _new_secret()
     client = ApiClient(
-        client_id=f"{dept.slug}-{secrets.token_hex(4)}",
+        client_id=client_id or f"{dept.slug}-{secrets.token_hex(4)}",
         name=name,
         department_id=dept.id,
         secret_hash=_hash(secret),

@@ -9,6 +9,7 @@ import pytest
 from authz.clients import service as clients_service
 from authz.clients.models import ApiClient
 from authz.types import ClientStatus
+from catalog_schema.demo import clients as demo_clients
 from tests import factories
 from tests.conftest import TEST_SECRET, bearer
 
@@ -167,3 +168,13 @@ def test_forged_or_expired_client_tokens_resolve_to_nobody(db, kind):
     }[kind]
 
     assert _resolves(db, token) is None
+
+
+def test_the_demo_client_authenticates_with_its_published_secret_and_seeds_once(client, db):
+    added = demo_clients.seed(db)
+    again = demo_clients.seed(db)
+    db.commit()
+    client_id, _dept, _name, secret = demo_clients.DEMO_CLIENTS[0]
+
+    assert (added, again) == (1, 0)
+    assert _token(client, client_id, secret).status_code == 200
