@@ -29,6 +29,7 @@ demo: export GOVDX_PROFILE = demo
 demo: $(VENV)/.installed
 	$(BIN)/govdx demo seed
 	$(BIN)/govdx demo sources
+	$(BIN)/govdx certificate import-keys
 	$(BIN)/govdx demo pipelines
 	$(BIN)/govdx clock run
 	$(BIN)/govdx serve

@@ -25,6 +25,8 @@ READ_ONLY_POSTS = frozenset(
     {
         "/api/v1/auth/token",
         "/api/v1/auth/client-token",
+        # Verifying a certificate only reads.
+        "/api/v1/certificates/verify",
         # The benchmark's unguarded baseline only reads (api/routes/bench.py).
         "/api/v1/bench/lookup",
         # Resubmission runs ingest batches, which open and commit their own transactions.

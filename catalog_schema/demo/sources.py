@@ -7,7 +7,15 @@ the outcome the pipeline must reach for it:
 
 * ``quarantined:<check>``    the record is held back by the named check;
 * ``discrepancy:<element>``  the record loads but contradicts the authoritative source;
-* ``review:<check>``         the record goes to manual review (pilot-era credit codes).
+* ``review:<check>``         the record goes to manual review (pilot-era credit codes);
+* ``verdict:<verdict>``      a certificate that loads, and that ``govdx certificate verify`` calls
+                             ``tampered``, ``revoked`` or ``expired``.
+
+Every certificate row carries its issuer's Ed25519 signature (column ``qm``) over the canonical
+content of the values the loader stores (``catalog_schema.certificate.signing``). Each issuing
+department's key derives from the seed (:func:`issuer_key`) and is never written; its public
+key is, under ``issuer-keys/`` with a ``manifest.json`` that ``govdx certificate import-keys``
+registers.
 
 Every value derives from the seed (one numpy stream per source) and "today" is 2026-11-20, so
 a seed always gives the same bytes. Identifiers are well-formed unless a fault breaks them:
@@ -18,6 +26,7 @@ check character).
 """
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -35,6 +44,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openpyxl import Workbook
 from sqlalchemy import (
     BigInteger,
@@ -55,7 +65,10 @@ from sqlalchemy.dialects import sqlite
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
+from catalog_schema.certificate import signing
 from catalog_schema.errors import InvalidInput, Problem
+from catalog_schema.library import subjects
+from connectors.config import load_sources
 
 TODAY = date(2026, 11, 20)
 # GB 32100-2015 took effect on this day; codes of organisations registered before it may come
@@ -82,6 +95,15 @@ CERTIFICATE_TYPES = {
     "zhengzhao_jiashi": ("11350100003571132M001", "机动车驾驶证"),
     "zhengzhao_budongchan": ("113501000035818325001", "不动产权证书"),
 }
+# The department that issues, and signs, each certificate type (its credit code begins the type code).
+CERTIFICATE_ISSUERS = {
+    "zhengzhao_yingye": "shichang",
+    "zhengzhao_jiehun": "minzheng",
+    "zhengzhao_jiashi": "gongan",
+    "zhengzhao_budongchan": "ziran",
+}
+SIGNATURE_COLUMN = "qm"
+ISSUER_KEYS_DIR = "issuer-keys"
 
 # 参保状态 (population.insurance_status): 1 参保缴费, 2 暂停缴费, 3 终止参保.
 INSURANCE_ACTIVE = "1"
@@ -101,6 +123,9 @@ EXPECTED = {
     "uscc_pilot": "review:uscc_pilot_review",
     "required_missing": "quarantined:required_missing",
     "truncated_file": "quarantined:truncated_record",
+    "certificate_tampered": "verdict:tampered",
+    "certificate_revoked": "verdict:revoked",
+    "certificate_expired": "verdict:expired",
 }
 
 # ----------------------------------------------------------------------------- reference data
@@ -428,10 +453,22 @@ def generate(
     writer.csv("xinyong_xuke", "xinyong/xingzheng_xuke.csv", xuke)
     writer.csv("xinyong_chufa", "xinyong/xingzheng_chufa.csv", chufa)
 
-    writer.jsonl("zhengzhao_yingye", "zhengzhao/yingye_zhizhao.jsonl", _yingye(firms, seed))
-    writer.csv("zhengzhao_jiehun", "zhengzhao/jiehunzheng.csv", _jiehun(pop, hunyin))
-    writer.csv("zhengzhao_jiashi", "zhengzhao/jiashizheng.csv", _jiashi(pop, clean, seed))
-    writer.parquet("zhengzhao_budongchan", "zhengzhao/budongchan.parquet", _budongchan(pop, clean, seed))
+    certificates = {
+        "zhengzhao_yingye": _yingye(firms, seed),
+        "zhengzhao_jiehun": _jiehun(pop, hunyin),
+        "zhengzhao_jiashi": _jiashi(pop, clean, seed),
+        "zhengzhao_budongchan": _budongchan(pop, clean, seed),
+    }
+    manifest.faults += _sign_certificates(certificates, seed)
+    writer.jsonl(
+        "zhengzhao_yingye", "zhengzhao/yingye_zhizhao.jsonl", certificates["zhengzhao_yingye"].records()
+    )
+    writer.csv("zhengzhao_jiehun", "zhengzhao/jiehunzheng.csv", certificates["zhengzhao_jiehun"])
+    writer.csv("zhengzhao_jiashi", "zhengzhao/jiashizheng.csv", certificates["zhengzhao_jiashi"])
+    writer.parquet(
+        "zhengzhao_budongchan", "zhengzhao/budongchan.parquet", certificates["zhengzhao_budongchan"]
+    )
+    _write_issuer_keys(writer, seed)
 
     order = {name: i for i, name in enumerate(manifest.sources)}
     manifest.faults.sort(key=lambda f: (order[f.source], f.row))
@@ -677,6 +714,13 @@ class _Table:
     @property
     def rows(self) -> int:
         return len(next(iter(self.columns.values())))
+
+    def records(self) -> list[dict[str, Any]]:
+        """One mapping per row, columns in order."""
+        return [
+            dict(zip(self.columns, values, strict=True))
+            for values in zip(*self.columns.values(), strict=True)
+        ]
 
 
 def _updated_at(rng: np.random.Generator, n: int, since: date = date(2024, 1, 1)) -> np.ndarray:
@@ -1368,10 +1412,12 @@ def _shuang_gongshi(subjects: _Subjects, seed: int) -> tuple[_Table, _Table]:
 _LICENCE_STATUS = {"存续": "01", "在业": "01", "迁出": "01", "吊销": "03", "注销": "02"}
 
 
-def _yingye(firms: list[_Org], seed: int) -> list[dict[str, Any]]:
+def _yingye(firms: list[_Org], seed: int) -> _Table:
     """营业执照 collected from 市场监管: one per enterprise, numbered by its credit code."""
     rng = _rng(seed, "zhengzhao_yingye")
-    records = []
+    columns: dict[str, list[Any]] = {
+        c: [] for c in ("zzbh", "czztdm", "czztmc", "bfjg", "bfrq", "yxqz", "zzzt", "zs")
+    }
     for f in firms:
         # Enterprises older than GB 32100 got a new licence when the codes were unified.
         issued = (
@@ -1380,19 +1426,19 @@ def _yingye(firms: list[_Org], seed: int) -> list[dict[str, Any]]:
             else _between(rng, USCC_EFFECTIVE, date(2017, 12, 31))
         )
         term = None if rng.random() < 0.6 else _add_years(f.established, int(rng.choice([20, 30, 50])))
-        records.append(
-            {
-                "zzbh": f.code,
-                "czztdm": f.code,
-                "czztmc": f.name,
-                "bfjg": f.extra["authority"],
-                "bfrq": issued.isoformat(),
-                "yxqz": term.isoformat() if term else None,
-                "zzzt": _LICENCE_STATUS[f.extra["status"]],
-                "zs": f.extra["domicile"],
-            }
-        )
-    return records
+        row = {
+            "zzbh": f.code,
+            "czztdm": f.code,
+            "czztmc": f.name,
+            "bfjg": f.extra["authority"],
+            "bfrq": issued.isoformat(),
+            "yxqz": term.isoformat() if term else None,
+            "zzzt": _LICENCE_STATUS[f.extra["status"]],
+            "zs": f.extra["domicile"],
+        }
+        for column, value in row.items():
+            columns[column].append(value)
+    return _Table(columns)
 
 
 def _jiehun(pop: _People, hunyin: _Table) -> _Table:
@@ -1473,6 +1519,108 @@ def _budongchan(pop: _People, clean: np.ndarray, seed: int) -> _Table:
         )
         columns["zl"].append(_addresses(rng, [region])[0])
     return _Table(columns)
+
+
+# ----------------------------------------------------------------------------- certificate signatures
+
+
+def issuer_key(seed: int, department: str) -> tuple[str, Ed25519PrivateKey]:
+    """A demo issuing department's key id and Ed25519 private key, derived from the seed (never written)."""
+    private = Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(f"govdx-demo-issuer\x1f{seed}\x1f{department}".encode()).digest()
+    )
+    return f"{department}-demo-{signing.fingerprint(private.public_key())[:8]}", private
+
+
+def _stored_text(element: str, value: Any) -> str | None:
+    """A source value as the loader stores it: text, trimmed, empty as null, codes compacted."""
+    return subjects.canonical_part(element, _text(value)) or None
+
+
+def _sign_certificates(tables: dict[str, _Table], seed: int) -> list[Fault]:
+    """Sign every certificate row with its issuer's key, with the verification faults around it.
+
+    A signature covers the values the loader will store (sources.yaml's mapping and constants,
+    normalised as the loader does). The faults, ``fault_count`` of each (fewer only if a tiny city
+    has too few candidates): 营业执照 吊销 after issue (the status is not signed, so the signature
+    still holds: ``revoked``); 驾驶证 past their expiry date whose status the hub never moved off
+    01 有效 (``expired``); 驾驶证 whose expiry date was pushed ten years on after signing (``tampered``).
+    """
+    rng = _rng(seed, "zhengzhao_signatures")
+    specs = load_sources(SOURCES_FILE)
+    yingye, jiashi = tables["zhengzhao_yingye"].columns, tables["zhengzhao_jiashi"].columns
+    today = TODAY.isoformat()
+
+    def current(columns: dict[str, list[Any]], i: int) -> bool:
+        return bool(columns["zzzt"][i] == "01" and (not columns["yxqz"][i] or columns["yxqz"][i] >= today))
+
+    revoked = _choose(rng, [i for i in range(len(yingye["zzbh"])) if current(yingye, i)], len(yingye["zzbh"]))
+    for i in revoked:
+        yingye["zzzt"][i] = "03"  # 吊销 after issue: the status changes, the signed content does not
+    lapsed = [i for i, ends in enumerate(jiashi["yxqz"]) if ends and ends < today]
+    expired = _choose(rng, lapsed, len(jiashi["zzbh"]))
+    for i in expired:
+        jiashi["zzzt"][i] = "01"  # the hub missed the lapse; the date still tells
+    valid = [
+        i for i in range(len(jiashi["zzbh"])) if current(jiashi, i) and jiashi["yxqz"][i] and i not in expired
+    ]
+    tampered = _choose(rng, valid, len(jiashi["zzbh"]))
+
+    for name, table in tables.items():
+        spec = specs.get(name)
+        key_id, private = issuer_key(seed, CERTIFICATE_ISSUERS[name])
+        mapped = {column: element for column, element in spec.columns.items() if element != signing.SIGNATURE}
+        signatures = []
+        for row in table.records():
+            values = {element: _stored_text(element, row[column]) for column, element in mapped.items()}
+            signatures.append(signing.sign(private, key_id, values | dict(spec.constants)))
+        table.columns[SIGNATURE_COLUMN] = signatures
+    for i in tampered:
+        jiashi["yxqz"][i] = _add_years(date.fromisoformat(jiashi["yxqz"][i]), 10).isoformat()
+
+    def faults(name: str, kind: str, rows: list[int]) -> list[Fault]:
+        type_code = CERTIFICATE_TYPES[name][0]
+        numbers = tables[name].columns["zzbh"]
+        return [Fault(name, i + 1, f"{type_code}:{numbers[i]}", kind, EXPECTED[kind]) for i in rows]
+
+    return [
+        *faults("zhengzhao_yingye", "certificate_revoked", revoked),
+        *faults("zhengzhao_jiashi", "certificate_expired", expired),
+        *faults("zhengzhao_jiashi", "certificate_tampered", tampered),
+    ]
+
+
+def _choose(rng: np.random.Generator, candidates: list[int], rows: int) -> list[int]:
+    """``fault_count(rows)`` of ``candidates`` (fewer if there are fewer), in row order."""
+    count = min(fault_count(rows), len(candidates))
+    return sorted(int(i) for i in rng.choice(candidates, size=count, replace=False)) if count else []
+
+
+def _write_issuer_keys(writer: "_Writer", seed: int) -> None:
+    """The issuers' public keys (PEM) and the key manifest ``govdx certificate import-keys`` reads."""
+    keys = []
+    for department in sorted(set(CERTIFICATE_ISSUERS.values())):
+        key_id, private = issuer_key(seed, department)
+        public = private.public_key()
+        relative = f"{ISSUER_KEYS_DIR}/{department}.pem"
+        writer._path(relative).write_text(signing.public_pem(public), encoding="ascii")
+        keys.append(
+            {
+                "department": department,
+                "key_id": key_id,
+                "algorithm": signing.ALGORITHM,
+                "public_key": f"{department}.pem",
+                "fingerprint": signing.fingerprint(public),
+                "certificate_types": [
+                    CERTIFICATE_TYPES[name][0]
+                    for name, issuer in CERTIFICATE_ISSUERS.items()
+                    if issuer == department
+                ],
+            }
+        )
+    writer._path(f"{ISSUER_KEYS_DIR}/{MANIFEST_NAME}").write_text(
+        json.dumps({"seed": seed, "keys": keys}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
 
 
 # ----------------------------------------------------------------------------- writing
