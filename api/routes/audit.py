@@ -1,5 +1,144 @@
-"""Routes of audit 审计 (filled in by issue 5)."""
+"""The access log for auditors: search, the outside-approval view, verification and export."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.deps import DbSession, Paging, requires
+from authz.audit import service as audit_service
+from authz.audit.schemas import AuditFilter, AuditRecordRead, SinceTime, UntilTime, VerifyReport
+from authz.permissions import AuditRead
+from authz.types import AccessOutcome, AccessReason
+from catalog_schema.keys import service as keys_service
+from catalog_schema.keys.service import Keyring
+from catalog_schema.library.subjects import MAX_KEY_LENGTH
+from catalog_schema.pagination import Page, page_of
 
 router = APIRouter(tags=["audit 审计"])
+
+
+def _keyring() -> Keyring:
+    return keys_service.get_keyring()
+
+
+def _session_factory(request: Request) -> sessionmaker[Session]:
+    # The export streams after the route returns, when the request's own session is already closed.
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return factory
+
+
+def _range(
+    since: Annotated[
+        SinceTime | None,
+        Query(alias="from", description="开始时间（含），YYYY-MM-DD 或 ISO 8601 / from, inclusive"),
+    ] = None,
+    until: Annotated[
+        UntilTime | None,
+        Query(
+            alias="to", description="结束时间（不含；只写日期则含当日） / to, exclusive (a date counts whole)"
+        ),
+    ] = None,
+) -> AuditFilter:
+    audit_service.check_range(since, until)
+    return AuditFilter(since=since, until=until)
+
+
+def _filters(
+    bounds: Annotated[AuditFilter, Depends(_range)],
+    department: Annotated[
+        str | None,
+        Query(
+            min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$", description="部门简码、信用代码或编号"
+        ),
+    ] = None,
+    system: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="业务系统 client_id / machine client")
+    ] = None,
+    resource: Annotated[
+        str | None, Query(min_length=1, max_length=40, description="信息资源代码 / resource code")
+    ] = None,
+    outcome: Annotated[AccessOutcome | None, Query(description="结果 / outcome")] = None,
+    reason: Annotated[AccessReason | None, Query(description="拒绝原因代码 / reason code")] = None,
+    subject: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            description="主体：公民身份号码、统一社会信用代码或证照“类型:编号”；平台计算其指纹后查询",
+        ),
+    ] = None,
+) -> AuditFilter:
+    return AuditFilter(
+        since=bounds.since,
+        until=bounds.until,
+        department=department,
+        system=system,
+        resource=resource,
+        outcome=outcome,
+        reason=reason,
+        subject=subject,
+    )
+
+
+CurrentKeyring = Annotated[Keyring, Depends(_keyring)]
+Filters = Annotated[AuditFilter, Depends(_filters)]
+Range = Annotated[AuditFilter, Depends(_range)]
+SessionFactory = Annotated[sessionmaker[Session], Depends(_session_factory)]
+
+
+@router.get(
+    "/audit/records",
+    response_model=Page[AuditRecordRead],
+    dependencies=[requires(AuditRead)],
+    summary="查询访问记录（按时间、部门、系统、资源、主体、结果） / search access records, newest first",
+)
+def search_records(
+    db: DbSession, keyring: CurrentKeyring, filters: Filters, paging: Paging
+) -> Page[AuditRecordRead]:
+    records, total = audit_service.search(db=db, keyring=keyring, filters=filters, params=paging)
+    return page_of(records, total, paging)
+
+
+@router.get(
+    "/audit/outside-approval",
+    response_model=Page[AuditRecordRead],
+    dependencies=[requires(AuditRead)],
+    summary="超出授权的调用（授权过期、超范围、超限额、用途不符等） / calls refused as outside approval",
+)
+def outside_approval(
+    db: DbSession, keyring: CurrentKeyring, filters: Filters, paging: Paging
+) -> Page[AuditRecordRead]:
+    records, total = audit_service.search(
+        db=db, keyring=keyring, filters=filters, params=paging, outside_approval=True
+    )
+    return page_of(records, total, paging)
+
+
+@router.get(
+    "/audit/verify",
+    response_model=VerifyReport,
+    dependencies=[requires(AuditRead)],
+    summary="核验访问日志：重算哈希链与检查点签名 / recompute the chain and the checkpoints' signatures",
+)
+def verify(db: DbSession, keyring: CurrentKeyring) -> VerifyReport:
+    return audit_service.verify(db=db, keyring_public_keys=keyring.public_keys())
+
+
+@router.get(
+    "/audit/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"}},
+    dependencies=[requires(AuditRead)],
+    summary="导出一段访问日志（含检查点与公钥，可离线核验） / export a range that verifies offline",
+)
+def export(session_factory: SessionFactory, keyring: CurrentKeyring, bounds: Range) -> StreamingResponse:
+    lines = audit_service.export_lines(
+        session_factory=session_factory, keyring=keyring, since=bounds.since, until=bounds.until
+    )
+    return StreamingResponse(
+        lines,
+        media_type="application/x-ndjson; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="govdx-audit-export.jsonl"'},
+    )

@@ -26,6 +26,7 @@ def test_every_dag_file_imports(bag: DagBag) -> None:
         "govdx_credit",
         "govdx_update_cycles",
         "govdx_sharing_clock",
+        "govdx_audit_checkpoint",
     }
 
 
