@@ -115,11 +115,20 @@ def verify(
     batch: Annotated[
         int, typer.Option(min=100, max=100_000, help="每批读取记录数 / records per batch")
     ] = 10000,
+    trusted_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--trusted-keys",
+            help="平台公布的公钥（govdx audit public-keys 的输出），离线核验时只信任这些公钥 / "
+            "the platform's published public keys; with --file, trust only these",
+        ),
+    ] = None,
 ) -> None:
     """Recompute the chain and the checkpoints' signatures: exit 0 when intact, 1 naming the first break."""
     try:
         if file is not None:
-            report = audit_service.verify_export(path=file)
+            trusted = _read_trusted_keys(trusted_keys) if trusted_keys is not None else None
+            report = audit_service.verify_export(path=file, trusted_keys=trusted)
         else:
             public_keys = get_keyring().public_keys()
             with session_scope(write=False) as db:
@@ -130,6 +139,25 @@ def verify(
         raise _unreachable(exc) from None
     _print_report(report, what="导出文件" if file is not None else "访问日志")
     raise typer.Exit(0 if report.intact else 1)
+
+
+def _read_trusted_keys(path: Path) -> dict[str, str]:
+    try:
+        keys = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        fail(InvalidInput(f"无法读取公钥文件 {path}：{exc}", f"cannot read the key file {path}: {exc}"))
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        fail(InvalidInput(f"公钥文件 {path} 应为 {{密钥编号: PEM}}", f"{path} must map key ids to PEM"))
+    return {str(k): v for k, v in keys.items()}
+
+
+@audit_app.command("public-keys")
+def public_keys() -> None:
+    """Print the platform's checkpoint-signing public keys as JSON {key id: PEM}, to publish to auditors."""
+    try:
+        sys.stdout.write(json.dumps(get_keyring().public_keys(), indent=2) + "\n")
+    except GovdxError as error:
+        fail(error)
 
 
 @audit_app.command("checkpoint")

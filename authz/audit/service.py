@@ -617,8 +617,13 @@ def _as_record(document: dict[str, Any]) -> tuple[dict[str, Any], str, int | Non
     return content, document["hash"], record_id if isinstance(record_id, int) else None
 
 
-def verify_export(*, path: Path) -> VerifyReport:
-    """Verify an export offline with the public keys it carries: the chain in range, and each checkpoint."""
+def verify_export(*, path: Path, trusted_keys: dict[str, str] | None = None) -> VerifyReport:
+    """Verify an export offline: the chain in range, and each checkpoint's signature.
+
+    Signatures are checked with ``trusted_keys`` ({key id: PEM}, as the platform publishes them)
+    when given; otherwise with the keys the file carries, which proves integrity against accidents
+    but not against someone who rewrote the file and re-signed it with a key of their own.
+    """
     try:
         with closing(_lines(path)) as lines:
             header = next((document for _number, document in lines), None)
@@ -636,6 +641,8 @@ def verify_export(*, path: Path) -> VerifyReport:
     if not isinstance(public_keys, dict) or not isinstance(anchor, dict):
         raise _not_an_export(path, "文件头缺少公钥或锚点", "its header lacks public keys or the anchor")
     anchor_hash = anchor.get("hash") if isinstance(anchor.get("hash"), str) else None
+    if trusted_keys is not None:
+        public_keys = trusted_keys
     chain = _Chain(
         public_keys={str(k): str(v) for k, v in public_keys.items()},
         next_seq=first_seq if isinstance(first_seq, int) else 1,

@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -435,6 +436,37 @@ def test_export_signed_with_another_key_is_found(exported: Path) -> None:
     _rewrite(exported, change)
 
     assert _first(audit_service.verify_export(path=exported)) == (BreakKind.checkpoint_signature_invalid, 8)
+
+
+def _resigned_by_a_forger(documents: list[dict]) -> list[dict]:
+    """Every checkpoint re-signed with a key of the forger's own, announced in the header."""
+    forger = Ed25519PrivateKey.generate()
+    pem = (
+        forger.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    for document in documents:
+        if document["type"] == "header":
+            document["public_keys"] = {kid: pem for kid in document["public_keys"]}
+        if document["type"] == "checkpoint":
+            message = audit_service.checkpoint_message(
+                seq=document["seq"], digest=document["hash"], at=document["at"]
+            )
+            document["signature"] = base64.b64encode(forger.sign(message)).decode()
+    return documents
+
+
+def test_an_export_re_signed_by_a_forger_fails_against_the_published_keys(
+    exported: Path, keyring: Keyring
+) -> None:
+    _rewrite(exported, _resigned_by_a_forger)
+
+    trusting_the_file = audit_service.verify_export(path=exported)
+    trusting_the_platform = audit_service.verify_export(path=exported, trusted_keys=keyring.public_keys())
+
+    assert trusting_the_file.intact  # why auditors should pin the published keys
+    assert _first(trusting_the_platform) == (BreakKind.checkpoint_signature_invalid, 8)
 
 
 def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
