@@ -4,7 +4,9 @@
 2. Floor: read the same source with the same connector and insert the same rows with no checks
    (SQLite ``executemany`` in one transaction; PostgreSQL ``COPY``), into a fresh database.
 3. Pipeline: a fresh platform database (migrated, demo catalog), then the real ingest of
-   ``gongan_huji``: rules, quarantine, change detection, SCD2 records, batch reconciliation.
+   ``gongan_huji``: rules, quarantine, change detection, SCD2 records, batch reconciliation,
+   and encryption at rest (blind-indexed keys, sealed sensitive values, keyed row digests) under
+   a throwaway keyring of the run's own.
 4. Rerun: the same source again, unchanged (incremental: the watermark leaves nothing to read),
    and, for the record, a forced full re-read where every row is hash-compared and unchanged.
 
@@ -219,6 +221,11 @@ def main() -> None:
         return
 
     work = Path(tempfile.mkdtemp(prefix="govdx-bench-"))
+    from catalog_schema.keys import service as keys_service
+
+    # The run's own keyring, as throwaway as its databases; every phase inherits it.
+    keys_service.create(work / "keys.json")
+    os.environ["GOVDX_KEYS_FILE"] = str(work / "keys.json")
     source_url = f"sqlite:///{work / 'gongan_huji.sqlite'}"
     source_env = {"GOVDX_CONN_GONGAN_HUJI": source_url}
     generated = _child(["generate", source_url, "--people", str(args.people)], {})

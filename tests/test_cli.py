@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from api.cli import app
 from catalog_schema import demo, exchange
 from catalog_schema.database import get_engine, get_sessionmaker
+from catalog_schema.library import flows
 from catalog_schema.models import DataElement, Resource, User
-from tests import factories
+from tests import factories, sources
 
 runner = CliRunner()
 
@@ -182,3 +183,30 @@ def test_import_of_a_non_utf8_file_exits_2_and_changes_nothing(seeded_db, tmp_pa
     assert result.exit_code == 2
     assert "file_encoding" in result.output
     assert _counts(seeded_db) == before
+
+
+def _loaded(tmp_path, rows):
+    """The fresh database migrated and seeded, with 公安 户籍 rows loaded."""
+    runner.invoke(app, ["db", "upgrade"])
+    runner.invoke(app, ["demo", "seed"])
+    spec = sources.huji(tmp_path / "huji.csv", rows)
+    flows.ingest(spec, session_factory=get_sessionmaker(), sources_dir=tmp_path, run_id="test")
+
+
+def test_library_show_finds_a_person_by_the_id_number_as_typed(fresh_db, tmp_path):
+    _loaded(tmp_path, [sources.person(1)])
+    typed = sources.id_number(1)[:6] + " " + sources.id_number(1)[6:]
+
+    result = runner.invoke(app, ["library", "show", "population", typed])
+
+    assert result.exit_code == 0, result.output
+    assert "测试1" in result.output and sources.id_number(1) in result.output
+
+
+def test_library_quarantine_lists_the_subject_key_in_the_clear(fresh_db, tmp_path):
+    _loaded(tmp_path, [sources.person(1, mz="77")])
+
+    result = runner.invoke(app, ["library", "quarantine"])
+
+    assert result.exit_code == 0, result.output
+    assert sources.id_number(1) in result.output and "ethnicity_unknown_code" in result.output

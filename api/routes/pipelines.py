@@ -15,6 +15,8 @@ from authz.permissions import (
     sees_every_department,
 )
 from catalog_schema.errors import NotFound
+from catalog_schema.keys import service as keys_service
+from catalog_schema.keys.service import Keyring
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
 from catalog_schema.library.schemas import (
@@ -38,7 +40,22 @@ router = APIRouter(tags=["pipelines 数据归集"])
 SourceQuery = Annotated[
     str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="数据源 / source")
 ]
-SubjectKeyQuery = Annotated[str, Query(min_length=1, max_length=200)]
+SubjectKeyQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="主体键（明文）：身份证号、统一社会信用代码、证照类型代码:证照编号… / the key as typed",
+    ),
+]
+
+
+def _keyring() -> Keyring:
+    return keys_service.get_keyring()
+
+
+# What is sealed at rest is opened for the readers these routes admit.
+CurrentKeyring = Annotated[Keyring, Depends(_keyring)]
 
 
 def _batch(db: DbSession, batch_id: RowId) -> IngestBatch:
@@ -111,6 +128,7 @@ def quality_docs(path: str) -> FileResponse:
 )
 def list_quarantine(
     db: DbSession,
+    keyring: CurrentKeyring,
     paging: Paging,
     source: SourceQuery = None,
     queue: QuarantineQueue | None = None,
@@ -121,7 +139,7 @@ def list_quarantine(
     rows, total = library_service.list_quarantine(
         db=db, params=paging, source=source, queue=queue, status=status, rule=rule, batch_id=batch_id
     )
-    return page_of([QuarantinedRowRead.of(r) for r in rows], total, paging)
+    return page_of([QuarantinedRowRead.of(r, keyring=keyring) for r in rows], total, paging)
 
 
 @router.get(
@@ -130,8 +148,10 @@ def list_quarantine(
     dependencies=[requires(PipelineRead)],
     summary="一条隔离记录 / one quarantined row",
 )
-def get_quarantined(row: Annotated[QuarantinedRow, Depends(_quarantined)]) -> QuarantinedRowRead:
-    return QuarantinedRowRead.of(row)
+def get_quarantined(
+    keyring: CurrentKeyring, row: Annotated[QuarantinedRow, Depends(_quarantined)]
+) -> QuarantinedRowRead:
+    return QuarantinedRowRead.of(row, keyring=keyring)
 
 
 @router.post(
@@ -157,9 +177,15 @@ def resubmit(request: Request, user: CurrentUser, data: Resubmit) -> dict[str, l
     summary="废弃隔离记录 / discard a quarantined row, with a reason",
 )
 def discard(
-    db: DbSession, user: CurrentUser, row: Annotated[QuarantinedRow, Depends(_quarantined)], data: Discard
+    db: DbSession,
+    user: CurrentUser,
+    keyring: CurrentKeyring,
+    row: Annotated[QuarantinedRow, Depends(_quarantined)],
+    data: Discard,
 ) -> QuarantinedRowRead:
-    return QuarantinedRowRead.of(library_service.discard(db=db, row=row, note=data.note, user=user))
+    return QuarantinedRowRead.of(
+        library_service.discard(db=db, row=row, note=data.note, user=user), keyring=keyring
+    )
 
 
 @router.get(
@@ -171,14 +197,18 @@ def discard(
 def list_discrepancies(
     db: DbSession,
     user: CurrentUser,
+    keyring: CurrentKeyring,
     paging: Paging,
     status: DiscrepancyStatus | None = None,
     library: Library | None = None,
     element: Annotated[str | None, Query(max_length=64)] = None,
-    subject_key: Annotated[str | None, Query(max_length=200)] = None,
+    subject_key: Annotated[
+        str | None, Query(max_length=200, description="主体键（明文，如身份证号） / subject key as typed")
+    ] = None,
 ) -> Page[DiscrepancyRead]:
     tickets, total = library_service.list_discrepancies(
         db=db,
+        keyring=keyring,
         params=paging,
         department_id=_scope(user),
         status=status,
@@ -186,7 +216,7 @@ def list_discrepancies(
         element=element,
         subject_key=subject_key,
     )
-    return page_of([DiscrepancyRead.of(t) for t in tickets], total, paging)
+    return page_of([DiscrepancyRead.of(t, keyring=keyring) for t in tickets], total, paging)
 
 
 @router.get(
@@ -195,8 +225,10 @@ def list_discrepancies(
     dependencies=[requires(permissions.DiscrepancyRead)],
     summary="一张差异工单 / one discrepancy ticket",
 )
-def get_discrepancy(ticket: Annotated[Discrepancy, Depends(_ticket)]) -> DiscrepancyRead:
-    return DiscrepancyRead.of(ticket)
+def get_discrepancy(
+    keyring: CurrentKeyring, ticket: Annotated[Discrepancy, Depends(_ticket)]
+) -> DiscrepancyRead:
+    return DiscrepancyRead.of(ticket, keyring=keyring)
 
 
 @router.post(
@@ -208,10 +240,13 @@ def get_discrepancy(ticket: Annotated[Discrepancy, Depends(_ticket)]) -> Discrep
 def resolve_discrepancy(
     db: DbSession,
     user: CurrentUser,
+    keyring: CurrentKeyring,
     ticket: Annotated[Discrepancy, Depends(_ticket)],
     data: DiscrepancyResolution,
 ) -> DiscrepancyRead:
-    return DiscrepancyRead.of(library_service.resolve(db=db, ticket=ticket, data=data, user=user))
+    return DiscrepancyRead.of(
+        library_service.resolve(db=db, ticket=ticket, data=data, user=user), keyring=keyring
+    )
 
 
 @router.get(
@@ -222,8 +257,9 @@ def resolve_discrepancy(
 )
 def subject(
     db: DbSession,
+    keyring: CurrentKeyring,
     library: Library,
     key: SubjectKeyQuery,
     on: Annotated[date | None, Query(description="日期 YYYY-MM-DD（默认当前） / date, default now")] = None,
 ) -> SubjectRecord:
-    return library_service.subject_on(db=db, library=library, subject_key=key, on=on)
+    return library_service.subject_on(db=db, keyring=keyring, library=library, subject_key=key, on=on)

@@ -1,6 +1,5 @@
 """``govdx library …``: run pipelines by hand, browse batches and quarantine, handle discrepancy tickets."""
 
-import json
 import os
 import subprocess
 import sys
@@ -16,9 +15,10 @@ from rich.table import Table
 from catalog_schema.cli import fail
 from catalog_schema.database import get_engine, get_sessionmaker, session_scope
 from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.keys import service as keys_service
 from catalog_schema.library import flows, scheduled
 from catalog_schema.library import service as library_service
-from catalog_schema.library.schemas import DiscrepancyResolve, Resubmit
+from catalog_schema.library.schemas import DiscrepancyRead, DiscrepancyResolve, QuarantinedRowRead, Resubmit
 from catalog_schema.library.settings import PipelineSettings
 from catalog_schema.pagination import PageParams
 from catalog_schema.types import DiscrepancyStatus, Library, QuarantineQueue
@@ -151,16 +151,19 @@ def quarantine(
     limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
 ) -> None:
     """Open quarantined rows with their reasons."""
-    with session_scope(write=False) as db:
-        rows, total = library_service.list_quarantine(
-            db=db, params=PageParams(page_size=limit), source=source, queue=queue, rule=rule
-        )
-        table = Table(
-            "id", "source", "row", "key", "queue", "reasons", title=f"隔离区 / quarantine ({total})"
-        )
-        for r in rows:
-            reasons = "; ".join(f"{x['rule']}: {x['message']}" for x in json.loads(r.reasons))
-            table.add_row(str(r.id), r.source, str(r.source_row), r.subject_key or "", r.queue.value, reasons)
+    try:
+        keyring = keys_service.get_keyring()
+        with session_scope(write=False) as db:
+            rows, total = library_service.list_quarantine(
+                db=db, params=PageParams(page_size=limit), source=source, queue=queue, rule=rule
+            )
+            shown = [QuarantinedRowRead.of(r, keyring=keyring) for r in rows]
+    except GovdxError as exc:
+        fail(exc)
+    table = Table("id", "source", "row", "key", "queue", "reasons", title=f"隔离区 / quarantine ({total})")
+    for r in shown:
+        reasons = "; ".join(f"{x.rule}: {x.message}" for x in r.reasons)
+        table.add_row(str(r.id), r.source, str(r.source_row), r.subject_key or "", r.queue.value, reasons)
     out.print(table)
 
 
@@ -213,30 +216,35 @@ def discrepancies(
     limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
 ) -> None:
     """Discrepancy tickets, newest first."""
-    with session_scope(write=False) as db:
-        tickets, total = library_service.list_discrepancies(
-            db=db, params=PageParams(page_size=limit), department_id=None, status=status
-        )
-        table = Table(
-            "id",
-            "element",
-            "key",
-            "kind",
-            "authoritative",
-            "other",
-            "status",
-            title=f"校核差异 / discrepancies ({total})",
-        )
-        for t in tickets:
-            table.add_row(
-                str(t.id),
-                t.element.code,
-                t.subject_key,
-                t.kind.value,
-                f"{t.authoritative_department.slug}={t.authoritative_value}",
-                f"{t.other_department.slug}={t.other_value}",
-                t.status.value,
+    try:
+        keyring = keys_service.get_keyring()
+        with session_scope(write=False) as db:
+            tickets, total = library_service.list_discrepancies(
+                db=db, keyring=keyring, params=PageParams(page_size=limit), department_id=None, status=status
             )
+            shown = [DiscrepancyRead.of(t, keyring=keyring) for t in tickets]
+    except GovdxError as exc:
+        fail(exc)
+    table = Table(
+        "id",
+        "element",
+        "key",
+        "kind",
+        "authoritative",
+        "other",
+        "status",
+        title=f"校核差异 / discrepancies ({total})",
+    )
+    for t in shown:
+        table.add_row(
+            str(t.id),
+            t.element,
+            t.subject_key,
+            t.kind.value,
+            f"{t.authoritative_department}={t.authoritative_value}",
+            f"{t.other_department}={t.other_value}",
+            t.status.value,
+        )
     out.print(table)
 
 
@@ -275,11 +283,21 @@ def show(
             )
         )
     try:
+        keyring = keys_service.get_keyring()
         with session_scope(write=False) as db:
-            record = library_service.subject_on(db=db, library=library, subject_key=key, on=when)
+            record = library_service.subject_on(
+                db=db, keyring=keyring, library=library, subject_key=key, on=when
+            )
     except GovdxError as exc:
         fail(exc)
-    table = Table("element", "value", "department", "valid_from", "valid_to", title=f"{library.label} {key}")
+    table = Table(
+        "element",
+        "value",
+        "department",
+        "valid_from",
+        "valid_to",
+        title=f"{library.label} {record.subject_key}",
+    )
     for v in record.values:
         table.add_row(v.element, v.value or "", v.department, str(v.valid_from), str(v.valid_to or ""))
     out.print(table)

@@ -7,10 +7,15 @@ the library exactly as it was; the next run marks the stale batch abandoned and 
 
 Per chunk, everything is column-wise: rules give masks (``quality.rules``), change detection
 compares digests of canonical JSON, and lookups go to the database by key in slices.
+
+Everything is written as the storage contract says (``catalog_schema.keys``,
+``catalog_schema.library.subjects``): a subject key only as its blind index and sealed in
+``subject_cipher``; the values of sensitive elements sealed under ``"~sealed"``; ``row_hash`` a
+keyed digest; quarantined raw rows and the values on discrepancy tickets sealed when they can
+carry personal data. Plaintext lives only in this process's memory, per chunk.
 """
 
 import functools
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,13 +36,17 @@ from catalog_schema.database import for_writing, utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement, ElementSource
 from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.keys import service as keys_service
+from catalog_schema.keys.service import SEALED, Keyring, is_sealed
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
+from catalog_schema.library.subjects import KEY_SEPARATOR, MAX_KEY_LENGTH
 from catalog_schema.types import (
     BatchStatus,
     DataType,
     DiscrepancyKind,
     DiscrepancyStatus,
     QuarantineQueue,
+    Sensitivity,
     SourceRole,
 )
 from connectors import open_connector
@@ -51,9 +60,41 @@ Progress = Callable[["BatchSummary"], None]
 
 # Keys per IN (...) lookup: below SQLite's variable limit, large enough to amortise round trips.
 LOOKUP_SLICE = 5000
-KEY_SEPARATOR = ":"
 RESUBMIT_PREFIX = "resubmit:"
-MAX_KEY_LENGTH = 200  # library_records.subject_key
+# Elements encrypted at rest (DESIGN "Data access and audit").
+SEALED_SENSITIVITY = frozenset({Sensitivity.sensitive, Sensitivity.highly_sensitive})
+# Elements whose values can be a citizen's ID number whatever their grading (a credit subject,
+# a certificate holder): a quarantined raw row carrying one is sealed too.
+_ID_BEARING = frozenset({rules.ID_ELEMENT, *rules.SUBJECT_CODE_ELEMENTS})
+
+
+def quarantine_aad(source: str) -> str:
+    """What a quarantined row's sealed raw text is bound to."""
+    return f"quarantine:{source}"
+
+
+def ticket_aad(subject_key: str, element: str) -> str:
+    """What a discrepancy ticket's sealed values are bound to: the stored key and the element."""
+    return f"{subject_key}|{element}"
+
+
+def open_raw(keyring: Keyring, raw: str, *, source: str) -> str:
+    """A quarantined row's raw JSON text, unsealed when it was sealed."""
+    return keyring.decrypt(raw, aad=quarantine_aad(source)) if is_sealed(raw) else raw
+
+
+def open_subject(keyring: Keyring, subject_key: str | None, subject_cipher: str | None) -> str | None:
+    """The plaintext subject key of a stored row (the stored key when no cipher was kept)."""
+    if subject_key is None or subject_cipher is None:
+        return subject_key
+    return keyring.decrypt(subject_cipher, aad=subject_key)
+
+
+def open_ticket_value(keyring: Keyring, value: str | None, *, subject_key: str, element: str) -> str | None:
+    """A discrepancy ticket's value, unsealed when it was sealed."""
+    if value is None or not is_sealed(value):
+        return value
+    return keyring.decrypt(value, aad=ticket_aad(subject_key, element))
 
 
 class ReconciliationError(GovdxError):
@@ -112,6 +153,11 @@ class Registry:
     types: dict[str, DataType]
     element_ids: dict[str, int]
     owners: dict[str, int]  # element code -> authoritative department id
+    sensitivity: dict[str, Sensitivity]
+
+    def sealed(self, codes: Iterable[str]) -> list[str]:
+        """Those of ``codes`` that are encrypted at rest."""
+        return sorted(c for c in codes if self.sensitivity.get(c) in SEALED_SENSITIVITY)
 
     def authoritative(self, spec: SourceSpec) -> list[str]:
         """Non-key elements this source is the authoritative source of: what it writes."""
@@ -157,6 +203,7 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
         types={e.code: e.data_type for e in elements},
         element_ids={e.code: e.id for e in elements},
         owners=owners,
+        sensitivity={e.code: e.sensitivity for e in elements},
     )
     if not registry.authoritative(spec):
         raise SourceConfigError(
@@ -177,6 +224,7 @@ def ingest(
     progress: Progress | None = None,
 ) -> BatchSummary:
     """Load ``spec``'s new and changed rows into its library; skip a file whose content is unchanged."""
+    keyring = keys_service.get_keyring()  # before anything is recorded: no keyring, no batch
     with session_factory() as db:
         registry = registry_for(db, spec)
     connector = open_connector(spec, sources_dir=sources_dir)
@@ -189,6 +237,7 @@ def ingest(
         return _load(
             spec,
             registry,
+            keyring,
             session_factory,
             batch_id,
             connector.read(Window(since)),
@@ -211,12 +260,13 @@ def resubmit_rows(
     accept_review: bool,
 ) -> BatchSummary:
     """Load quarantined rows again, with corrected values, as a batch of their own."""
+    keyring = keys_service.get_keyring()
     with session_factory() as db:
         registry = registry_for(db, spec)
     columns = list(spec.columns)
     records = []
     for row in rows:
-        raw = json.loads(row.raw)
+        raw = json.loads(open_raw(keyring, row.raw, source=row.source))
         values = {c: raw.get(c) for c in columns}
         values.update(corrections.get(row.id, {}))
         unknown = set(values) - set(columns)
@@ -235,6 +285,7 @@ def resubmit_rows(
         return _load(
             spec,
             registry,
+            keyring,
             session_factory,
             batch_id,
             iter([chunk]),
@@ -309,6 +360,7 @@ def _fail(session_factory: SessionFactory, batch_id: int, exc: BaseException) ->
 def _load(
     spec: SourceSpec,
     registry: Registry,
+    keyring: Keyring,
     session_factory: SessionFactory,
     batch_id: int,
     chunks: Iterator[pa.RecordBatch],
@@ -323,7 +375,7 @@ def _load(
     with session_factory() as db:
         for_writing(db)
         _lock_source(db, spec.name, batch_id)
-        loader = _Loader(db, spec, registry, batch_id, accept_review=accept_review)
+        loader = _Loader(db, spec, registry, keyring, batch_id, accept_review=accept_review)
         for chunk in chunks:
             loader.load(chunk)
             loader.summary.seconds = time.perf_counter() - started
@@ -424,18 +476,16 @@ def _slices(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start : start + LOOKUP_SLICE]
 
 
-def digest(lines: Iterable[str]) -> list[str]:
-    """A 128-bit digest of each canonical JSON line, for change detection."""
-    return [hashlib.blake2b(line.encode(), digest_size=16).hexdigest() for line in lines]
-
-
 def canonical_json(frame: pd.DataFrame) -> list[str]:
     """One canonical JSON object per row: keys in sorted column order, nulls kept, UTF-8 text."""
     if frame.empty:
         return []
     ordered = frame[sorted(frame.columns)]
     ordered = ordered.astype(object).where(ordered.notna(), None)
-    return ordered.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    text = ordered.to_json(orient="records", lines=True, force_ascii=False)
+    # Split on "\n" only: JSON escapes it inside strings, but not U+0085 or U+2028, which
+    # str.splitlines() would also split on.
+    return text.removesuffix("\n").split("\n")
 
 
 @dataclass
@@ -443,6 +493,7 @@ class _Loader:
     db: Session
     spec: SourceSpec
     registry: Registry
+    keyring: Keyring
     batch_id: int
     accept_review: bool = False
     summary: BatchSummary = field(init=False)
@@ -458,6 +509,13 @@ class _Loader:
             self.conn.exec_driver_sql("PRAGMA cache_size = -131072")
         self.writes = self.registry.authoritative(self.spec)
         self.verifies = self.registry.verified(self.spec)
+        self.sealed_writes = self.registry.sealed(self.writes)
+        self.clear_writes = [e for e in self.writes if e not in self.sealed_writes]
+        self.seal_raw = bool(
+            self.registry.sealed(self.spec.elements) or _ID_BEARING.intersection(self.spec.elements)
+        )
+        # Blind indexes, not keys: a temporary table still lands in the database's temp files, and
+        # every loaded row needs its index anyway (equal keys, equal indexes).
         self.seen = Table(
             f"govdx_seen_{self.batch_id}",
             MetaData(),
@@ -467,6 +525,9 @@ class _Loader:
         )
         self.seen.create(self.conn)
         self.records = cast(Table, LibraryRecord.__table__)
+        # Plaintext key <-> stored key of the rows of the chunk being loaded, for the cross-checks.
+        self.stored_of: dict[str, str] = {}
+        self.plain_of: dict[str, str] = {}
 
     def close(self) -> None:
         self.seen.drop(self.conn)
@@ -486,35 +547,57 @@ class _Loader:
             registering_authority=self.spec.registering_authority,
             registration_date=self.spec.registration_date,
         )
+        # normalise() already gave every key part its canonical form (subjects.canonical_part).
         keys = frame[self.spec.key[0]].astype("string")
         for element in self.spec.key[1:]:
             keys = keys + KEY_SEPARATOR + frame[element].astype("string")
         verdicts.add(
             "key_too_long", self.spec.key[0], (keys.str.len() > MAX_KEY_LENGTH).fillna(False).to_numpy()
         )
+        has_key = keys.notna().to_numpy()
+        stored = self._stored_keys(frame, has_key)
         failed = verdicts.rejected | (np.zeros(len(frame), bool) if self.accept_review else verdicts.review)
-        candidates = ~failed & keys.notna().to_numpy()
-        duplicate = self._duplicates(keys, rows, candidates)
+        candidates = ~failed & has_key
+        duplicate = self._duplicates(stored, rows, candidates)
         verdicts.add("duplicate_key", self.spec.key[0], duplicate)
-        quarantined = failed | duplicate | keys.isna().to_numpy()
+        quarantined = failed | duplicate | ~has_key
         self.summary.rows_read += len(frame)
         self._quarantine(
-            raw, rows, keys, verdicts, quarantined, review=verdicts.review & ~verdicts.rejected & ~duplicate
+            raw,
+            rows,
+            keys,
+            stored,
+            verdicts,
+            quarantined,
+            review=verdicts.review & ~verdicts.rejected & ~duplicate,
         )
         good = ~quarantined
         if good.any():
             loaded = frame[good].set_index(keys[good].to_numpy())
-            self._upsert(loaded, rows[good])
-            self._crosscheck(loaded)
+            stored_keys: list[str] = stored[good].tolist()
+            self.stored_of = dict(zip(loaded.index, stored_keys, strict=True))
+            self.plain_of = dict(zip(stored_keys, loaded.index, strict=True))
+            self._upsert(loaded, stored_keys, rows[good])
+            self._crosscheck(loaded, stored_keys)
 
-    def _duplicates(self, keys: pd.Series, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    def _stored_keys(self, frame: pd.DataFrame, has_key: np.ndarray) -> np.ndarray:
+        """The blind index of each row's key (None where the key is missing): one HMAC per part."""
+        stored = np.full(len(frame), None, dtype=object)
+        positions = np.flatnonzero(has_key)
+        if len(positions):
+            index, library = self.keyring.subject_index, self.spec.library.value
+            parts = zip(*(frame[e].iloc[positions].tolist() for e in self.spec.key), strict=True)
+            stored[positions] = [index(library, p) for p in parts]
+        return stored
+
+    def _duplicates(self, stored: np.ndarray, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Rows whose key came earlier in this batch (this chunk or an earlier one); the first one loads."""
-        duplicate = np.zeros(len(keys), bool)
+        duplicate = np.zeros(len(stored), bool)
         positions = np.flatnonzero(candidates)
-        within = keys.iloc[positions].duplicated(keep="first").to_numpy()
+        within = pd.Series(stored[positions]).duplicated(keep="first").to_numpy()
         duplicate[positions[within]] = True
         first = positions[~within]
-        first_keys = keys.iloc[first].tolist()
+        first_keys = stored[first].tolist()
         earlier: set[str] = set()
         for part in _slices(first_keys):
             earlier.update(
@@ -532,11 +615,14 @@ class _Loader:
         bulk_insert(self.conn, self.seen, fresh)
         return duplicate
 
+    # -- quarantine -----------------------------------------------------------------------------
+
     def _quarantine(
         self,
         raw: pd.DataFrame,
         rows: np.ndarray,
         keys: pd.Series,
+        stored: np.ndarray,
         verdicts: rules.Verdicts,
         quarantined: np.ndarray,
         *,
@@ -554,14 +640,17 @@ class _Loader:
                 reasons = [
                     {"rule": "required_missing", "element": self.spec.key[0], "message": zh, "message_en": en}
                 ]
-            key = keys.iloc[position]
+            subject_key = stored[position]
             entries.append(
                 {
                     "batch_id": self.batch_id,
                     "source": self.spec.name,
                     "library": self.spec.library,
                     "source_row": int(rows[position]),
-                    "subject_key": None if pd.isna(key) else str(key)[:200],
+                    "subject_key": subject_key,
+                    "subject_cipher": None
+                    if subject_key is None
+                    else self.keyring.encrypt(str(keys.iloc[position]), aad=subject_key),
                     "raw": raw_json,
                     "reasons": json.dumps(reasons, ensure_ascii=False),
                     "queue": QuarantineQueue.review if review[position] else QuarantineQueue.rejected,
@@ -570,7 +659,15 @@ class _Loader:
             )
         self.summary.quarantined += len(entries)
         self.summary.held_for_review += int(review[positions].sum())
+        self._insert_quarantined(entries)
+
+    def _insert_quarantined(self, entries: list[dict[str, Any]]) -> None:
+        """Insert the entries not already open, their raw text sealed when it can hold personal data."""
         fresh = self._not_yet_quarantined(entries)
+        if self.seal_raw:
+            aad = quarantine_aad(self.spec.name)
+            for entry in fresh:
+                entry["raw"] = self.keyring.encrypt(entry["raw"], aad=aad)
         if fresh:
             self.db.execute(insert(QuarantinedRow), fresh)
 
@@ -581,7 +678,8 @@ class _Loader:
         rows = [e["source_row"] for e in entries]
         for part in _slices(rows):
             known.update(
-                ((r.source_row, r.raw), r.id)
+                # Sealed raw text differs on every write (fresh nonce): compare what it says.
+                ((r.source_row, open_raw(self.keyring, r.raw, source=self.spec.name)), r.id)
                 for r in self.conn.execute(
                     select(q.id, q.source_row, q.raw).where(
                         q.source == self.spec.name,
@@ -611,6 +709,7 @@ class _Loader:
                 "library": self.spec.library,
                 "source_row": r.row,
                 "subject_key": None,
+                "subject_cipher": None,
                 "raw": json.dumps({"_raw": r.raw}, ensure_ascii=False),
                 "reasons": json.dumps(
                     [
@@ -628,9 +727,7 @@ class _Loader:
             }
             for r in records
         ]
-        fresh = self._not_yet_quarantined(entries)
-        if fresh:
-            self.db.execute(insert(QuarantinedRow), fresh)
+        self._insert_quarantined(entries)
         self.summary.rows_read += len(records)
         self.summary.quarantined += len(records)
 
@@ -652,37 +749,60 @@ class _Loader:
             )
         return found
 
-    def _upsert(self, loaded: pd.DataFrame, rows: np.ndarray) -> None:
-        lines = canonical_json(loaded[self.writes])
-        hashes = digest(lines)
-        keys = loaded.index.tolist()
+    def _sealed_values(self, frame: pd.DataFrame, stored: list[str]) -> list[str]:
+        """What ``library_records.values`` holds for each row: clear members, then one ``~sealed``.
+
+        The same object as ``json.dumps(keyring.seal(...), sort_keys=True)`` gives, built column-wise:
+        ``"~sealed"`` sorts after every element code, so it is appended to the clear members' JSON.
+        """
+        if not self.sealed_writes:
+            return canonical_json(frame[self.clear_writes])
+        clear = canonical_json(frame[self.clear_writes]) if self.clear_writes else ["{}"] * len(frame)
+        hidden = canonical_json(frame[self.sealed_writes])
+        encrypt = self.keyring.encrypt
+        return [
+            f'{c[:-1]}{"," if len(c) > 2 else ""}"{SEALED}":"{encrypt(h, aad=key)}"}}'
+            for c, h, key in zip(clear, hidden, stored, strict=True)
+        ]
+
+    def _upsert(self, loaded: pd.DataFrame, stored: list[str], rows: np.ndarray) -> None:
+        digest = self.keyring.digest
+        hashes = [digest(line) for line in canonical_json(loaded[self.writes])]
         existing = {
             k: (i, h)
             for k, i, h in self._current(
-                self.registry.department_id, keys, self.records.c.id, self.records.c.row_hash
+                self.registry.department_id, stored, self.records.c.id, self.records.c.row_hash
             )
         }
-        fresh, closing = [], []
-        for key, line, row_hash, row in zip(keys, lines, hashes, rows, strict=True):
+        changed, closing = [], []
+        for position, (key, row_hash) in enumerate(zip(stored, hashes, strict=True)):
             current = existing.get(key)
             if current is not None and current[1] == row_hash:
                 self.summary.unchanged += 1
                 continue
             if current is not None:
                 closing.append(current[0])
-            fresh.append(
-                {
-                    "library": self.spec.library.value,
-                    "subject_key": key,
-                    "department_id": self.registry.department_id,
-                    "values": line,
-                    "row_hash": row_hash,
-                    "valid_from": self.now,
-                    "valid_to": None,
-                    "batch_id": self.batch_id,
-                    "source_row": int(row),
-                }
-            )
+            changed.append(position)
+        # Sealing costs an encryption per row: only rows that are written pay it.
+        keys = [stored[p] for p in changed]
+        plain = loaded.index[changed].tolist()
+        values = self._sealed_values(loaded.iloc[changed], keys)
+        encrypt = self.keyring.encrypt
+        fresh = [
+            {
+                "library": self.spec.library.value,
+                "subject_key": key,
+                "subject_cipher": encrypt(subject, aad=key),
+                "department_id": self.registry.department_id,
+                "values": line,
+                "row_hash": hashes[position],
+                "valid_from": self.now,
+                "valid_to": None,
+                "batch_id": self.batch_id,
+                "source_row": int(rows[position]),
+            }
+            for position, key, subject, line in zip(changed, keys, plain, values, strict=True)
+        ]
         if closing:
             r = self.records.c
             for part in _slices(closing):
@@ -693,20 +813,23 @@ class _Loader:
 
     # -- one data, one source -------------------------------------------------------------------
 
-    def _authoritative_values(self, department_id: int, keys: list[str]) -> pd.DataFrame:
-        found = self._current(department_id, keys, self.records.c["values"])
+    def _authoritative_values(self, department_id: int, stored: list[str]) -> pd.DataFrame:
+        """Another department's current values of these subjects, unsealed, by plaintext key."""
+        found = self._current(department_id, stored, self.records.c["values"])
         if not found:
             return pd.DataFrame(index=pd.Index([], dtype=object))
-        return pd.DataFrame([json.loads(v) for _, v in found], index=[k for k, _ in found])
+        unseal = self.keyring.unseal
+        return pd.DataFrame(
+            [unseal(json.loads(v), aad=k) for k, v in found], index=[self.plain_of[k] for k, _ in found]
+        )
 
-    def _crosscheck(self, loaded: pd.DataFrame) -> None:
-        keys = loaded.index.tolist()
+    def _crosscheck(self, loaded: pd.DataFrame, stored: list[str]) -> None:
         tickets: list[dict[str, Any]] = []
         by_owner: dict[int, list[str]] = {}
         for element in self.verifies:
             by_owner.setdefault(self.registry.owners[element], []).append(element)
         for owner, elements in by_owner.items():
-            theirs = self._authoritative_values(owner, keys)
+            theirs = self._authoritative_values(owner, stored)
             for d in crosscheck.differences(loaded, theirs, elements):
                 tickets.append(
                     self._ticket(
@@ -723,24 +846,24 @@ class _Loader:
         # composite key such as subject + decision number names a record, not a subject).
         key_owner = self.registry.owners.get(self.spec.key[0])
         if len(self.spec.key) == 1 and key_owner is not None and key_owner != self.registry.department_id:
-            known = {k for (k,) in self._current(key_owner, keys)}
-            for key in keys:
+            known = {k for (k,) in self._current(key_owner, stored)}
+            for key, subject in zip(stored, loaded.index, strict=True):
                 if key not in known:
                     tickets.append(
                         self._ticket(
                             self.spec.key[0],
-                            key,
+                            subject,
                             DiscrepancyKind.missing_in_authoritative,
                             None,
                             key_owner,
                             None,
-                            key,
+                            subject,
                         )
                     )
-        tickets.extend(self._cross_rules(loaded))
+        tickets.extend(self._cross_rules(loaded, stored))
         self._open_tickets(tickets)
 
-    def _cross_rules(self, loaded: pd.DataFrame) -> list[dict[str, Any]]:
+    def _cross_rules(self, loaded: pd.DataFrame, stored: list[str]) -> list[dict[str, Any]]:
         insurance, death = "population.insurance_status", "population.death_flag"
         owners = self.registry.owners
         if self.spec.library.value != "population":
@@ -749,13 +872,12 @@ class _Loader:
         death_owner = owners.get(death) or self._owner_of(death)
         if insurance_owner is None or death_owner is None:
             return []
-        keys = loaded.index.tolist()
         if insurance in self.writes:
             insured = loaded[insurance]
-            deaths = self._authoritative_values(death_owner, keys).get(death, pd.Series(dtype=object))
+            deaths = self._authoritative_values(death_owner, stored).get(death, pd.Series(dtype=object))
         elif death in self.writes:
             deaths = loaded[death]
-            insured = self._authoritative_values(insurance_owner, keys).get(
+            insured = self._authoritative_values(insurance_owner, stored).get(
                 insurance, pd.Series(dtype=object)
             )
         else:
@@ -784,15 +906,17 @@ class _Loader:
 
     def _element_id(self, code: str) -> int:
         if code not in self.registry.element_ids:
-            self.registry.element_ids[code] = self.db.scalar(
-                select(DataElement.id).where(DataElement.code == code)
-            )  # type: ignore[assignment]
+            found = self.db.execute(
+                select(DataElement.id, DataElement.sensitivity).where(DataElement.code == code)
+            ).one()
+            self.registry.element_ids[code] = found.id
+            self.registry.sensitivity[code] = found.sensitivity
         return self.registry.element_ids[code]
 
     def _ticket(
         self,
         element: str,
-        key: str,
+        subject: str,
         kind: DiscrepancyKind,
         rule: str | None,
         owner: int,
@@ -801,10 +925,11 @@ class _Loader:
         *,
         other_department: int | None = None,
     ) -> dict[str, Any]:
+        """A ticket about ``subject`` (a plaintext key of this chunk), its values still in the clear."""
         return {
             "library": self.spec.library,
             "element_id": self._element_id(element),
-            "subject_key": key[:200],
+            "subject_key": self.stored_of[subject],
             "kind": kind,
             "rule": rule,
             "authoritative_department_id": owner,
@@ -814,7 +939,23 @@ class _Loader:
             "detected_at": self.now,
             "batch_id": self.batch_id,
             "status": DiscrepancyStatus.open,
+            # Sealed by _sealed_ticket once the ticket is to be written.
+            "_element": element,
+            "_subject": subject,
         }
+
+    def _seal_value(self, ticket: dict[str, Any], value: str | None) -> str | None:
+        element = ticket["_element"]
+        if value is None or self.registry.sensitivity.get(element) not in SEALED_SENSITIVITY:
+            return value
+        return self.keyring.encrypt(value, aad=ticket_aad(ticket["subject_key"], element))
+
+    def _sealed_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        row = {k: v for k, v in ticket.items() if not k.startswith("_")}
+        row["subject_cipher"] = self.keyring.encrypt(ticket["_subject"], aad=ticket["subject_key"])
+        row["authoritative_value"] = self._seal_value(ticket, ticket["authoritative_value"])
+        row["other_value"] = self._seal_value(ticket, ticket["other_value"])
+        return row
 
     def _open_tickets(self, tickets: list[dict[str, Any]]) -> None:
         """Open a ticket per new difference.
@@ -851,19 +992,22 @@ class _Loader:
         fresh = []
         for ticket in tickets:
             found = latest.get((ticket["element_id"], ticket["subject_key"], ticket["other_department_id"]))
-            same = found is not None and (found[2], found[3]) == (
-                ticket["authoritative_value"],
-                ticket["other_value"],
-            )
+            same = found is not None and tuple(
+                # Sealed values differ on every write (fresh nonce): compare what they say.
+                open_ticket_value(
+                    self.keyring, value, subject_key=ticket["subject_key"], element=ticket["_element"]
+                )
+                for value in found[2:]
+            ) == (ticket["authoritative_value"], ticket["other_value"])
             if found is None or (found[1] != DiscrepancyStatus.open.value and not same):
-                fresh.append(ticket)
+                fresh.append(self._sealed_ticket(ticket))
             elif found[1] == DiscrepancyStatus.open.value and not same:
                 self.conn.execute(
                     update(tickets_table)
                     .where(d.id == found[0])
                     .values(
-                        authoritative_value=ticket["authoritative_value"],
-                        other_value=ticket["other_value"],
+                        authoritative_value=self._seal_value(ticket, ticket["authoritative_value"]),
+                        other_value=self._seal_value(ticket, ticket["other_value"]),
                         detected_at=self.now,
                         batch_id=self.batch_id,
                     )

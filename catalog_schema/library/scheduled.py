@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from catalog_schema.database import for_writing, get_sessionmaker, utcnow
 from catalog_schema.element.models import DataElement
+from catalog_schema.keys import service as keys_service
 from catalog_schema.library import flows
 from catalog_schema.library.models import IngestBatch, LibraryRecord, ResourceFreshness
 from catalog_schema.library.settings import PipelineSettings
@@ -62,18 +63,21 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
 
     settings = PipelineSettings()
     session_factory = get_sessionmaker()
+    keyring = keys_service.get_keyring()
     with session_factory() as db:
         found = db.execute(
-            select(LibraryRecord.subject_key, LibraryRecord.values)
+            select(LibraryRecord.subject_key, LibraryRecord.subject_cipher, LibraryRecord.values)
             .where(LibraryRecord.batch_id.in_(batch_ids), LibraryRecord.library == library)
             .limit(QUALITY_SAMPLE_ROWS)
         ).all()
     if not found:
         return {"library": library.value, "evaluated": 0, "success": None, "docs": None}
-    # One row per subject, its departments' values side by side, as the library serves them.
+    # One row per subject, its departments' values side by side, as the library serves them: the
+    # suite checks plaintext (ID number checksums…), opened in memory only.
     subjects: dict[str, dict[str, Any]] = {}
-    for subject_key, values in found:
-        subjects.setdefault(subject_key, {}).update(json.loads(values))
+    for subject_key, subject_cipher, values in found:
+        subject = flows.open_subject(keyring, subject_key, subject_cipher) or subject_key
+        subjects.setdefault(subject, {}).update(keyring.unseal(json.loads(values), aad=subject_key))
     frame = pd.DataFrame.from_dict(subjects, orient="index").astype("string")
     key = _key_element(library)
     if key is not None:

@@ -1,4 +1,8 @@
-"""Batches, quarantined rows, discrepancy tickets and library records, in and out."""
+"""Batches, quarantined rows, discrepancy tickets and library records, in and out.
+
+What is sealed at rest (subject keys, raw rows, sensitive values) is opened here, for the readers
+the routes already admitted; the answers read as they did before encryption at rest.
+"""
 
 import json
 from datetime import date, datetime
@@ -6,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog_schema.keys.service import Keyring
+from catalog_schema.library import flows
 from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
 from catalog_schema.types import (
     BatchStatus,
@@ -102,15 +108,15 @@ class QuarantinedRowRead(BaseModel):
     resubmitted_batch_id: int | None
 
     @classmethod
-    def of(cls, row: QuarantinedRow) -> "QuarantinedRowRead":
+    def of(cls, row: QuarantinedRow, *, keyring: Keyring) -> "QuarantinedRowRead":
         return cls(
             id=row.id,
             batch_id=row.batch_id,
             source=row.source,
             library=row.library,
             source_row=row.source_row,
-            subject_key=row.subject_key,
-            raw=json.loads(row.raw),
+            subject_key=flows.open_subject(keyring, row.subject_key, row.subject_cipher),
+            raw=json.loads(flows.open_raw(keyring, row.raw, source=row.source)),
             reasons=[Reason(**r) for r in json.loads(row.reasons)],
             queue=row.queue,
             status=row.status,
@@ -164,20 +170,21 @@ class DiscrepancyRead(BaseModel):
     resolution_note: str | None
 
     @classmethod
-    def of(cls, ticket: Discrepancy) -> "DiscrepancyRead":
+    def of(cls, ticket: Discrepancy, *, keyring: Keyring) -> "DiscrepancyRead":
+        where = {"subject_key": ticket.subject_key, "element": ticket.element.code}
         return cls(
             id=ticket.id,
             library=ticket.library,
             element=ticket.element.code,
             element_name=ticket.element.name,
-            subject_key=ticket.subject_key,
+            subject_key=flows.open_subject(keyring, ticket.subject_key, ticket.subject_cipher) or "",
             kind=ticket.kind,
             kind_label=ticket.kind.label,
             rule=ticket.rule,
             authoritative_department=ticket.authoritative_department.slug,
-            authoritative_value=ticket.authoritative_value,
+            authoritative_value=flows.open_ticket_value(keyring, ticket.authoritative_value, **where),
             other_department=ticket.other_department.slug,
-            other_value=ticket.other_value,
+            other_value=flows.open_ticket_value(keyring, ticket.other_value, **where),
             detected_at=ticket.detected_at,
             batch_id=ticket.batch_id,
             status=ticket.status,

@@ -6,14 +6,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from catalog_schema.database import utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound
-from catalog_schema.library import flows
+from catalog_schema.keys.service import Keyring
+from catalog_schema.library import flows, subjects
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
 from catalog_schema.library.schemas import DiscrepancyResolve, Resubmit, SubjectRecord, SubjectValue
 from catalog_schema.pagination import PageParams, paginate
@@ -28,6 +29,21 @@ from catalog_schema.user.models import User
 from connectors.config import load_sources
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# Parts of a stored key per library (connectors' source specs): a certificate is type + number, a
+# credit record subject + decision or case number; the others are one code.
+KEY_PARTS = {Library.certificate: 2, Library.credit: 2}
+
+
+def key_parts(*, library: Library, subject_key: str) -> tuple[str, ...]:
+    """A key as a caller types it ("type:number" for a certificate) in canonical parts."""
+    count = KEY_PARTS.get(library, 1)
+    pieces = subject_key.split(subjects.KEY_SEPARATOR, count - 1)
+    elements = [*subjects.LOOKUP_KEY[library], *[""] * count][: len(pieces)]
+    return subjects.canonical(elements, pieces)
+
+
+def _stored(keyring: Keyring, library: Library, subject_key: str) -> str:
+    return subjects.stored_key(keyring, library, key_parts(library=library, subject_key=subject_key))
 
 
 def list_batches(
@@ -198,6 +214,7 @@ def _ticket_scope(stmt: Select[tuple[Discrepancy]], department_id: int | None) -
 def list_discrepancies(
     *,
     db: Session,
+    keyring: Keyring,
     params: PageParams,
     department_id: int | None,
     status: DiscrepancyStatus | None = None,
@@ -216,7 +233,18 @@ def list_discrepancies(
             DataElement.code == element
         )
     if subject_key is not None:
-        stmt = stmt.where(Discrepancy.subject_key == subject_key)
+        # Typed in the clear; the blind index depends on the library, so without one: each library's.
+        stmt = stmt.where(
+            or_(
+                *(
+                    and_(
+                        Discrepancy.library == lib,
+                        Discrepancy.subject_key == _stored(keyring, lib, subject_key),
+                    )
+                    for lib in ([library] if library is not None else list(Library))
+                )
+            )
+        )
     return paginate(db, stmt, params)
 
 
@@ -276,13 +304,17 @@ def resolve(*, db: Session, ticket: Discrepancy, data: DiscrepancyResolve, user:
     return ticket
 
 
-def subject_on(*, db: Session, library: Library, subject_key: str, on: date | None) -> SubjectRecord:
-    """A subject's values on ``on`` (end of that day, Asia/Shanghai), or now when ``on`` is None."""
+def subject_on(
+    *, db: Session, keyring: Keyring, library: Library, subject_key: str, on: date | None
+) -> SubjectRecord:
+    """A subject's values on ``on`` (end of that day, Asia/Shanghai), or now; ``subject_key`` as typed."""
+    parts = key_parts(library=library, subject_key=subject_key)
+    subject_key = subjects.plaintext_key(parts)
     r = LibraryRecord
     stmt = (
         select(r, Department.slug)
         .join(Department, Department.id == r.department_id)
-        .where(r.library == library, r.subject_key == subject_key)
+        .where(r.library == library, r.subject_key == subjects.stored_key(keyring, library, parts))
     )
     if on is None:
         stmt = stmt.where(r.valid_to.is_(None))
@@ -291,7 +323,7 @@ def subject_on(*, db: Session, library: Library, subject_key: str, on: date | No
         stmt = stmt.where(r.valid_from < moment, or_(r.valid_to.is_(None), r.valid_to >= moment))
     values = []
     for record, slug in db.execute(stmt.order_by(Department.slug)):
-        for element, value in json.loads(record.values).items():
+        for element, value in keyring.unseal(json.loads(record.values), aad=record.subject_key).items():
             values.append(
                 SubjectValue(
                     element=element,

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog_schema.demo import sources as demo_sources
 from catalog_schema.demo import weijian_api
 from catalog_schema.element.models import DataElement
-from catalog_schema.library import flows
+from catalog_schema.keys import service as keys_service
+from catalog_schema.library import flows, subjects
+from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
 from catalog_schema.library.settings import DEMO_SOURCES_FILE
 from catalog_schema.types import BatchStatus, QuarantineQueue
@@ -111,12 +113,15 @@ def test_fault_opens_a_discrepancy_ticket(
 ) -> None:
     factory, _ = loaded
     element = fault["expected"].split(":", 1)[1]
+    library = load_sources(DEMO_SOURCES_FILE).get(fault["source"]).library
+    parts = library_service.key_parts(library=library, subject_key=fault["key"])
+    stored = subjects.stored_key(keys_service.get_keyring(), library, parts)
     with factory() as db:
         found = db.scalar(
             select(func.count())
             .select_from(Discrepancy)
             .join(DataElement, DataElement.id == Discrepancy.element_id)
-            .where(DataElement.code == element, Discrepancy.subject_key == fault["key"])
+            .where(DataElement.code == element, Discrepancy.subject_key == stored)
         )
     assert found == 1, fault
 

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from catalog_schema.database import utcnow
-from catalog_schema.library import flows
+from catalog_schema.keys import service as keys_service
+from catalog_schema.library import flows, subjects
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
 from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library
@@ -19,10 +20,19 @@ def ingest(spec, session_factory, tmp_path, **kwargs):
     return flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test", **kwargs)
 
 
+def stored(key):
+    return subjects.stored_key(keys_service.get_keyring(), Library.population, [key])
+
+
 def records(db, key):
     return db.scalars(
-        select(LibraryRecord).where(LibraryRecord.subject_key == key).order_by(LibraryRecord.id)
+        select(LibraryRecord).where(LibraryRecord.subject_key == stored(key)).order_by(LibraryRecord.id)
     ).all()
+
+
+def values(record):
+    """A record's values, unsealed."""
+    return keys_service.get_keyring().unseal(json.loads(record.values), aad=record.subject_key)
 
 
 def test_new_rows_are_inserted_and_the_batch_reconciles(session_factory, db, tmp_path):
@@ -66,7 +76,7 @@ def test_changed_row_closes_the_old_version_and_opens_a_new_one(session_factory,
 
     versions = records(db, sources.id_number(1))
     assert summary.updated == 1
-    assert [json.loads(v.values)["population.name"] for v in versions] == ["测试1", "改名"]
+    assert [values(v)["population.name"] for v in versions] == ["测试1", "改名"]
     assert versions[0].valid_to == versions[1].valid_from and versions[1].valid_to is None
 
 
@@ -81,6 +91,7 @@ def test_value_on_a_past_date_is_the_version_valid_then(session_factory, db, tmp
 
     then = library_service.subject_on(
         db=db,
+        keyring=keys_service.get_keyring(),
         library=Library.population,
         subject_key=sources.id_number(1),
         on=date.today() - timedelta(days=10),
@@ -95,12 +106,12 @@ def test_only_elements_the_department_owns_are_written(session_factory, db, tmp_
     canbao = [{"sfzh": sources.id_number(1), "xm": "测试1", "cbzt": "1"}]
     ingest(sources.canbao(tmp_path / "canbao.csv", canbao), session_factory, tmp_path)
 
-    written = sorted(sorted(json.loads(r.values)) for r in records(db, sources.id_number(1)))
+    written = sorted(sorted(values(r)) for r in records(db, sources.id_number(1)))
     assert ["population.insurance_status"] in written
     assert all("population.name" not in w for w in written if "population.insurance_status" in w)
 
 
-def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db, tmp_path):
+def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db, tmp_path, keyring):
     ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
     canbao = sources.canbao(
         tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
@@ -113,8 +124,12 @@ def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db,
     assert [
         (
             t.element.code,
-            t.authoritative_value,
-            t.other_value,
+            flows.open_ticket_value(
+                keyring, t.authoritative_value, subject_key=t.subject_key, element=t.element.code
+            ),
+            flows.open_ticket_value(
+                keyring, t.other_value, subject_key=t.subject_key, element=t.element.code
+            ),
             t.authoritative_department.slug,
             t.other_department.slug,
         )
@@ -122,7 +137,7 @@ def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db,
     ] == [("population.name", "测试1", "侧试1", "gongan", "renshe")]
 
 
-def test_a_subject_unknown_to_the_authoritative_source_opens_a_ticket(session_factory, db, tmp_path):
+def test_a_subject_unknown_to_the_authoritative_source_opens_a_ticket(session_factory, db, tmp_path, keyring):
     ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
 
     ingest(
@@ -134,7 +149,10 @@ def test_a_subject_unknown_to_the_authoritative_source_opens_a_ticket(session_fa
     )
 
     ticket = db.scalar(select(Discrepancy))
-    assert (ticket.kind.value, ticket.subject_key) == ("missing_in_authoritative", sources.id_number(2))
+    assert (ticket.kind.value, flows.open_subject(keyring, ticket.subject_key, ticket.subject_cipher)) == (
+        "missing_in_authoritative",
+        sources.id_number(2),
+    )
 
 
 def test_duplicate_key_loads_the_first_row_and_quarantines_the_later(session_factory, db, tmp_path):
@@ -144,7 +162,7 @@ def test_duplicate_key_loads_the_first_row_and_quarantines_the_later(session_fac
 
     quarantined = db.scalar(select(QuarantinedRow))
     assert (summary.inserted, summary.quarantined, quarantined.source_row) == (2, 1, 3)
-    assert json.loads(records(db, sources.id_number(1))[0].values)["population.name"] == "测试1"
+    assert values(records(db, sources.id_number(1))[0])["population.name"] == "测试1"
 
 
 def test_duplicate_key_across_chunks_is_caught(session_factory, db, tmp_path):
@@ -270,3 +288,14 @@ def test_codes_with_spaces_or_hyphens_load_as_one_subject(session_factory, db, t
     )
 
     assert (summary.inserted, summary.quarantined) == (1, 1)
+
+
+def test_a_value_holding_a_unicode_line_separator_loads_and_reads_back(session_factory, db, tmp_path):
+    name = "测试\u2028甲\x85乙"
+
+    summary = ingest(
+        sources.huji(tmp_path / "huji.csv", [sources.person(1, xm=name)]), session_factory, tmp_path
+    )
+
+    assert (summary.inserted, summary.quarantined) == (1, 0)
+    assert values(records(db, sources.id_number(1))[0])["population.name"] == name
