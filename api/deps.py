@@ -14,6 +14,8 @@ from authz.clients.models import ApiClient
 from authz.permissions import Permission
 from catalog_schema.database import for_writing
 from catalog_schema.errors import Unauthorized
+from catalog_schema.keys import service as keys_service
+from catalog_schema.keys.service import Keyring
 from catalog_schema.pagination import MAX_PAGE_SIZE, PageParams
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
@@ -80,6 +82,15 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_keyring() -> Keyring:
+    """The platform keyring (re-read when the key file changes, e.g. after ``govdx keys rotate``)."""
+    return keys_service.get_keyring()
+
+
+# What is sealed at rest is opened only for the readers a route admits.
+CurrentKeyring = Annotated[Keyring, Depends(get_current_keyring)]
 
 
 def bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str | None:

@@ -6,21 +6,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import DbSession, Paging, requires
+from api.deps import CurrentKeyring, DbSession, Paging, requires
 from authz.audit import service as audit_service
 from authz.audit.schemas import AuditFilter, AuditRecordRead, SinceTime, UntilTime, VerifyReport
 from authz.permissions import AuditRead
 from authz.types import AccessOutcome, AccessReason
-from catalog_schema.keys import service as keys_service
-from catalog_schema.keys.service import Keyring
 from catalog_schema.library.subjects import MAX_KEY_LENGTH
 from catalog_schema.pagination import Page, page_of
 
 router = APIRouter(tags=["audit 审计"])
-
-
-def _keyring() -> Keyring:
-    return keys_service.get_keyring()
 
 
 def _session_factory(request: Request) -> sessionmaker[Session]:
@@ -82,7 +76,6 @@ def _filters(
     )
 
 
-CurrentKeyring = Annotated[Keyring, Depends(_keyring)]
 Filters = Annotated[AuditFilter, Depends(_filters)]
 Range = Annotated[AuditFilter, Depends(_range)]
 SessionFactory = Annotated[sessionmaker[Session], Depends(_session_factory)]

@@ -4,25 +4,14 @@ The certificate is named in the body, not the URL: its number is personal data a
 in logs. "Not found" is a verdict (200), not a 404: the question was answered.
 """
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from api.deps import CurrentUser, DbSession, requires
+from api.deps import CurrentKeyring, CurrentUser, DbSession, requires
 from authz.permissions import CertificateVerify
 from catalog_schema.certificate import service as certificate_service
 from catalog_schema.certificate.schemas import CertificateQuery, CertificateVerdict
-from catalog_schema.keys import service as keys_service
-from catalog_schema.keys.service import Keyring
 
 router = APIRouter(prefix="/certificates", tags=["certificates 电子证照核验"])
-
-
-def _keyring() -> Keyring:
-    return keys_service.get_keyring()
-
-
-CurrentKeyring = Annotated[Keyring, Depends(_keyring)]
 
 
 @router.post(

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentUser, DbSession, Paging, RowId, requires
+from api.deps import CurrentKeyring, CurrentUser, DbSession, Paging, RowId, requires
 from authz import permissions
 from authz.permissions import (
     LibraryRead,
@@ -15,8 +15,6 @@ from authz.permissions import (
     sees_every_department,
 )
 from catalog_schema.errors import NotFound
-from catalog_schema.keys import service as keys_service
-from catalog_schema.keys.service import Keyring
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
 from catalog_schema.library.schemas import (
@@ -48,14 +46,6 @@ SubjectKeyQuery = Annotated[
         description="主体键（明文）：身份证号、统一社会信用代码、证照类型代码:证照编号… / the key as typed",
     ),
 ]
-
-
-def _keyring() -> Keyring:
-    return keys_service.get_keyring()
-
-
-# What is sealed at rest is opened for the readers these routes admit.
-CurrentKeyring = Annotated[Keyring, Depends(_keyring)]
 
 
 def _batch(db: DbSession, batch_id: RowId) -> IngestBatch:

@@ -32,6 +32,8 @@ from authz.types import NotificationKind, StageKind, StageState
 from catalog_schema.database import get_sessionmaker, session_scope, utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
+from catalog_schema.keys.service import get_keyring
+from catalog_schema.library import flows as library_flows
 from catalog_schema.library.models import Discrepancy
 from catalog_schema.types import DiscrepancyStatus, Library
 
@@ -65,16 +67,19 @@ def _start_discrepancy_stage(
     library: Library,
     element_name: str,
     subject_key: str,
+    subject_cipher: str | None,
     department_id: int,
     detected_at: datetime,
     calendar: WorkingCalendar,
     profile: SlaProfile,
 ) -> ClockStage:
+    # The stored key is a blind index; the stage's subject shows the masked plaintext key.
+    plaintext = library_flows.open_subject(get_keyring(), subject_key, subject_cipher) or subject_key
     return clock_service.start(
         db=db,
         kind=StageKind.discrepancy,
         department_id=department_id,
-        subject=discrepancy_subject(ticket_id, library, element_name, subject_key),
+        subject=discrepancy_subject(ticket_id, library, element_name, plaintext),
         at=detected_at,
         calendar=calendar,
         profile=profile,
@@ -83,10 +88,18 @@ def _start_discrepancy_stage(
 
 
 def _unclocked(db: Session) -> Sequence[Row[Any]]:
-    """Open tickets without a stage: (id, library, element name, subject key, department, detected)."""
+    """Open tickets without a stage: id, library, element, subject key and cipher, department, detected."""
     d = Discrepancy
     return db.execute(
-        select(d.id, d.library, DataElement.name, d.subject_key, d.authoritative_department_id, d.detected_at)
+        select(
+            d.id,
+            d.library,
+            DataElement.name,
+            d.subject_key,
+            d.subject_cipher,
+            d.authoritative_department_id,
+            d.detected_at,
+        )
         .join(DataElement, DataElement.id == d.element_id)
         .outerjoin(ClockStage, ClockStage.discrepancy_id == d.id)
         .where(d.status == DiscrepancyStatus.open, ClockStage.id.is_(None))
@@ -109,12 +122,21 @@ def _start_chunk(
                         library=library,
                         element_name=element_name,
                         subject_key=subject_key,
+                        subject_cipher=subject_cipher,
                         department_id=department_id,
                         detected_at=detected_at,
                         calendar=calendar,
                         profile=profile,
                     )
-                    for ticket_id, library, element_name, subject_key, department_id, detected_at in pending
+                    for (
+                        ticket_id,
+                        library,
+                        element_name,
+                        subject_key,
+                        subject_cipher,
+                        department_id,
+                        detected_at,
+                    ) in pending
                 ]
         except IntegrityError:
             # Another run (or a resolve) started some of these tickets since they were read.
@@ -182,6 +204,7 @@ def close_discrepancy_stage(
                     library=ticket.library,
                     element_name=ticket.element.name,
                     subject_key=ticket.subject_key,
+                    subject_cipher=ticket.subject_cipher,
                     department_id=ticket.authoritative_department_id,
                     detected_at=ticket.detected_at,
                     calendar=calendar,

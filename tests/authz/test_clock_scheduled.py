@@ -36,7 +36,9 @@ from catalog_schema import demo, migrate
 from catalog_schema.database import get_engine, get_sessionmaker
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
+from catalog_schema.keys.service import get_keyring
 from catalog_schema.library import service as library_service
+from catalog_schema.library import subjects
 from catalog_schema.library.models import Discrepancy, IngestBatch
 from catalog_schema.library.schemas import DiscrepancyResolve
 from catalog_schema.pagination import PageParams
@@ -107,10 +109,13 @@ def _ticket(db: Session, *, detected_at: datetime, subject_key: str = ID_NUMBER)
     )
     db.add(batch)
     db.flush()
+    keyring = get_keyring()
     ticket = Discrepancy(
         library=Library.population,
         element_id=db.scalar(select(DataElement.id).where(DataElement.code == "population.name")),
-        subject_key=subject_key,
+        # Stored as the pipelines store it: the blind index, the key itself sealed.
+        subject_key=subjects.stored_key(keyring, Library.population, [subject_key]),
+        subject_cipher=subjects.subject_cipher(keyring, Library.population, [subject_key]),
         kind=DiscrepancyKind.value_mismatch,
         authoritative_department_id=gongan.id,
         authoritative_value="张三",
@@ -364,6 +369,7 @@ def _started_elsewhere(session_factory, ticket: Discrepancy) -> None:
             library=ticket.library,
             element_name="姓名",
             subject_key=ticket.subject_key,
+            subject_cipher=ticket.subject_cipher,
             department_id=ticket.authoritative_department_id,
             detected_at=ticket.detected_at,
             calendar=scheduled._calendar(other, NO_CHANNELS),
