@@ -146,3 +146,176 @@ def client_headers(client: ApiClient, *, ttl: timedelta = timedelta(minutes=5)) 
     """An Authorization header with a client token for ``client``, signed as the test app expects."""
     token = clients_service.issue_token(client=client, secret=TEST_SECRET, ttl=ttl)
     return {"Authorization": f"Bearer {token}"}
+
+
+# -- the data plane: library records stored per the storage contract, and grants ---------------
+# (Imports are local so this block only appends to the file.)
+
+ID_WEIGHTS = tuple(2 ** (17 - i) % 11 for i in range(17))
+
+
+def id_number(seed: int, *, region: str = "350102", born: str = "19900101") -> str:
+    """A valid GB 11643 number: region, birth date, sequence ``seed`` and its check character."""
+    body = f"{region}{born}{seed:03d}"
+    check = (12 - sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11) % 11
+    return body + ("X" if check == 10 else str(check))
+
+
+def person(seed: int) -> dict[str, str]:
+    """The 公安 values of a test person, by element code."""
+    return {
+        "population.id_number": id_number(seed),
+        "population.name": "张三丰" if seed % 2 else "欧阳娜娜",
+        "population.gender": "1" if seed % 2 else "2",
+        "population.birth_date": "1990-01-01",
+        "population.household_region": "350102",
+        "population.address": "福建省榕城市鼓楼区五四路158号",
+        "population.phone": "13905911234",
+    }
+
+
+def library_record(
+    db: Session,
+    library: str,
+    parts: list[str],
+    values: dict[str, str],
+    *,
+    department: str = "gongan",
+    keyring: Any = None,
+) -> Any:
+    """A current record of one subject, written as the pipelines write it (THE STORAGE CONTRACT).
+
+    ``parts`` are the canonical key parts in the source's key order; ``values`` map element codes
+    to text. The key is stored as its blind index (sealed in ``subject_cipher``), sensitive
+    elements sealed under ``~sealed`` bound to that index.
+    """
+    import json
+
+    from sqlalchemy import select
+
+    from catalog_schema.database import utcnow
+    from catalog_schema.element.models import DataElement
+    from catalog_schema.keys import service as keys_service
+    from catalog_schema.library import subjects
+    from catalog_schema.library.models import IngestBatch, LibraryRecord
+    from catalog_schema.types import BatchStatus, Library, Sensitivity
+
+    ring = keyring or keys_service.get_keyring()
+    lib = Library(library)
+    dept = department_service.get_by_ref(db=db, ref=department)
+    sensitive = set(
+        db.scalars(
+            select(DataElement.code).where(
+                DataElement.sensitivity.in_([Sensitivity.sensitive, Sensitivity.highly_sensitive])
+            )
+        )
+    )
+    batch = IngestBatch(
+        source=f"test_{lib.value}",
+        title="测试数据",
+        library=lib,
+        department_id=dept.id,
+        run_id="test",
+        status=BatchStatus.succeeded,
+    )
+    db.add(batch)
+    db.flush()
+    stored = subjects.stored_key(ring, lib, parts)
+    line = json.dumps(values, ensure_ascii=False, sort_keys=True)
+    record = LibraryRecord(
+        library=lib,
+        subject_key=stored,
+        subject_cipher=subjects.subject_cipher(ring, lib, parts),
+        department_id=dept.id,
+        values=json.dumps(
+            ring.seal(values, sensitive=sensitive, aad=stored), ensure_ascii=False, sort_keys=True
+        ),
+        row_hash=ring.digest(line),
+        valid_from=utcnow(),
+        valid_to=None,
+        batch_id=batch.id,
+    )
+    db.add(record)
+    db.flush()
+    return record
+
+
+def _staff(db: Session, role: str, department: str, demo_name: str) -> User:
+    from catalog_schema.user import service as user_service
+
+    demo = user_service.get_by_username(db=db, username=demo_name)
+    if demo is not None and demo.department.slug == department:
+        return demo
+    username = f"{department}_{role}"
+    return user_service.get_by_username(db=db, username=username) or user(db, username, role, department)
+
+
+def grant(
+    db: Session,
+    *,
+    consumer: str = "renshe",
+    resource: str = DEPARTMENT_RESOURCE,
+    items: list[str] | None = None,
+    access_modes: tuple[str, ...] = ("lookup",),
+    business_reference: str = "RS-2026-0001",
+    valid_from: Any = None,
+    valid_until: Any = None,
+    daily_quota: int | None = None,
+    masking: dict[str, str] | None = None,
+) -> Any:
+    """A grant made through the real workflow: ``consumer`` applies, the platform accepts, the provider
+    approves (or the platform provides, on the direct route). Valid from yesterday for 90 days."""
+    from datetime import date
+
+    from authz.calendar.service import local_date
+    from authz.sharing import service as sharing_service
+    from authz.sharing.schemas import RequestCreate, TransitionIn
+    from authz.types import RequestAction, Route
+    from catalog_schema.database import utcnow
+    from catalog_schema.user import service as user_service
+
+    today: date = local_date(utcnow())
+    document = sharing_request(
+        resource=resource,
+        items=items or ["公民身份号码", "姓名", "出生日期", "住址", "联系电话"],
+        business_reference=business_reference,
+        access_modes=list(access_modes),
+        valid_from=(valid_from or today - timedelta(days=1)).isoformat(),
+        valid_until=(valid_until or today + timedelta(days=90)).isoformat(),
+    )
+    requester = _staff(db, "dept_requester", consumer, "requester")
+    admin = user_service.get_by_username(db=db, username="catalog_admin")
+    request = sharing_service.submit(db=db, data=RequestCreate(**document), user=requester)
+    sharing_service.act(db=db, request=request, action=RequestAction.accept, data=TransitionIn(), user=admin)
+    rules: Any = masking
+    if request.route is Route.department:
+        approver = _staff(db, "dept_approver", request.provider_department.slug, "approver")
+        terms = TransitionIn(daily_quota=daily_quota, masking=rules)
+        sharing_service.act(db=db, request=request, action=RequestAction.approve, data=terms, user=approver)
+    else:
+        terms = TransitionIn(masking=rules)
+        sharing_service.act(db=db, request=request, action=RequestAction.provide, data=terms, user=admin)
+        assert request.grant is not None
+        request.grant.daily_quota = daily_quota
+    db.flush()
+    assert request.grant is not None
+    return request.grant
+
+
+def end_grant(db: Session, grant: Any, action: str = "revoke") -> Any:
+    """Revoke (as the platform) or expire (as the system) a grant through the workflow."""
+    from authz.sharing import service as sharing_service
+    from authz.sharing.schemas import TransitionIn
+    from authz.types import RequestAction
+    from catalog_schema.user import service as user_service
+
+    act = RequestAction(action)
+    admin = (
+        user_service.get_by_username(db=db, username="catalog_admin") if act is RequestAction.revoke else None
+    )
+    reason = "测试：撤销授权" if act is RequestAction.revoke else None
+    sharing_service.act(
+        db=db, request=grant.request, action=act, data=TransitionIn(reason=reason), user=admin
+    )
+    db.flush()
+    return grant

@@ -1,5 +1,174 @@
-"""Routes of data 数据服务 (filled in by issue 5)."""
+"""Routes of the data plane 数据服务: keyed lookup, batch lookup and bulk export under a grant.
 
-from fastapi import APIRouter
+Every call carries ``X-Govdx-Purpose`` (the grant's request number, e.g. SQ-2026-000012, or the
+business reference of the request it came from) and may name the end user it acts for in
+``X-Govdx-Operator``; ``X-Request-Id`` is echoed, or generated when absent. Keys travel in POST
+bodies, never in URLs: URLs end up in proxy and server logs, ID numbers must not.
 
-router = APIRouter(tags=["data 数据服务"])
+These routes own their transactions (``authz.access.service`` commits): a refusal is in the
+access log before its 403 leaves, which the request-wide ``DbSession`` (rolled back on any
+error) could not give.
+"""
+
+import contextlib
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session
+
+from api.deps import Settings, bearer_token
+from authz.access import service as access_service
+from authz.access.schemas import BatchIn, BatchOut, LookupIn, LookupOut
+from authz.access.service import Call
+from catalog_schema.errors import GovdxError
+
+router = APIRouter(prefix="/data", tags=["data 数据服务"])
+REQUEST_ID = "X-Request-Id"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+T = TypeVar("T")
+
+
+def data_session(request: Request) -> Iterator[Session]:
+    """A session whose transactions the data plane opens and commits itself; closed after the route."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+DataSession = Annotated[Session, Depends(data_session, scope="function")]
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    """A header as text: HTTP carries bytes (read as Latin-1), callers send UTF-8; control characters go."""
+    if not value:
+        return None
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        value = value.encode("latin-1").decode("utf-8")
+    value = _CONTROL.sub("", value).strip()
+    return value[:limit] or None
+
+
+def data_call(
+    request: Request,
+    token: Annotated[str | None, Depends(bearer_token)],
+    purpose: Annotated[
+        str | None,
+        Header(
+            alias="X-Govdx-Purpose", description="申请单号或业务办件号 / request number or business reference"
+        ),
+    ] = None,
+    operator: Annotated[
+        str | None, Header(alias="X-Govdx-Operator", description="经办人 / the end user the system acts for")
+    ] = None,
+    request_id: Annotated[str | None, Header(alias=REQUEST_ID, description="请求编号 / request id")] = None,
+) -> Call:
+    """What the request says about the call: token, purpose, operator, request id and client address."""
+    return Call(
+        token=token,
+        purpose=_text(purpose, 100),
+        operator=_text(operator, 64),
+        request_id=request_id if request_id and _REQUEST_ID.match(request_id) else uuid.uuid4().hex,
+        client_ip=request.client.host[:64] if request.client else None,
+    )
+
+
+DataCall = Annotated[Call, Depends(data_call)]
+
+
+def _answer(call: Call, response: Response, work: Callable[[], T]) -> T | JSONResponse:
+    """The service's answer with the request id, or its error (refusals are already logged) likewise."""
+    response.headers[REQUEST_ID] = call.request_id
+    try:
+        return work()
+    except GovdxError as exc:
+        headers = {REQUEST_ID: call.request_id}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        body: dict[str, Any] = {**exc.as_dict(), "request_id": call.request_id}
+        return JSONResponse(status_code=exc.status, content=body, headers=headers)
+
+
+@router.post("/lookup", response_model=LookupOut, summary="单条查询 / keyed lookup of one subject")
+def lookup(
+    body: LookupIn, db: DataSession, settings: Settings, call: DataCall, response: Response
+) -> LookupOut | JSONResponse:
+    """The masked record of one subject, as the caller's grant allows (404 when there is none).
+
+    The key travels in the body, never in the URL: URLs end up in proxy logs.
+    """
+    return _answer(
+        call,
+        response,
+        lambda: access_service.lookup(db=db, secret=settings.secret_key, call=call, data=body),
+    )
+
+
+@router.post("/batch", response_model=BatchOut, summary="批量查询 / batch lookup")
+def batch(
+    body: BatchIn, db: DataSession, settings: Settings, call: DataCall, response: Response
+) -> BatchOut | JSONResponse:
+    """One result per key (found or not), in order, up to GOVDX_DATA_MAX_BATCH keys.
+
+    The keys travel in the body, never in the URL: URLs end up in proxy logs.
+    """
+    return _answer(
+        call,
+        response,
+        lambda: access_service.batch(db=db, secret=settings.secret_key, call=call, data=body),
+    )
+
+
+@router.get(
+    "/export",
+    summary="批量导出 / bulk export (Parquet)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+)
+def export(
+    request: Request,
+    db: DataSession,
+    settings: Settings,
+    call: DataCall,
+    response: Response,
+    resource: Annotated[str, Query(min_length=1, max_length=40, description="信息资源代码 / resource code")],
+    items: Annotated[
+        list[str] | None, Query(max_length=200, description="信息项（可重复）；缺省为授权的全部 / items")
+    ] = None,
+) -> Response:
+    """Every current subject of the resource's library as Parquet, streamed; grants with bulk_export only.
+
+    No key is named: the URL carries only the resource and item names.
+    """
+    plan = _answer(
+        call,
+        response,
+        lambda: access_service.open_export(
+            db=db, secret=settings.secret_key, call=call, resource=resource, items=items
+        ),
+    )
+    if isinstance(plan, JSONResponse):
+        return plan
+    session_factory = request.app.state.sessionmaker
+
+    def chunks() -> Iterator[bytes]:
+        with session_factory() as stream_db:
+            yield from access_service.export_chunks(db=stream_db, plan=plan)
+
+    filename = quote(plan.filename)
+    return StreamingResponse(
+        chunks(),
+        media_type="application/vnd.apache.parquet",
+        headers={
+            REQUEST_ID: call.request_id,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+            "X-Govdx-Rows": str(plan.rows),
+        },
+    )

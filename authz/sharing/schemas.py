@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from authz.clock.models import ClockStage
 from authz.sharing.models import Grant, RequestEvent, SharingRequest
-from authz.types import AccessMode, RequestAction
+from authz.types import AccessMode, MaskRule, RequestAction
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.resource.schemas import Labelled
 from catalog_schema.types import LongText
@@ -78,7 +78,8 @@ class RequestCreate(BaseModel):
 
 class TransitionIn(BaseModel):
     """The body of an action on a request. ``reason`` is required where the action needs one
-    (reject, deny, request_supplement, revoke); the narrowing fields apply to ``approve`` only."""
+    (reject, deny, request_supplement, revoke); the narrowing fields apply to ``approve`` only,
+    ``masking`` to ``approve`` and ``provide`` (items it does not name get the default masking)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -88,6 +89,9 @@ class TransitionIn(BaseModel):
     valid_from: GrantDate | None = None
     valid_until: GrantDate | None = None
     daily_quota: int | None = Field(default=None, ge=1, le=10**9, description="每日调用上限 / calls per day")
+    masking: dict[ItemName, MaskRule] | None = Field(
+        default=None, max_length=200, description="信息项 → 脱敏规则 / item name → masking rule"
+    )
 
     @model_validator(mode="after")
     def _unique_lists(self) -> "TransitionIn":

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from authz.access import masking as access_masking
 from authz.calendar import service as calendar_service
 from authz.calendar.service import WorkingCalendar, local_date
 from authz.clock import notify
@@ -23,7 +24,15 @@ from authz.sharing import flows
 from authz.sharing.flows import Actor, ClockEffect, Transition
 from authz.sharing.models import Grant, RequestEvent, SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn
-from authz.types import GrantStatus, NotificationKind, RequestAction, RequestStatus, Route, StageKind
+from authz.types import (
+    GrantStatus,
+    MaskRule,
+    NotificationKind,
+    RequestAction,
+    RequestStatus,
+    Route,
+    StageKind,
+)
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
@@ -317,6 +326,12 @@ def _check(
             "items, validity, access modes and quotas can only be narrowed when approving",
             code="narrowing_not_allowed",
         )
+    if data.masking is not None and action not in (RequestAction.approve, RequestAction.provide):
+        raise InvalidInput(
+            "只有审批同意或平台提供时可以设置脱敏规则",
+            "masking can only be set when approving or providing",
+            code="masking_not_allowed",
+        )
     return transition
 
 
@@ -383,6 +398,31 @@ def _narrowed(request: SharingRequest, data: TransitionIn, today: date) -> dict[
     }
 
 
+def _masking(resource: Resource, items: list[str], given: dict[str, MaskRule] | None) -> dict[str, str]:
+    """The rule of every granted item: the one given, else the default (highly sensitive elements masked)."""
+    given = given or {}
+    problems = [
+        Problem(
+            f"masking.{name}",
+            f"“{name}”不在授权的信息项中，不能为其设置脱敏规则",
+            f"{name!r} is not a granted item; it cannot have a masking rule",
+        )
+        for name in given
+        if name not in items
+    ]
+    if problems:
+        raise InvalidInput("脱敏规则有误", "invalid masking rules", code="invalid_masking", problems=problems)
+    elements = {item.name: item.element for item in resource.items}
+    rules: dict[str, str] = {}
+    for name in items:
+        element = elements.get(name)
+        rule = given.get(name) or access_masking.default_rule(
+            element.code if element else None, element.sensitivity if element else None
+        )
+        rules[name] = rule.value
+    return rules
+
+
 def _grant(request: SharingRequest, terms: dict[str, Any], user: User | None, at: datetime) -> Grant:
     assert request.route is not None
     return Grant(
@@ -394,7 +434,6 @@ def _grant(request: SharingRequest, terms: dict[str, Any], user: User | None, at
         route=request.route,
         purpose=request.purpose,
         legal_basis=request.legal_basis,
-        masking={},
         status=GrantStatus.active,
         granted_at=at,
         granted_by_id=user.id if user else None,
@@ -418,9 +457,12 @@ def act(
     terms: dict[str, Any] | None = None
     if action is RequestAction.approve:
         terms = _narrowed(request, data, local_date(at))
+        terms["masking"] = _masking(request.resource, terms["items"], data.masking)
         details = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in terms.items()}
     elif action is RequestAction.provide:
         terms = _narrowed(request, TransitionIn(), local_date(at))
+        terms["masking"] = _masking(request.resource, terms["items"], data.masking)
+        details = {"masking": terms["masking"]}
     if action in (RequestAction.accept, RequestAction.approve, RequestAction.provide):
         _still_requestable(db, request, terms["items"] if terms else request.items)
     source = request.status
