@@ -57,7 +57,8 @@ def get_db(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_settings(request: Request) -> ApiSettings:
+# async: reading app state needs no worker thread (a sync dependency costs every request a hop).
+async def get_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
@@ -93,7 +94,7 @@ def get_current_keyring() -> Keyring:
 CurrentKeyring = Annotated[Keyring, Depends(get_current_keyring)]
 
 
-def bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str | None:
+async def bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str | None:
     """The raw bearer token of the request, if any (the data plane records failed logins itself)."""
     return token
 

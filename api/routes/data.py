@@ -13,7 +13,7 @@ error) could not give.
 import contextlib
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -34,7 +34,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 T = TypeVar("T")
 
 
-def data_session(request: Request) -> Iterator[Session]:
+# The dependencies of data calls are async: they do no I/O, and each sync one would cost the call a
+# hop to the worker threads and back.
+async def data_session(request: Request) -> AsyncIterator[Session]:
     """A session whose transactions the data plane opens and commits itself; closed after the route."""
     session: Session = request.app.state.sessionmaker()
     try:
@@ -56,7 +58,7 @@ def _text(value: str | None, limit: int) -> str | None:
     return value[:limit] or None
 
 
-def data_call(
+async def data_call(
     request: Request,
     token: Annotated[str | None, Depends(bearer_token)],
     purpose: Annotated[

@@ -26,9 +26,7 @@ from typing import Any, NoReturn, cast
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Row, Table, and_, bindparam, distinct, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Date, Integer, Row, Table, and_, bindparam, distinct, func, or_, select, text
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -284,17 +282,17 @@ _GRANTS = (
 _USAGE = cast(Table, GrantUsage.__table__)
 
 
-def _upsert_usage(insert: Any) -> Any:
-    statement = insert(_USAGE).values(
-        grant_id=bindparam("grant"), day=bindparam("day"), calls=1, subjects=bindparam("count")
+# The same SQL on SQLite (3.35+) and PostgreSQL. As text it compiles once; the dialects' own
+# on_conflict constructs are not cached and cost a compile on every call.
+_UPSERT_USAGE = (
+    text(
+        "INSERT INTO grant_usage (grant_id, day, calls, subjects) VALUES (:grant, :day, 1, :count) "
+        "ON CONFLICT (grant_id, day) DO UPDATE SET calls = grant_usage.calls + 1, "
+        "subjects = grant_usage.subjects + excluded.subjects RETURNING subjects"
     )
-    return statement.on_conflict_do_update(
-        index_elements=[_USAGE.c.grant_id, _USAGE.c.day],
-        set_={"calls": _USAGE.c.calls + 1, "subjects": _USAGE.c.subjects + statement.excluded.subjects},
-    ).returning(_USAGE.c.subjects)
-
-
-_UPSERT_USAGE = {"postgresql": _upsert_usage(postgresql_insert), "sqlite": _upsert_usage(sqlite_insert)}
+    .bindparams(bindparam("day", type_=Date()))
+    .columns(subjects=Integer())
+)
 _LIBRARY_RECORDS = cast(Table, LibraryRecord.__table__)
 _CURRENT = (
     select(_LIBRARY_RECORDS.c.subject_key, _LIBRARY_RECORDS.c["values"])
@@ -312,7 +310,7 @@ def _refuse(reason: AccessReason, detail: str = "", detail_en: str = "", **kwarg
 
 
 def _authenticate(db: Session, secret: str, trail: _Trail) -> None:
-    client = clients_service.from_token(db=db, secret=secret, token=trail.call.token)
+    client = clients_service.identity_from_token(db=db, secret=secret, token=trail.call.token)
     if client is None:
         raise Unauthenticated()
     trail.client_id, trail.department_id = client.client_id, client.department_id
@@ -526,8 +524,8 @@ def _subjects(
 def _use(db: Session, terms: _Terms, today: date, count: int) -> None:
     """Count ``count`` subjects against the grant's daily quota (one upsert); refuse beyond it."""
     conn = db.connection()
-    upsert = _UPSERT_USAGE[conn.dialect.name]
-    used = int(conn.execute(upsert, {"grant": terms.grant_id, "day": today, "count": count}).scalar_one())
+    params = {"grant": terms.grant_id, "day": today, "count": count}
+    used = int(conn.execute(_UPSERT_USAGE, params).scalar_one())
     quota = terms.daily_quota
     if quota is not None and used > quota:
         before = used - count
@@ -594,8 +592,7 @@ def _record_refusal(db: Session, trail: _Trail, denial: Denial, at: datetime) ->
     """Undo whatever the call did, then log the refusal and commit it."""
     db.rollback()
     for_writing(db)
-    for entry in trail.refusals(denial):
-        audit_service.append(db=db, entry=entry, at=at)
+    audit_service.append_many(db=db, entries=trail.refusals(denial), at=at)
     db.commit()
 
 
@@ -679,14 +676,17 @@ def _serve(
         resource, terms = authorised.resource, authorised.terms
         found = _records(db, keyring, resource.library, authorised.subjects)
         served: dict[str, list[Record]] = {}
+        entries = []
         for subject in authorised.subjects:
             records = [terms.project(resource, values) for values in found[subject.stored]]
             served[subject.stored] = records
             outcome = AccessOutcome.served if records else AccessOutcome.not_found
-            entry = trail.entry(
-                outcome, subject_fingerprint=subject.fingerprint, subjects=1, rows_returned=len(records)
+            entries.append(
+                trail.entry(
+                    outcome, subject_fingerprint=subject.fingerprint, subjects=1, rows_returned=len(records)
+                )
             )
-            audit_service.append(db=db, entry=entry, at=at)
+        audit_service.append_many(db=db, entries=entries, at=at)
         db.commit()
     return authorised, served
 
