@@ -124,7 +124,7 @@ def load_people(db: Session, rows: int) -> float:
                 {
                     "library": Library.population.value,
                     "subject_key": stored,
-                    "subject_cipher": ring.encrypt(key, aad=stored),
+                    "subject_cipher": subjects.subject_cipher(ring, Library.population, [key]),
                     "department_id": gongan,
                     "values": json.dumps(
                         ring.seal(values, sensitive=sensitive, aad=stored), ensure_ascii=False, sort_keys=True

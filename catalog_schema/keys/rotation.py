@@ -27,7 +27,7 @@ from catalog_schema.database import for_writing
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import PREFIX, SEALED, Keyring, is_sealed, key_id_of
-from catalog_schema.library import flows
+from catalog_schema.library import flows, subjects
 from catalog_schema.library.models import Discrepancy, LibraryRecord, QuarantinedRow
 
 # Rows per transaction: short enough not to hold SQLite's write lock for long, large enough to
@@ -83,7 +83,7 @@ PLACES = (
         _records_context,
         (
             _Column("values", lambda r: r.subject_key, embedded=True),
-            _Column("subject_cipher", lambda r: r.subject_key),
+            _Column("subject_cipher", lambda r: subjects.cipher_aad(r.subject_key)),
         ),
     ),
     _Place(
@@ -91,14 +91,14 @@ PLACES = (
         _quarantine_context,
         (
             _Column("raw", lambda r: flows.quarantine_aad(r.source)),
-            _Column("subject_cipher", lambda r: r.subject_key),
+            _Column("subject_cipher", lambda r: subjects.cipher_aad(r.subject_key)),
         ),
     ),
     _Place(
         cast(Table, Discrepancy.__table__),
         _tickets_context,
         (
-            _Column("subject_cipher", lambda r: r.subject_key),
+            _Column("subject_cipher", lambda r: subjects.cipher_aad(r.subject_key)),
             _Column("authoritative_value", _ticket_aad),
             _Column("other_value", _ticket_aad),
         ),

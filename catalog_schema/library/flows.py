@@ -38,6 +38,7 @@ from catalog_schema.element.models import DataElement, ElementSource
 from catalog_schema.errors import GovdxError, InvalidInput
 from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import SEALED, Keyring, is_sealed
+from catalog_schema.library import subjects
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
 from catalog_schema.library.subjects import KEY_SEPARATOR, MAX_KEY_LENGTH
 from catalog_schema.types import (
@@ -87,7 +88,7 @@ def open_subject(keyring: Keyring, subject_key: str | None, subject_cipher: str 
     """The plaintext subject key of a stored row (the stored key when no cipher was kept)."""
     if subject_key is None or subject_cipher is None:
         return subject_key
-    return keyring.decrypt(subject_cipher, aad=subject_key)
+    return keyring.decrypt(subject_cipher, aad=subjects.cipher_aad(subject_key))
 
 
 def open_ticket_value(keyring: Keyring, value: str | None, *, subject_key: str, element: str) -> str | None:
@@ -650,7 +651,7 @@ class _Loader:
                     "subject_key": subject_key,
                     "subject_cipher": None
                     if subject_key is None
-                    else self.keyring.encrypt(str(keys.iloc[position]), aad=subject_key),
+                    else self.keyring.encrypt(str(keys.iloc[position]), aad=subjects.cipher_aad(subject_key)),
                     "raw": raw_json,
                     "reasons": json.dumps(reasons, ensure_ascii=False),
                     "queue": QuarantineQueue.review if review[position] else QuarantineQueue.rejected,
@@ -792,7 +793,7 @@ class _Loader:
             {
                 "library": self.spec.library.value,
                 "subject_key": key,
-                "subject_cipher": encrypt(subject, aad=key),
+                "subject_cipher": encrypt(subject, aad=subjects.cipher_aad(key)),
                 "department_id": self.registry.department_id,
                 "values": line,
                 "row_hash": hashes[position],
@@ -952,7 +953,9 @@ class _Loader:
 
     def _sealed_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
         row = {k: v for k, v in ticket.items() if not k.startswith("_")}
-        row["subject_cipher"] = self.keyring.encrypt(ticket["_subject"], aad=ticket["subject_key"])
+        row["subject_cipher"] = self.keyring.encrypt(
+            ticket["_subject"], aad=subjects.cipher_aad(ticket["subject_key"])
+        )
         row["authoritative_value"] = self._seal_value(ticket, ticket["authoritative_value"])
         row["other_value"] = self._seal_value(ticket, ticket["other_value"])
         return row

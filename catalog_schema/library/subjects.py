@@ -53,9 +53,18 @@ def stored_key(keyring: Keyring, library: Library, parts: Sequence[str]) -> str:
     return keyring.subject_index(library.value, parts)
 
 
+def cipher_aad(stored: str) -> str:
+    """What a sealed key is bound to: its stored key, in a domain of its own.
+
+    A record's sealed values are bound to the bare stored key; the prefix keeps one from being
+    passed off as the other (a row's sealed address copied into a ticket's subject_cipher fails).
+    """
+    return f"subject|{stored}"
+
+
 def subject_cipher(keyring: Keyring, library: Library, parts: Sequence[str]) -> str:
     """The plaintext key sealed, bound to its stored key, for display to those allowed to see it."""
-    return keyring.encrypt(plaintext_key(parts), aad=stored_key(keyring, library, parts))
+    return keyring.encrypt(plaintext_key(parts), aad=cipher_aad(stored_key(keyring, library, parts)))
 
 
 def stored_prefix_range(keyring: Keyring, library: Library, first: str) -> tuple[str, str]:

@@ -108,7 +108,9 @@ def test_subject_key_is_stored_as_its_blind_index_and_sealed(session_factory, db
     record = db.scalars(select(LibraryRecord)).one()
 
     assert record.subject_key == keyring.subject_index("population", [sources.id_number(1)])
-    assert keyring.decrypt(record.subject_cipher, aad=record.subject_key) == sources.id_number(1)
+    assert keyring.decrypt(
+        record.subject_cipher, aad=subjects.cipher_aad(record.subject_key)
+    ) == sources.id_number(1)
 
 
 def test_sensitive_values_are_sealed_and_the_others_stay_readable(session_factory, db, tmp_path, keyring):
@@ -168,6 +170,17 @@ def test_values_copied_to_another_subjects_row_fail_to_open(session_factory, db,
         library_service.subject_on(
             db=db, keyring=keyring, library=Library.population, subject_key=sources.id_number(2), on=None
         )
+
+    assert raised.value.code == "ciphertext_invalid"
+
+
+def test_sealed_values_passed_off_as_a_sealed_key_fail_to_open(session_factory, db, tmp_path, keyring):
+    _load(session_factory, tmp_path, [sources.person(1)])
+    record = _record(db, keyring, sources.id_number(1))
+    sealed_values = json.loads(record.values)["~sealed"]  # address, phone… bound to the same stored key
+
+    with pytest.raises(CannotDecrypt) as raised:
+        flows.open_subject(keyring, record.subject_key, sealed_values)
 
     assert raised.value.code == "ciphertext_invalid"
 
