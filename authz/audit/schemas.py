@@ -159,6 +159,7 @@ class BreakKind(LabelledEnum):
     checkpoint_signature_invalid = "checkpoint_signature_invalid", "检查点签名无效"
     checkpoint_mismatch = "checkpoint_mismatch", "检查点与该序号记录的哈希不符"
     malformed = "malformed", "导出文件内容格式错误"
+    unpinned = "unpinned", "记录未被平台公布的公钥签名的检查点覆盖"
 
 
 class ChainBreak(BaseModel):

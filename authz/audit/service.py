@@ -725,13 +725,27 @@ def verify_export(*, path: Path, trusted_keys: dict[str, str] | None = None) -> 
         )
     good = [seq for seq in chain.good_checkpoints if chain.first is None or seq < (chain.first.seq or 0)]
     through = max(good, default=None)
-    notes = [
-        Note(
-            message="签名公钥取自导出文件本身：请将上列公钥指纹与平台公布的指纹核对",
-            message_en="the public keys come from the export itself: compare the fingerprints above with "
-            "the ones the platform publishes",
+    notes = (
+        []
+        if trusted_keys is not None
+        else [
+            Note(
+                message="签名公钥取自导出文件本身：请将上列公钥指纹与平台公布的指纹核对",
+                message_en="the public keys come from the export itself: compare the fingerprints above "
+                "with the ones the platform publishes",
+            )
+        ]
+    )
+    end_seq = chain.last_seq
+    if trusted_keys is not None and end_seq is not None and (through is None or end_seq > through):
+        # Pinned to the platform's keys, only what a trusted checkpoint covers counts as proven: a
+        # forger who dropped the checkpoints and re-chained the records must not pass.
+        chain.fail(
+            BreakKind.unpinned,
+            (through or 0) + 1,
+            f"seq {(through or 0) + 1} 至 {end_seq} 没有被可信公钥签名的检查点覆盖",
+            f"seq {(through or 0) + 1} to {end_seq} are not covered by a checkpoint under a trusted key",
         )
-    ]
     if anchor_hash is None and chain.records:
         notes.append(
             Note(
@@ -739,8 +753,7 @@ def verify_export(*, path: Path, trusted_keys: dict[str, str] | None = None) -> 
                 message_en="the header lacks the hash of the record before the range: first link unchecked",
             )
         )
-    end_seq = chain.last_seq
-    if end_seq is not None and (through is None or end_seq > through):
+    if trusted_keys is None and end_seq is not None and (through is None or end_seq > through):
         after = "范围内没有有效检查点" if through is None else f"最后一个有效检查点在 seq {through}"
         after_en = (
             "there is no valid checkpoint in the range"

@@ -466,7 +466,27 @@ def test_an_export_re_signed_by_a_forger_fails_against_the_published_keys(
     trusting_the_platform = audit_service.verify_export(path=exported, trusted_keys=keyring.public_keys())
 
     assert trusting_the_file.intact  # why auditors should pin the published keys
-    assert _first(trusting_the_platform) == (BreakKind.checkpoint_signature_invalid, 8)
+    breaks = {(b.kind, b.seq) for b in trusting_the_platform.breaks}
+    assert (BreakKind.checkpoint_signature_invalid, 8) in breaks
+    assert _first(trusting_the_platform) == (BreakKind.unpinned, 1)  # nothing is pinned
+
+
+def test_an_export_stripped_of_its_checkpoints_fails_against_the_published_keys(
+    exported: Path, keyring: Keyring
+) -> None:
+    _rewrite(exported, lambda documents: [d for d in documents if d["type"] != "checkpoint"])
+
+    report = audit_service.verify_export(path=exported, trusted_keys=keyring.public_keys())
+
+    assert _first(report) == (BreakKind.unpinned, 1)
+
+
+def test_an_export_covered_by_trusted_checkpoints_verifies_against_the_published_keys(
+    exported: Path, keyring: Keyring
+) -> None:
+    report = audit_service.verify_export(path=exported, trusted_keys=keyring.public_keys())
+
+    assert report.intact, report.breaks
 
 
 def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
