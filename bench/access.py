@@ -213,9 +213,10 @@ async def _connection(
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
             await reader.readexactly(length)
-            out.append(time.perf_counter() - sent)
-            answered += 1
-            if status != 200:
+            if status == 200:  # only data served counts; anything else is an error of the run
+                out.append(time.perf_counter() - sent)
+                answered += 1
+            else:
                 errs.append(status)
     finally:
         writer.close()
@@ -353,6 +354,9 @@ def main() -> None:
         f"targets: throughput ≥ 0.70 of baseline ({throughput_ratio:.2f}), "
         f"p99 ≤ 2× ({p99_ratio:.2f}), lost 0 ({lost})"
     )
+    if baseline.errors or guarded.errors or warm.errors:
+        print("bench-api: some calls were not answered with 200 (see above); the figures are not valid")
+        raise SystemExit(1)
     print(
         f"RESULT api throughput_ratio={throughput_ratio:.2f} p99_ratio={p99_ratio:.2f} "
         f"rps={guarded.rps:.0f} audit_lost={lost}"

@@ -4,8 +4,10 @@ import base64
 import json
 from datetime import timedelta
 
+import jwt
 import pytest
 
+from authz import security
 from authz.clients import service as clients_service
 from authz.clients.models import ApiClient
 from authz.types import ClientStatus
@@ -164,7 +166,10 @@ def test_forged_or_expired_client_tokens_resolve_to_nobody(db, kind):
         "tampered": f"{header}.{_b64({**claims, 'sub': 'gongan-00000000'})}.{signature}",
         "alg_none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
         "expired": factories.client_headers(api_client, ttl=timedelta(seconds=-1))["Authorization"][7:],
-        "other_department": f"{header}.{_b64({**claims, 'dept': claims['dept'] + 1})}.{signature}",
+        # Validly signed, but naming another department than the client's.
+        "other_department": jwt.encode(
+            {**claims, "dept": claims["dept"] + 1}, TEST_SECRET, algorithm=security.ALGORITHM
+        ),
     }[kind]
 
     assert _resolves(db, token) is None
