@@ -221,6 +221,8 @@ def library_record(
     db.add(batch)
     db.flush()
     stored = subjects.stored_key(ring, lib, parts)
+    # As the loader: the key's own elements are not among the values (only sealed as the key).
+    values = {k: v for k, v in values.items() if k not in subjects.LOOKUP_KEY[lib]}
     line = json.dumps(values, ensure_ascii=False, sort_keys=True)
     record = LibraryRecord(
         library=lib,

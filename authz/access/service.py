@@ -564,6 +564,12 @@ def _records(
     for stored, values in merged.items():
         owner = stored.split(":", 1)[0] if library is Library.credit else stored
         found[owner].append(values)
+    # The key itself is not among the stored values (it is the record's sealed subject key): the
+    # caller named it, so its elements are filled in from the canonical parts.
+    for subject in wanted:
+        for values in found[subject.stored]:
+            for element, part in zip(subjects.LOOKUP_KEY[library], subject.parts, strict=False):
+                values.setdefault(element, part)
     return found
 
 
@@ -867,7 +873,7 @@ def export_chunks(
     writer = pq.ParquetWriter(sink, schema)
     r = LibraryRecord
     rows = db.execute(
-        select(r.subject_key, r.values)
+        select(r.subject_key, r.subject_cipher, r.values)
         .where(r.library == plan.resource.library, r.valid_to.is_(None))
         .order_by(r.subject_key, r.department_id)
         .execution_options(yield_per=size)
@@ -875,6 +881,8 @@ def export_chunks(
     columns: dict[str, list[str | None]] = {name: [] for name in plan.terms.items}
     pending_key: str | None = None
     pending: dict[str, Any] = {}
+
+    key_elements = subjects.LOOKUP_KEY[plan.resource.library]
 
     def flush_subject() -> None:
         for name, value in plan.terms.project(plan.resource, pending).items():
@@ -894,6 +902,10 @@ def export_chunks(
                     if len(columns[plan.terms.items[0]]) >= size:
                         yield write_group()
                 pending_key, pending = row.subject_key, {}
+                if row.subject_cipher is not None:
+                    # The key is not among the values; it is sealed beside them.
+                    plain = keyring.decrypt(row.subject_cipher, aad=subjects.cipher_aad(row.subject_key))
+                    pending.update(zip(key_elements, plain.split(subjects.KEY_SEPARATOR), strict=False))
             pending.update(keyring.unseal(json.loads(row.values), aad=row.subject_key))
         if pending_key is not None:
             flush_subject()
