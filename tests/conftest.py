@@ -103,6 +103,21 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     next(engines, None)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fresh_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated database of its own per backend and test module, for code that commits for real."""
+    if request.param == "sqlite":
+        engines = _sqlite_engine(tmp_path_factory.mktemp("fresh"))
+    else:
+        engines = _postgres_engine()
+    eng = next(engines)
+    migrate.upgrade(eng)
+    yield eng
+    next(engines, None)
+
+
 @pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
     """A connection whose outer transaction is rolled back after the test."""

@@ -26,29 +26,12 @@ from authz.audit import service as audit_service
 from authz.audit.cli import audit_app
 from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint, AuditHead
 from authz.audit.service import AccessEntry, append, record_hash
-from catalog_schema import migrate
 from catalog_schema.database import for_writing, get_engine, get_sessionmaker
 from catalog_schema.keys.service import Keyring
-from tests.conftest import _postgres_engine, _sqlite_engine
 
 runner = CliRunner()
 T0 = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 ID_NUMBER = "11010519491231002X"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def fresh_engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    """A database of its own per backend, migrated, for commands that commit for real."""
-    if request.param == "sqlite":
-        engines = _sqlite_engine(tmp_path_factory.mktemp("audit-cli"))
-    else:
-        engines = _postgres_engine()
-    engine = next(engines)
-    migrate.upgrade(engine)
-    yield engine
-    next(engines, None)
 
 
 def _use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:

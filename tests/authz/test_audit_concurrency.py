@@ -1,9 +1,7 @@
 """Many writers appending at once: the chain stays linear, with no gap, no fork and no record lost."""
 
 import threading
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -11,28 +9,11 @@ from sqlalchemy.orm import Session
 from authz.audit import service as audit_service
 from authz.audit.models import AccessRecord, AuditHead
 from authz.audit.service import AccessEntry, append
-from catalog_schema import migrate
 from catalog_schema.database import for_writing
 from catalog_schema.keys.service import Keyring
-from tests.conftest import _postgres_engine, _sqlite_engine
 
 THREADS = 8
 APPENDS = 25
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def fresh_engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    """A database of its own per backend, migrated, whose commits are real."""
-    if request.param == "sqlite":
-        engines = _sqlite_engine(tmp_path_factory.mktemp("audit-concurrency"))
-    else:
-        engines = _postgres_engine()
-    engine = next(engines)
-    migrate.upgrade(engine)
-    yield engine
-    next(engines, None)
 
 
 def _writer(engine: Engine, name: str, barrier: threading.Barrier, failures: list[str]) -> None:
