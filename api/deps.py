@@ -9,8 +9,6 @@ from sqlalchemy.orm import Session
 
 from api.settings import ApiSettings
 from authz import security
-from authz.clients import service as clients_service
-from authz.clients.models import ApiClient
 from authz.permissions import Permission
 from catalog_schema.database import for_writing
 from catalog_schema.errors import Unauthorized
@@ -100,17 +98,6 @@ async def bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> 
 
 
 BearerToken = Annotated[str | None, Depends(bearer_token)]
-
-
-def get_current_client(db: DbSession, settings: Settings, token: BearerToken) -> ApiClient:
-    """The active machine client named by a valid client token; any failure is the same 401."""
-    client = clients_service.from_token(db=db, secret=settings.secret_key, token=token)
-    if client is None:
-        raise Unauthorized(*clients_service.INVALID_CLIENT, code="invalid_token")
-    return client
-
-
-CurrentClient = Annotated[ApiClient, Depends(get_current_client)]
 
 
 def requires(permission: Permission) -> params.Depends:

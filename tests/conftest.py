@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, delete, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from api.settings import ApiSettings
 from authz import security
+from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint, AuditHead
 from catalog_schema import demo, migrate
 from catalog_schema.database import make_engine
 from catalog_schema.keys import service as keys_service
@@ -138,6 +139,16 @@ def session_factory(connection: Connection) -> sessionmaker[Session]:
 def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+@pytest.fixture
+def log(db: Session) -> Session:
+    """The test's session with an empty access log (inside the rolled-back transaction)."""
+    db.execute(delete(AuditCheckpoint))
+    db.execute(delete(AccessRecord))
+    db.execute(update(AuditHead).values(seq=0, hash=GENESIS))
+    db.flush()
+    return db
 
 
 @pytest.fixture

@@ -166,9 +166,3 @@ def identity_from_token(*, db: Session, secret: str, token: str | None) -> Clien
     ):
         return None
     return ClientIdentity(client_id=row.client_id, department_id=row.department_id)
-
-
-def from_token(*, db: Session, secret: str, token: str | None) -> ApiClient | None:
-    """Like :func:`identity_from_token`, with the client itself."""
-    identity = identity_from_token(db=db, secret=secret, token=token)
-    return None if identity is None else get(db=db, client_id=identity.client_id)

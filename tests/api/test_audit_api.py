@@ -7,11 +7,11 @@ from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from authz.audit import service as audit_service
-from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint, AuditHead
+from authz.audit.models import AccessRecord
 from authz.audit.service import AccessEntry, append
 from authz.sharing import service as sharing_service
 from authz.sharing.models import Grant
@@ -26,16 +26,6 @@ T0 = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 ID_NUMBER = "11010519491231002X"
 OTHER_ID_NUMBER = "110105194912310037"
 Headers = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def log(db: Session) -> Session:
-    """The test's session with an empty access log (inside the rolled-back transaction)."""
-    db.execute(delete(AuditCheckpoint))
-    db.execute(delete(AccessRecord))
-    db.execute(update(AuditHead).values(seq=0, hash=GENESIS))
-    db.flush()
-    return db
 
 
 def _record(db: Session, *, at: datetime = T0, **overrides: object) -> int:

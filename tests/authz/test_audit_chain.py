@@ -24,16 +24,6 @@ from catalog_schema.keys.service import Keyring, verify_signature
 T0 = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def log(db: Session) -> Session:
-    """The test's session with an empty access log (inside the rolled-back transaction)."""
-    db.execute(delete(AuditCheckpoint))
-    db.execute(delete(AccessRecord))
-    db.execute(update(AuditHead).values(seq=0, hash=GENESIS))
-    db.flush()
-    return db
-
-
 def _entry(**overrides: object) -> AccessEntry:
     values: dict[str, object] = {
         "mode": "lookup",

@@ -30,16 +30,15 @@ from catalog_schema.certificate.schemas import Verdict
 from catalog_schema.database import get_engine, get_sessionmaker, utcnow
 from catalog_schema.demo import sources as demo_sources
 from catalog_schema.department import service as department_service
-from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Conflict, GovdxError, InvalidInput, NotFound
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import flows, subjects
-from catalog_schema.library.models import IngestBatch, LibraryRecord
-from catalog_schema.types import BatchStatus, Library, Sensitivity
+from catalog_schema.library.models import LibraryRecord
 from connectors import open_connector
 from connectors.base import ROW_COLUMN, Window
 from connectors.config import load_sources
 from quality import rules
+from tests import factories
 
 runner = CliRunner()
 
@@ -89,50 +88,14 @@ def licence(**overrides: str | None) -> dict[str, str | None]:
     return values
 
 
-def _sensitive(db: Session) -> set[str]:
-    return set(
-        db.scalars(
-            select(DataElement.code).where(
-                DataElement.library == Library.certificate,
-                DataElement.sensitivity.in_([Sensitivity.sensitive, Sensitivity.highly_sensitive]),
-            )
-        )
-    )
-
-
 def store(
     db: Session, keyring: Keyring, values: dict[str, str | None], *, department: str = "shujuju"
 ) -> LibraryRecord:
     """Write one department's current row of a certificate as the storage contract says."""
     parts = subjects.canonical((TYPE, NUMBER), (values[TYPE] or "", values[NUMBER] or ""))
-    key = subjects.stored_key(keyring, Library.certificate, parts)
-    kept = {k: v for k, v in values.items() if k not in (TYPE, NUMBER)}
-    dept = department_service.get_by_ref(db=db, ref=department)
-    batch = IngestBatch(
-        source="test_certificates",
-        title="测试电子证照",
-        library=Library.certificate,
-        department_id=dept.id,
-        run_id="test",
-        status=BatchStatus.succeeded,
+    record: LibraryRecord = factories.library_record(
+        db, "certificate", list(parts), values, department=department, keyring=keyring
     )
-    db.add(batch)
-    db.flush()
-    record = LibraryRecord(
-        library=Library.certificate,
-        subject_key=key,
-        subject_cipher=subjects.subject_cipher(keyring, Library.certificate, parts),
-        department_id=dept.id,
-        values=json.dumps(
-            keyring.seal(kept, sensitive=_sensitive(db), aad=key), ensure_ascii=False, sort_keys=True
-        ),
-        row_hash=keyring.digest(json.dumps(kept, ensure_ascii=False, sort_keys=True)),
-        valid_from=utcnow(),
-        valid_to=None,
-        batch_id=batch.id,
-    )
-    db.add(record)
-    db.flush()
     return record
 
 
