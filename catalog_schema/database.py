@@ -101,11 +101,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer begins IMMEDIATE, taking the write lock up front: a transaction that read first
         # and wrote later would otherwise fail at once with SQLITE_BUSY_SNAPSHOT when another writer
         # got in between (busy_timeout cannot help it). Readers stay DEFERRED and never block.
-        writes = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(STATEMENT_READS_OPTION, False):
+            return  # autocommit: each SELECT reads the latest commit on its own
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
 WRITE_OPTION = "govdx_write"
+STATEMENT_READS_OPTION = "govdx_statement_reads"
 
 
 def for_writing(session: Session) -> Session:
@@ -118,16 +121,27 @@ def for_writing(session: Session) -> Session:
     return session
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def for_statement_reads(session: Session) -> Session:
+    """Declare that ``session``'s transaction only reads, each statement on its own (SQLite: no BEGIN).
+
+    For hot read paths that need no snapshot across their statements: on SQLite a BEGIN and its
+    ROLLBACK are two more calls into the database per request (bench-api). Servers ignore it.
+    """
+    session.connection(execution_options={STATEMENT_READS_OPTION: True})
+    return session
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> Engine:
     """An engine for ``url``; SQLite files get their folder, foreign keys and WAL."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["pool_size"] = pool_size
         kwargs["connect_args"] = {"check_same_thread": False}
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs.update(pool_pre_ping=True, pool_size=pool_size)
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
@@ -138,7 +152,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 def get_engine() -> Engine:
     """The process-wide engine named by the database settings."""
     settings = DatabaseSettings()
-    return make_engine(settings.url, echo=settings.echo)
+    return make_engine(settings.url, echo=settings.echo, pool_size=settings.pool_size)
 
 
 @lru_cache(maxsize=1)

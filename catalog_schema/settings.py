@@ -15,3 +15,6 @@ class DatabaseSettings(BaseSettings):
 
     url: str = Field(default=f"sqlite:///{VAR_DIR / 'govdx.sqlite'}")
     echo: bool = False
+    # Connections kept open per process. Below the API's concurrent requests, every request past
+    # it opens and closes a connection of its own (on SQLite, with its PRAGMAs; bench-api).
+    pool_size: int = Field(default=20, ge=1, le=500)

@@ -14,11 +14,12 @@ import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.deps import Settings, bearer_token
@@ -31,7 +32,6 @@ router = APIRouter(prefix="/data", tags=["data 数据服务"])
 REQUEST_ID = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-T = TypeVar("T")
 
 
 # The dependencies of data calls are async: they do no I/O, and each sync one would cost the call a
@@ -85,46 +85,50 @@ async def data_call(
 DataCall = Annotated[Call, Depends(data_call)]
 
 
-def _answer(call: Call, response: Response, work: Callable[[], T]) -> T | JSONResponse:
-    """The service's answer with the request id, or its error (refusals are already logged) likewise."""
-    response.headers[REQUEST_ID] = call.request_id
+def _error(call: Call, exc: GovdxError) -> JSONResponse:
+    """A refusal or error as JSON with the request id (refusals are already in the access log)."""
+    headers = {REQUEST_ID: call.request_id}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    body: dict[str, Any] = {**exc.as_dict(), "request_id": call.request_id}
+    return JSONResponse(status_code=exc.status, content=body, headers=headers)
+
+
+def _answer(call: Call, work: Callable[[], BaseModel]) -> Response:
+    """The service's answer as JSON with the request id, or its error likewise.
+
+    The answer is serialised here, in the route's worker thread: a model returned to FastAPI
+    would be validated again against ``response_model`` in a second hop to the worker threads
+    (bench-api). ``response_model`` still documents the answer.
+    """
     try:
-        return work()
+        answer = work()
     except GovdxError as exc:
-        headers = {REQUEST_ID: call.request_id}
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        body: dict[str, Any] = {**exc.as_dict(), "request_id": call.request_id}
-        return JSONResponse(status_code=exc.status, content=body, headers=headers)
+        return _error(call, exc)
+    return Response(
+        content=answer.model_dump_json(), media_type="application/json", headers={REQUEST_ID: call.request_id}
+    )
 
 
 @router.post("/lookup", response_model=LookupOut, summary="单条查询 / keyed lookup of one subject")
-def lookup(
-    body: LookupIn, db: DataSession, settings: Settings, call: DataCall, response: Response
-) -> LookupOut | JSONResponse:
+def lookup(body: LookupIn, db: DataSession, settings: Settings, call: DataCall) -> Response:
     """The masked record of one subject, as the caller's grant allows (404 when there is none).
 
     The key travels in the body, never in the URL: URLs end up in proxy logs.
     """
     return _answer(
-        call,
-        response,
-        lambda: access_service.lookup(db=db, secret=settings.secret_key, call=call, data=body),
+        call, lambda: access_service.lookup(db=db, secret=settings.secret_key, call=call, data=body)
     )
 
 
 @router.post("/batch", response_model=BatchOut, summary="批量查询 / batch lookup")
-def batch(
-    body: BatchIn, db: DataSession, settings: Settings, call: DataCall, response: Response
-) -> BatchOut | JSONResponse:
+def batch(body: BatchIn, db: DataSession, settings: Settings, call: DataCall) -> Response:
     """One result per key (found or not), in order, up to GOVDX_DATA_MAX_BATCH keys.
 
     The keys travel in the body, never in the URL: URLs end up in proxy logs.
     """
     return _answer(
-        call,
-        response,
-        lambda: access_service.batch(db=db, secret=settings.secret_key, call=call, data=body),
+        call, lambda: access_service.batch(db=db, secret=settings.secret_key, call=call, data=body)
     )
 
 
@@ -139,7 +143,6 @@ def export(
     db: DataSession,
     settings: Settings,
     call: DataCall,
-    response: Response,
     resource: Annotated[str, Query(min_length=1, max_length=40, description="信息资源代码 / resource code")],
     items: Annotated[
         list[str] | None, Query(max_length=200, description="信息项（可重复）；缺省为授权的全部 / items")
@@ -149,15 +152,12 @@ def export(
 
     No key is named: the URL carries only the resource and item names.
     """
-    plan = _answer(
-        call,
-        response,
-        lambda: access_service.open_export(
+    try:
+        plan = access_service.open_export(
             db=db, secret=settings.secret_key, call=call, resource=resource, items=items
-        ),
-    )
-    if isinstance(plan, JSONResponse):
-        return plan
+        )
+    except GovdxError as exc:
+        return _error(call, exc)
     session_factory = request.app.state.sessionmaker
 
     def chunks() -> Iterator[bytes]:

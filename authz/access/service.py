@@ -3,22 +3,22 @@
 Each call, in this order: authenticate the client; check the shape of the keys (length, control
 characters) before anything else is read; find the resource and this department's grant for it;
 check validity (Asia/Shanghai dates), purpose reference, access mode and items; check the keys'
-check digits; count the subjects against the daily quota; read the current records through the
-blind index; project them to the granted items; mask them per the grant; append the access
-records; answer.
+check digits; read the current records through the blind index; project them to the granted
+items; mask them per the grant; then, in the write transaction, count the subjects against the
+daily quota and append the access records; answer.
 
 The data plane owns its transactions (``lookup``, ``batch`` and ``open_export`` commit): a refusal
 rolls back whatever the call had done, then appends its access record, commits, and is raised;
 a served call commits its usage and its access records together before anything is returned,
-so a failed append means no data (no record, no data). A served call writes one record per
-subject, all with the call's request id, so an auditor searching a subject finds batch calls too.
+so a failed append means no data (no record, no data). The checks and reads run in a read
+transaction; only the quota count, the records and the commit take the write lock. A served call
+writes one record per subject, all with the call's request id, so an auditor searching a subject
+finds batch calls too.
 """
 
 import json
 import re
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NoReturn, cast
@@ -26,13 +26,14 @@ from typing import Any, NoReturn, cast
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Date, Integer, Row, Table, and_, bindparam, distinct, func, or_, select, text
+from sqlalchemy import Connection, Row, Table, and_, bindparam, distinct, func, or_, select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
+from authz.access import commit as group_commit
 from authz.access import masking
-from authz.access.models import GrantUsage
+from authz.access.commit import Usage, Write
 from authz.access.schemas import (
     BatchIn,
     BatchOut,
@@ -44,13 +45,12 @@ from authz.access.schemas import (
     SubjectKey,
 )
 from authz.access.settings import DataSettings, get_settings
-from authz.audit import service as audit_service
 from authz.audit.service import AccessEntry
 from authz.calendar.service import local_date
 from authz.clients import service as clients_service
 from authz.sharing.models import Grant, SharingRequest
 from authz.types import AccessMode, AccessOutcome, AccessReason, GrantStatus, MaskRule
-from catalog_schema.database import for_writing, utcnow
+from catalog_schema.database import for_statement_reads, utcnow
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Forbidden, NotFound, Problem, Unauthorized
 from catalog_schema.keys import service as keys_service
@@ -279,20 +279,8 @@ _GRANTS = (
     )
     .order_by(_GRANTS_TABLE.c.id.desc())
 )
-_USAGE = cast(Table, GrantUsage.__table__)
 
 
-# The same SQL on SQLite (3.35+) and PostgreSQL. As text it compiles once; the dialects' own
-# on_conflict constructs are not cached and cost a compile on every call.
-_UPSERT_USAGE = (
-    text(
-        "INSERT INTO grant_usage (grant_id, day, calls, subjects) VALUES (:grant, :day, 1, :count) "
-        "ON CONFLICT (grant_id, day) DO UPDATE SET calls = grant_usage.calls + 1, "
-        "subjects = grant_usage.subjects + excluded.subjects RETURNING subjects"
-    )
-    .bindparams(bindparam("day", type_=Date()))
-    .columns(subjects=Integer())
-)
 _LIBRARY_RECORDS = cast(Table, LibraryRecord.__table__)
 # No ORDER BY: sorting by key would tempt SQLite to walk the per-department unique index over the
 # whole library (a full scan at a million records, measured by bench-api) instead of looking the
@@ -310,8 +298,8 @@ def _refuse(reason: AccessReason, detail: str = "", detail_en: str = "", **kwarg
     raise Refused(reason, detail, detail_en, **kwargs)
 
 
-def _authenticate(db: Session, secret: str, trail: _Trail) -> None:
-    client = clients_service.identity_from_token(db=db, secret=secret, token=trail.call.token)
+def _authenticate(conn: Connection, secret: str, trail: _Trail) -> None:
+    client = clients_service.identity_from_token(conn=conn, secret=secret, token=trail.call.token)
     if client is None:
         raise Unauthenticated()
     trail.client_id, trail.department_id = client.client_id, client.department_id
@@ -351,8 +339,8 @@ def _library_of(items: dict[str, _Item]) -> Library | None:
     return libraries.pop() if len(libraries) == 1 else None
 
 
-def _resource(db: Session, code: str) -> _Resource:
-    rows = db.connection().execute(_RESOURCE, {"code": code}).all()
+def _resource(conn: Connection, code: str) -> _Resource:
+    rows = conn.execute(_RESOURCE, {"code": code}).all()
     shared = (
         bool(rows) and rows[0].status is ResourceStatus.published and rows[0].share_type is not ShareType.none
     )
@@ -367,11 +355,9 @@ def _usable(grant: Row[Any], today: date) -> bool:
     return grant.status is GrantStatus.active and grant.valid_from <= today <= grant.valid_until
 
 
-def _grant(db: Session, trail: _Trail, resource: _Resource, today: date) -> Row[Any]:
+def _grant(conn: Connection, trail: _Trail, resource: _Resource, today: date) -> Row[Any]:
     """This department's grant for the resource: the one the purpose names, and a usable one first."""
-    grants = (
-        db.connection().execute(_GRANTS, {"department": trail.department_id, "resource": resource.id}).all()
-    )
+    grants = conn.execute(_GRANTS, {"department": trail.department_id, "resource": resource.id}).all()
     if not grants:
         _refuse(AccessReason.no_grant, f"信息资源 {resource.code}", f"resource {resource.code}")
     purpose = trail.call.purpose
@@ -522,24 +508,19 @@ def _subjects(
     return read, problems
 
 
-def _use(db: Session, terms: _Terms, today: date, count: int) -> None:
-    """Count ``count`` subjects against the grant's daily quota (one upsert); refuse beyond it."""
-    conn = db.connection()
-    params = {"grant": terms.grant_id, "day": today, "count": count}
-    used = int(conn.execute(_UPSERT_USAGE, params).scalar_one())
+def _over_quota(terms: _Terms, before: int, count: int) -> Refused:
+    """The refusal of a call whose ``count`` subjects do not fit in what is left of the daily quota."""
     quota = terms.daily_quota
-    if quota is not None and used > quota:
-        before = used - count
-        _refuse(
-            AccessReason.over_quota,
-            f"每日限额 {quota} 个主体，今日已用 {before}，本次 {count}",
-            f"the daily quota is {quota} subjects; {before} used today, {count} asked",
-            extra={"quota": quota, "used": before, "requested": count},
-        )
+    return Refused(
+        AccessReason.over_quota,
+        f"每日限额 {quota} 个主体，今日已用 {before}，本次 {count}",
+        f"the daily quota is {quota} subjects; {before} used today, {count} asked",
+        extra={"quota": quota, "used": before, "requested": count},
+    )
 
 
 def _records(
-    db: Session, keyring: Keyring, library: Library, wanted: list[_Subject]
+    conn: Connection, keyring: Keyring, library: Library, wanted: list[_Subject]
 ) -> dict[str, list[dict[str, Any]]]:
     """Current records of each subject (by stored key), each the union of its departments' values.
 
@@ -552,10 +533,10 @@ def _records(
         statement = _CURRENT.where(
             or_(*(and_(r.subject_key >= low, r.subject_key < high) for low, high in ranges))
         )
-        rows = db.connection().execute(statement, {"library": library}).all()
+        rows = conn.execute(statement, {"library": library}).all()
     else:
         keys = [s.stored for s in wanted]
-        rows = db.connection().execute(_CURRENT_OF_KEYS, {"library": library, "keys": keys}).all()
+        rows = conn.execute(_CURRENT_OF_KEYS, {"library": library, "keys": keys}).all()
     merged: dict[str, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: (r.subject_key, r.department_id)):
         values = keyring.unseal(json.loads(row.values), aad=row.subject_key)
@@ -576,31 +557,31 @@ def _records(
 # -- the transaction -------------------------------------------------------------------------------
 
 
-# Every data call writes (its access record), so on SQLite it holds the database's one write lock
-# from BEGIN IMMEDIATE to COMMIT. This process's threads queue here for it instead of in SQLite's
-# busy handler, which polls with sleeps of up to 100 ms and would leave the lock idle between them.
-_SQLITE_WRITER = threading.Lock()
-
-
-@contextmanager
-def _writing(db: Session) -> Iterator[None]:
-    """The call's write transaction, queued behind this process's other writers on SQLite."""
-    queue = _SQLITE_WRITER if db.get_bind().dialect.name == "sqlite" else nullcontext()
-    with queue:
-        for_writing(db)
-        try:
-            yield
-        except BaseException:
-            db.rollback()  # release the write lock before the next writer in the queue takes it
-            raise
-
-
 def _record_refusal(db: Session, trail: _Trail, denial: Denial, at: datetime) -> None:
     """Undo whatever the call did, then log the refusal and commit it."""
     db.rollback()
-    for_writing(db)
-    audit_service.append_many(db=db, entries=trail.refusals(denial), at=at)
-    db.commit()
+    group_commit.submit(db=db, write=Write(entries=trail.refusals(denial), at=at))
+
+
+def _commit_served(
+    db: Session, trail: _Trail, terms: _Terms, entries: list[AccessEntry], at: datetime, count: int
+) -> None:
+    """Count ``count`` subjects against the quota and commit the call's records; raise if over quota.
+
+    The read transaction ends first: the write is one of a group commit's (authz.access.commit).
+    """
+    db.rollback()
+    denial: Refused | None = None
+
+    def over_quota(before: int) -> list[AccessEntry]:
+        nonlocal denial
+        denial = _over_quota(terms, before, count)
+        return trail.refusals(denial)
+
+    usage = Usage(grant_id=terms.grant_id, day=local_date(at), subjects=count, quota=terms.daily_quota)
+    group_commit.submit(db=db, write=Write(entries=entries, at=at, usage=usage, over_quota=over_quota))
+    if denial is not None:
+        raise denial
 
 
 @dataclass(frozen=True)
@@ -624,7 +605,8 @@ def _authorise(
     max_batch: int,
 ) -> _Authorised:
     """Every check of a keyed call, in order; returns the distinct subjects to read, or raises a Denial."""
-    _authenticate(db, secret, trail)
+    conn = for_statement_reads(db).connection()
+    _authenticate(conn, secret, trail)
     if len(keys) > max_batch:
         _refuse(
             AccessReason.batch_too_large,
@@ -633,14 +615,13 @@ def _authorise(
             extra={"max_batch": max_batch},
         )
     _check_shape(keys)
-    resource = _resource(db, resource_code)
+    resource = _resource(conn, resource_code)
     read, problems = _subjects(keyring, trail, resource.library, keys)
-    grant = _grant(db, trail, resource, today)
+    grant = _grant(conn, trail, resource, today)
     terms = _terms(trail, resource, grant, wanted)
     if problems:
         _refuse(AccessReason.invalid_key, problems=problems)
     distinct_subjects = list({s.stored: s for s in read if s is not None}.values())
-    _use(db, terms, today, len(distinct_subjects))
     return _Authorised(resource, terms, read, distinct_subjects)
 
 
@@ -664,37 +645,38 @@ def _serve(
         call=call, mode=mode, resource_code=resource_code[:_RESOURCE_MAX], items=list(wanted or [])
     )
     trail.keys = len(keys)
-    with _writing(db):
-        try:
-            authorised = _authorise(
-                db=db,
-                secret=secret,
-                keyring=keyring,
-                trail=trail,
-                resource_code=resource_code,
-                keys=keys,
-                wanted=wanted,
-                today=local_date(at),
-                max_batch=(settings or get_settings()).max_batch if mode is AccessMode.batch else 1,
-            )
-        except (Refused, Unauthenticated) as denial:
-            _record_refusal(db, trail, denial, at)
-            raise
+    # Checks and reads run in a read transaction, outside the writer queue: only the quota count,
+    # the access records and the commit hold SQLite's write lock, so the other calls' token,
+    # grant, decryption and masking work runs while this one's commit waits for the disk.
+    try:
+        authorised = _authorise(
+            db=db,
+            secret=secret,
+            keyring=keyring,
+            trail=trail,
+            resource_code=resource_code,
+            keys=keys,
+            wanted=wanted,
+            today=local_date(at),
+            max_batch=(settings or get_settings()).max_batch if mode is AccessMode.batch else 1,
+        )
         resource, terms = authorised.resource, authorised.terms
-        found = _records(db, keyring, resource.library, authorised.subjects)
-        served: dict[str, list[Record]] = {}
-        entries = []
-        for subject in authorised.subjects:
-            records = [terms.project(resource, values) for values in found[subject.stored]]
-            served[subject.stored] = records
-            outcome = AccessOutcome.served if records else AccessOutcome.not_found
-            entries.append(
-                trail.entry(
-                    outcome, subject_fingerprint=subject.fingerprint, subjects=1, rows_returned=len(records)
-                )
+        found = _records(db.connection(), keyring, resource.library, authorised.subjects)
+    except (Refused, Unauthenticated) as denial:
+        _record_refusal(db, trail, denial, at)
+        raise
+    served: dict[str, list[Record]] = {}
+    entries = []
+    for subject in authorised.subjects:
+        records = [terms.project(resource, values) for values in found[subject.stored]]
+        served[subject.stored] = records
+        outcome = AccessOutcome.served if records else AccessOutcome.not_found
+        entries.append(
+            trail.entry(
+                outcome, subject_fingerprint=subject.fingerprint, subjects=1, rows_returned=len(records)
             )
-        audit_service.append_many(db=db, entries=entries, at=at)
-        db.commit()
+        )
+    _commit_served(db, trail, terms, entries, at, len(authorised.subjects))
     return authorised, served
 
 
@@ -808,29 +790,27 @@ def open_export(
     trail = _Trail(
         call=call, mode=AccessMode.bulk_export, resource_code=resource[:_RESOURCE_MAX], items=items or []
     )
-    with _writing(db):
-        try:
-            _authenticate(db, secret, trail)
-            found = _resource(db, resource)
-            grant = _grant(db, trail, found, today)
-            terms = _terms(trail, found, grant, items)
-            r = LibraryRecord
-            count = int(
-                db.scalar(
-                    select(func.count(distinct(r.subject_key))).where(
-                        r.library == found.library, r.valid_to.is_(None)
-                    )
+    try:
+        conn = for_statement_reads(db).connection()
+        _authenticate(conn, secret, trail)
+        found = _resource(conn, resource)
+        grant = _grant(conn, trail, found, today)
+        terms = _terms(trail, found, grant, items)
+        r = LibraryRecord
+        count = int(
+            db.scalar(
+                select(func.count(distinct(r.subject_key))).where(
+                    r.library == found.library, r.valid_to.is_(None)
                 )
-                or 0
             )
-            trail.keys = count
-            _use(db, terms, today, count)
-        except (Refused, Unauthenticated) as denial:
-            _record_refusal(db, trail, denial, at)
-            raise
-        entry = trail.entry(AccessOutcome.served, subjects=count, rows_returned=count)
-        audit_service.append(db=db, entry=entry, at=at)
-        db.commit()
+            or 0
+        )
+    except (Refused, Unauthenticated) as denial:
+        _record_refusal(db, trail, denial, at)
+        raise
+    trail.keys = count
+    entry = trail.entry(AccessOutcome.served, subjects=count, rows_returned=count)
+    _commit_served(db, trail, terms, [entry], at, count)
     return ExportPlan(request_id=call.request_id, resource=found, terms=terms, rows=count)
 
 

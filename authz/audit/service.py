@@ -128,17 +128,25 @@ def append_many(*, db: Session, entries: Sequence[AccessEntry], at: datetime | N
     The head row is locked until the caller commits, so concurrent writers append one after the
     other (PostgreSQL: row lock; SQLite: the write lock the data plane's transaction holds).
     """
+    moment = at or utcnow()
+    return append_timed(db=db, entries=[(entry, moment) for entry in entries])
+
+
+def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]) -> list[int]:
+    """Like :func:`append_many`, each record with its own time (the calls of a group commit)."""
     if not entries:
         return []
     conn = db.connection()
     seq, prev_hash = conn.execute(_READ_HEAD).one()
-    moment = (at or utcnow()).astimezone(UTC)
     rows = []
-    for entry in entries:
+    for entry, at in entries:
         seq += 1
         content: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
         content.update(
-            items=json.dumps(entry.items, ensure_ascii=False), seq=seq, at=moment, prev_hash=prev_hash
+            items=json.dumps(entry.items, ensure_ascii=False),
+            seq=seq,
+            at=at.astimezone(UTC),
+            prev_hash=prev_hash,
         )
         prev_hash = content["hash"] = record_hash(content)
         rows.append(content)

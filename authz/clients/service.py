@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from authz import security
@@ -152,12 +152,12 @@ _IDENTITY = select(
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
-def identity_from_token(*, db: Session, secret: str, token: str | None) -> ClientIdentity | None:
+def identity_from_token(*, conn: Connection, secret: str, token: str | None) -> ClientIdentity | None:
     """The active client a valid client token names, or None (bad, expired, a user's, rotated, revoked)."""
     claims = security.read_client_token(token, secret=secret) if token else None
     if claims is None:
         return None
-    row = db.connection().execute(_IDENTITY, {"client_id": claims.client_id}).first()
+    row = conn.execute(_IDENTITY, {"client_id": claims.client_id}).first()
     if (
         row is None
         or row.status != ClientStatus.active

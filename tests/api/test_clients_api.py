@@ -26,7 +26,7 @@ def _token(client, client_id, secret, grant_type="client_credentials"):
 
 def _resolves(db, token):
     db.expire_all()  # the app's requests changed rows this session may hold
-    return clients_service.identity_from_token(db=db, secret=TEST_SECRET, token=token)
+    return clients_service.identity_from_token(conn=db.connection(), secret=TEST_SECRET, token=token)
 
 
 def test_platform_admin_registers_a_client_and_sees_its_secret_once(client, as_user, db):
