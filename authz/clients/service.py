@@ -10,9 +10,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, Row, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from authz import security
@@ -145,11 +145,27 @@ class ClientIdentity:
 
 
 # Built once: the data plane authenticates every call, and the ORM's per-query work would cost
-# more than the query (bench-api).
+# more than the query (bench-api). The data plane reads these columns joined with its grants.
 _CLIENTS = cast(Table, ApiClient.__table__)
-_IDENTITY = select(
-    _CLIENTS.c.client_id, _CLIENTS.c.department_id, _CLIENTS.c.status, _CLIENTS.c.credential_version
-).where(_CLIENTS.c.client_id == bindparam("client_id"))
+IDENTITY_COLUMNS = (
+    _CLIENTS.c.client_id,
+    _CLIENTS.c.department_id,
+    _CLIENTS.c.status.label("client_status"),
+    _CLIENTS.c.credential_version,
+)
+_IDENTITY = select(*IDENTITY_COLUMNS).where(_CLIENTS.c.client_id == bindparam("client_id"))
+
+
+def identity_of(claims: security.ClientClaims, row: Row[Any] | None) -> ClientIdentity | None:
+    """The client of a verified token, given its row (``IDENTITY_COLUMNS``); None if rotated or revoked."""
+    if (
+        row is None
+        or row.client_status != ClientStatus.active
+        or row.credential_version != claims.credential_version
+        or row.department_id != claims.department_id
+    ):
+        return None
+    return ClientIdentity(client_id=row.client_id, department_id=row.department_id)
 
 
 def identity_from_token(*, conn: Connection, secret: str, token: str | None) -> ClientIdentity | None:
@@ -157,12 +173,4 @@ def identity_from_token(*, conn: Connection, secret: str, token: str | None) -> 
     claims = security.read_client_token(token, secret=secret) if token else None
     if claims is None:
         return None
-    row = conn.execute(_IDENTITY, {"client_id": claims.client_id}).first()
-    if (
-        row is None
-        or row.status != ClientStatus.active
-        or row.credential_version != claims.credential_version
-        or row.department_id != claims.department_id
-    ):
-        return None
-    return ClientIdentity(client_id=row.client_id, department_id=row.department_id)
+    return identity_of(claims, conn.execute(_IDENTITY, {"client_id": claims.client_id}).first())
