@@ -16,6 +16,7 @@ an auditor types, never by the subject itself.
 import hashlib
 import json
 import re
+import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, fields
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import ColumnElement, Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint, AuditHead
@@ -119,7 +120,14 @@ _INSERT_RECORDS = insert(_RECORDS)
 _MOVE_HEAD = (
     update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
+_MOVE_KNOWN_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
 _ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry))
+# Per engine: the head as this process last moved it (a hint, see append_timed).
+_LAST_HEAD: "weakref.WeakKeyDictionary[Engine, tuple[int, str]]" = weakref.WeakKeyDictionary()
 
 
 def append_many(*, db: Session, entries: Sequence[AccessEntry], at: datetime | None = None) -> list[int]:
@@ -137,7 +145,35 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
     if not entries:
         return []
     conn = db.connection()
-    seq, prev_hash = conn.execute(_READ_HEAD).one()
+    engine = conn.engine
+    # The head this process wrote last, if it is still the head: moving it on only where it still
+    # is saves reading it first. Anyone else's append (or a rollback of ours) makes the move miss,
+    # and then the head is read and locked as usual.
+    known = _LAST_HEAD.get(engine)
+    rows: list[dict[str, Any]] = []
+    if known is not None:
+        rows = _chain(entries, *known)
+        moved = conn.execute(
+            _MOVE_KNOWN_HEAD,
+            {
+                "new_seq": rows[-1]["seq"],
+                "new_hash": rows[-1]["hash"],
+                "old_seq": known[0],
+                "old_hash": known[1],
+            },
+        )
+        if moved.rowcount != 1:
+            rows = []
+    if not rows:
+        rows = _chain(entries, *conn.execute(_READ_HEAD).one())
+        conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
+    conn.execute(_INSERT_RECORDS, rows)
+    _LAST_HEAD[engine] = (rows[-1]["seq"], rows[-1]["hash"])
+    return [row["seq"] for row in rows]
+
+
+def _chain(entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash: str) -> list[dict[str, Any]]:
+    """The records of ``entries``, numbered and chained after the head (``seq``, ``prev_hash``)."""
     rows = []
     for entry, at in entries:
         seq += 1
@@ -150,9 +186,7 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
         )
         prev_hash = content["hash"] = record_hash(content)
         rows.append(content)
-    conn.execute(_INSERT_RECORDS, rows)
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
-    return [row["seq"] for row in rows]
+    return rows
 
 
 def append(*, db: Session, entry: AccessEntry, at: datetime | None = None) -> int:
