@@ -8,11 +8,13 @@
    accepts, 公安 approves; its default masking applies. A machine client of 人社 gets a token.
 3. One uvicorn worker (``GOVDX_BENCH_BASELINE=true`` mounts the baseline route) and, in this
    process, an asyncio load generator on loopback with keep-alive connections at a fixed
-   concurrency. Each phase: a short warm-up, then ``--seconds`` (default 30) of random keys:
+   concurrency. A short warm-up of each, then ``--seconds`` (default 30) of random keys for each
+   phase, in ``--rounds`` (default 3) slices that alternate, so a drift of the machine's speed over
+   the run weighs on both alike:
    - baseline ``POST /api/v1/bench/lookup``: the same blind-index lookup, nothing else;
    - guarded ``POST /api/v1/data/lookup``: token, grant, purpose, items, quota, fetch, unseal,
      project, mask, access record (hash-chained, committed), answer.
-4. audit_lost = guarded answers received − access records written during the guarded phase.
+4. audit_lost = guarded answers received − access records written during the guarded phases.
 
 Targets: guarded throughput ≥ 70% of the baseline's; guarded p99 ≤ 2× the baseline's p99; no
 access record lost. The last line is
@@ -62,6 +64,8 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华"
 WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 CHUNK = 50_000
+BASELINE = "/api/v1/bench/lookup"
+GUARDED = "/api/v1/data/lookup"
 
 
 def id_number(i: int) -> str:
@@ -239,9 +243,14 @@ async def _phase(
     return Phase(path, sum(counts), len(errors), elapsed, latencies)
 
 
-def run_phase(port: int, path: str, headers: str, keys: list[str], seconds: float, concurrency: int) -> Phase:
-    asyncio.run(_phase(port, path, headers, keys, min(3.0, seconds / 5), concurrency))  # warm-up
-    return asyncio.run(_phase(port, path, headers, keys, seconds, concurrency))
+def _merge(phases: list[Phase]) -> Phase:
+    return Phase(
+        phases[0].name,
+        sum(p.answered for p in phases),
+        sum(p.errors for p in phases),
+        sum(p.seconds for p in phases),
+        [latency for p in phases for latency in p.latencies],
+    )
 
 
 def _post_form(url: str, fields: dict[str, str]) -> dict[str, Any]:
@@ -273,6 +282,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=int(os.environ.get("GOVDX_BENCH_ROWS", 1_000_000)))
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="slices each phase's seconds alternate in")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
@@ -319,15 +329,21 @@ def main() -> None:
             {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
         )["access_token"]
 
-        baseline = run_phase(args.port, "/api/v1/bench/lookup", "", sample, args.seconds, args.concurrency)
-        before = _count_records(make_engine(url))
         guarded_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {purpose}\r\n"
+        before = _count_records(make_engine(url))
+        warm_seconds = min(3.0, args.seconds / 5)
+        asyncio.run(_phase(args.port, BASELINE, "", sample, warm_seconds, args.concurrency))
         warm = asyncio.run(
-            _phase(args.port, "/api/v1/data/lookup", guarded_headers, sample, 2.0, args.concurrency)
+            _phase(args.port, GUARDED, guarded_headers, sample, warm_seconds, args.concurrency)
         )
-        guarded = asyncio.run(
-            _phase(args.port, "/api/v1/data/lookup", guarded_headers, sample, args.seconds, args.concurrency)
-        )
+        # The phases alternate in slices, so a drift of the machine's speed over the run (page
+        # cache, WAL growth, neighbours) weighs on both alike; each gets --seconds in all.
+        slices: dict[str, list[Phase]] = {BASELINE: [], GUARDED: []}
+        for _ in range(args.rounds):
+            for path, headers in ((BASELINE, ""), (GUARDED, guarded_headers)):
+                phase = _phase(args.port, path, headers, sample, args.seconds / args.rounds, args.concurrency)
+                slices[path].append(asyncio.run(phase))
+        baseline, guarded = _merge(slices[BASELINE]), _merge(slices[GUARDED])
         written = _count_records(make_engine(url)) - before
         lost = max(0, warm.answered + guarded.answered - written)
     finally:
@@ -347,8 +363,8 @@ def main() -> None:
     throughput_ratio = guarded.rps / baseline.rps
     p99_ratio = guarded.pct(0.99) / baseline.pct(0.99)
     print(
-        f"concurrency {args.concurrency}, {args.seconds:.0f} s per phase; access records written "
-        f"{written:,} for {warm.answered + guarded.answered:,} guarded answers"
+        f"concurrency {args.concurrency}, {args.seconds:.0f} s per phase in {args.rounds} alternating "
+        f"slices; access records written {written:,} for {warm.answered + guarded.answered:,} guarded answers"
     )
     print(
         f"targets: throughput ≥ 0.70 of baseline ({throughput_ratio:.2f}), "
