@@ -1,6 +1,7 @@
 """Declarative base, shared column mixins, and the engine and session factories."""
 
 import enum
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Enum, ForeignKey, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -18,6 +20,8 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from catalog_schema.settings import DatabaseSettings
@@ -175,3 +179,29 @@ def session_scope(*, write: bool = True) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class json_rows(FunctionElement[Any]):
+    """Aggregate: the group's rows as one JSON array of arrays, in no particular order.
+
+    One row instead of many: each row a query returns is one more step into the database (on
+    SQLite, one more round trip for the GIL; bench-api). Read the result with :func:`json_value`.
+    """
+
+    name = "json_rows"
+    inherit_cache = True
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+def json_value(value: Any) -> Any:
+    """A JSON result as Python: drivers that do not decode JSON (SQLite) return its text."""
+    return json.loads(value) if isinstance(value, str | bytes) else value

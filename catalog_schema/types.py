@@ -8,7 +8,7 @@ Each enum member carries its Chinese label for the portal and for error messages
 import enum
 import unicodedata
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Self, cast
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -25,6 +25,14 @@ class LabelledEnum(enum.StrEnum):
         member._value_ = value
         member.label = label
         return member
+
+    @classmethod
+    def of(cls, value: str) -> Self:
+        """The member whose value is ``value`` (as a database returns it in raw JSON)."""
+        member = cls._value2member_map_.get(value)
+        if member is None:
+            raise ValueError(f"{value!r} is not a {cls.__name__}")
+        return cast(Self, member)
 
     @classmethod
     def choices(cls) -> str:
