@@ -8,10 +8,12 @@ next writer commits all of them in one transaction (the "leader" of a group comm
 PostgreSQL and MySQL do for their own logs).
 
 Nothing is answered early: :func:`submit` returns only after the transaction holding the call's
-records has committed, and raises if it failed (no record, no data). A call over its quota is
-refused inside the group: its usage is not counted, its refusal records are appended instead.
-Within a process, writers queue on one lock per engine; across processes, the chain head's row
-lock (PostgreSQL) or SQLite's write lock orders them.
+records has committed, and raises if it failed (no record, no data). When a group's transaction
+fails, its writes are retried one by one, so a failure fails only the calls it belongs to. A call
+over its quota is refused inside the group: its usage is not counted, its refusal records are
+appended instead. Within a process, one group is written at a time per engine; across processes,
+the chain head's row lock (PostgreSQL) or SQLite's write lock orders them, and usage rows are
+locked in grant order, so two processes' groups cannot deadlock on them.
 """
 
 import threading
@@ -52,6 +54,14 @@ class Write:
     refused_at: int | None = field(default=None, init=False)  # subjects used before, when refused
     done: bool = field(default=False, init=False)
     error: BaseException | None = field(default=None, init=False)
+    _served: list[AccessEntry] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._served = self.entries
+
+    def reset(self) -> None:
+        """Back to what the call asked, before a (re)try decides on its quota."""
+        self.entries, self.refused_at = self._served, None
 
 
 # The same SQL on SQLite (3.35+) and PostgreSQL. As text it compiles once; the dialects' own
@@ -72,12 +82,12 @@ _UNCOUNT_USAGE = text(
 
 
 class _Group:
-    """The writes of one engine's calls waiting for a transaction, and the lock of whoever writes them."""
+    """One engine's writes waiting for a transaction, and whether someone is writing a group now."""
 
     def __init__(self) -> None:
         self.pending: list[Write] = []
-        self.mutex = threading.Lock()  # guards ``pending``
-        self.writer = threading.Lock()  # held for a whole group's transaction
+        self.writing = False
+        self.turn = threading.Condition()  # guards both; notified when a group is done
 
 
 _GROUPS: "weakref.WeakKeyDictionary[Engine, _Group]" = weakref.WeakKeyDictionary()
@@ -93,42 +103,76 @@ def _group_of(db: Session) -> _Group:
         return group
 
 
+class GroupCommitFailed(RuntimeError):
+    """The transaction that was to hold this call's records failed; nothing of the call was kept."""
+
+
 def submit(*, db: Session, write: Write) -> Write:
-    """Commit ``write`` (with whatever else is queued) before returning; raises if the transaction failed.
+    """Commit ``write`` (with whatever else is queued) before returning; raises if it could not be.
 
     ``db`` must have no transaction open: the caller's session writes the group when this call
     leads it. Check ``write.refused_at`` afterwards: set, the call was over quota and its refusal
     is what was recorded.
     """
     group = _group_of(db)
-    with group.mutex:
+    with group.turn:
         group.pending.append(write)
-    with group.writer:
-        if not write.done:
-            with group.mutex:
-                batch, group.pending = group.pending, []
-            _commit(db, batch)
+        while group.writing and not write.done:
+            group.turn.wait()
+        if write.done:
+            return _outcome(write)
+        group.writing = True
+        batch, group.pending = group.pending, []
+    try:
+        _commit_all(db, batch)
+    finally:
+        with group.turn:
+            for w in batch:
+                if not w.done:  # only if _commit_all itself broke off (e.g. KeyboardInterrupt)
+                    w.error, w.done = GroupCommitFailed("group commit interrupted"), True
+            group.writing = False
+            group.turn.notify_all()
+    return _outcome(write)
+
+
+def _outcome(write: Write) -> Write:
     if write.error is not None:
-        raise write.error
+        raise GroupCommitFailed(f"access records not committed: {write.error!r}") from write.error
     return write
 
 
-def _commit(db: Session, batch: list[Write]) -> None:
-    """Count usage, append records and commit, for every write of ``batch``; each is then done."""
+def _commit_all(db: Session, batch: list[Write]) -> None:
+    """Commit ``batch`` in one transaction; if that fails, each write in its own (one failure, one call)."""
     try:
+        _transaction(db, batch)
+    except Exception as exc:
+        if len(batch) == 1:
+            batch[0].error, batch[0].done = exc, True
+            return
+        for w in batch:
+            _commit_all(db, [w])
+        return
+    for w in batch:
+        w.done = True
+
+
+def _transaction(db: Session, batch: list[Write]) -> None:
+    """Count usage, append records (in the calls' order of time) and commit; roll back on any failure."""
+    try:
+        for w in batch:
+            w.reset()
         for_writing(db)
         _count_usage(db, batch)
-        entries = [(entry, w.at) for w in batch for entry in w.entries]
+        entries = [(entry, w.at) for w in sorted(batch, key=lambda w: w.at) for entry in w.entries]
         audit_service.append_timed(db=db, entries=entries)
         db.commit()
-    except BaseException as exc:
-        db.rollback()
-        for w in batch:
-            w.error = exc
+    except BaseException:
+        try:
+            db.rollback()
+        finally:
+            for w in batch:
+                w.reset()
         raise
-    finally:
-        for w in batch:
-            w.done = True
 
 
 def _count_usage(db: Session, batch: list[Write]) -> None:
@@ -138,7 +182,8 @@ def _count_usage(db: Session, batch: list[Write]) -> None:
         if w.usage is not None:
             by_grant.setdefault((w.usage.grant_id, w.usage.day), []).append(w)
     conn = db.connection()
-    for (grant_id, day), writes in by_grant.items():
+    # Grants in one order, so two processes' groups never wait for each other's usage rows.
+    for (grant_id, day), writes in sorted(by_grant.items(), key=lambda item: item[0]):
         asked = sum(w.usage.subjects for w in writes if w.usage is not None)
         key = {"grant": grant_id, "day": day}
         used = int(conn.execute(_COUNT_USAGE, {**key, "calls": len(writes), "count": asked}).scalar_one())

@@ -602,8 +602,10 @@ def _commit_served(
         return trail.refusals(denial)
 
     usage = Usage(grant_id=terms.grant_id, day=local_date(at), subjects=count, quota=terms.daily_quota)
-    group_commit.submit(db=db, write=Write(entries=entries, at=at, usage=usage, over_quota=over_quota))
-    if denial is not None:
+    write = group_commit.submit(
+        db=db, write=Write(entries=entries, at=at, usage=usage, over_quota=over_quota)
+    )
+    if write.refused_at is not None and denial is not None:
         raise denial
 
 
