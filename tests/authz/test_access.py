@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import NoResultFound
 
 from authz.access import service as access_service
+from authz.access.commit import GroupCommitFailed
 from authz.access.models import GrantUsage
 from authz.access.schemas import BatchIn, CertificateKey, LookupIn
 from authz.access.service import Call, Refused, SubjectNotFound
@@ -305,8 +306,10 @@ def test_when_the_access_log_cannot_be_written_nothing_is_served_or_counted(db, 
     db.execute(delete(AuditHead))
     db.flush()
 
-    with pytest.raises(NoResultFound):
+    with pytest.raises(GroupCommitFailed) as failed:
         _lookup(session_factory, _call(system, grant), DEPARTMENT_RESOURCE, key)
+
+    assert isinstance(failed.value.__cause__, NoResultFound)
 
     assert _usage(db, grant) == 0
     assert db.scalar(select(func.count()).select_from(AccessRecord)) == 0
