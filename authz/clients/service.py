@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, select
+from sqlalchemy import Row, Table, select
 from sqlalchemy.orm import Session
 
 from authz import security
@@ -153,7 +153,6 @@ IDENTITY_COLUMNS = (
     _CLIENTS.c.status.label("client_status"),
     _CLIENTS.c.credential_version,
 )
-_IDENTITY = select(*IDENTITY_COLUMNS).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
 def identity_of(claims: security.ClientClaims, row: Row[Any] | None) -> ClientIdentity | None:
@@ -166,11 +165,3 @@ def identity_of(claims: security.ClientClaims, row: Row[Any] | None) -> ClientId
     ):
         return None
     return ClientIdentity(client_id=row.client_id, department_id=row.department_id)
-
-
-def identity_from_token(*, conn: Connection, secret: str, token: str | None) -> ClientIdentity | None:
-    """The active client a valid client token names, or None (bad, expired, a user's, rotated, revoked)."""
-    claims = security.read_client_token(token, secret=secret) if token else None
-    if claims is None:
-        return None
-    return identity_of(claims, conn.execute(_IDENTITY, {"client_id": claims.client_id}).first())

@@ -193,6 +193,18 @@ def _with_totals(leaves: list[R], row_type: type[R]) -> list[R]:
     return rows
 
 
+def _leaf(row: Any) -> dict[str, Any]:
+    """What names a report's leaf row: its department and stage kind."""
+    return {
+        "scope": "department_kind",
+        "department_id": row.department_id,
+        "department": row.slug,
+        "department_name": row.name,
+        "kind": row.kind,
+        "kind_label": row.kind.label,
+    }
+
+
 def on_time_report(
     *,
     db: Session,
@@ -224,12 +236,7 @@ def on_time_report(
     )
     leaves = [
         OnTimeRow(
-            scope="department_kind",
-            department_id=r.department_id,
-            department=r.slug,
-            department_name=r.name,
-            kind=r.kind,
-            kind_label=r.kind.label,
+            **_leaf(r),
             met=int(r.met),
             met_late=int(r.met_late),
             overdue=int(r.overdue),
@@ -269,12 +276,7 @@ def open_stages_report(
     )
     leaves = [
         OpenStagesRow(
-            scope="department_kind",
-            department_id=r.department_id,
-            department=r.slug,
-            department_name=r.name,
-            kind=r.kind,
-            kind_label=r.kind.label,
+            **_leaf(r),
             on_time=int(r.on_time),
             due_soon=int(r.due_soon),
             overdue=int(r.overdue),
