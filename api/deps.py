@@ -25,6 +25,9 @@ READ_ONLY_POSTS = frozenset(
     {
         "/api/v1/auth/token",
         "/api/v1/auth/client-token",
+        # The portal's sign-in and sign-out write nothing but cookies.
+        "/login",
+        "/logout",
         # Verifying a certificate only reads.
         "/api/v1/certificates/verify",
         # The benchmark's unguarded baseline only reads (api/routes/bench.py).

@@ -1,15 +1,15 @@
-"""The FastAPI application: JSON API under /api/v1, OpenAPI docs at /docs."""
+"""The FastAPI application: JSON API under /api/v1, OpenAPI docs at /docs, the portal at /."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
+from api import errors, portal
 from api.deps import DbSession
 from api.routes import (
     audit,
@@ -141,9 +141,5 @@ def create_app(
         return {"status": "ok"}
 
     app.include_router(api)
-
-    @app.get("/", include_in_schema=False)
-    def root(_request: Request) -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    portal.install(app)
     return app

@@ -1,23 +1,16 @@
 """The in-app inbox: workflow messages, yellow and red warnings, 督办."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, DbSession, Paging, RowId, requires
 from authz.clock import notify
-from authz.clock.models import Notification
 from authz.clock.schemas import NotificationRead
 from authz.permissions import InboxRead
 from catalog_schema.pagination import Page, page_of
 
 router = APIRouter(tags=["inbox 消息"])
-
-
-def _as_read_by_me(notification: Notification, read_at: datetime | None) -> NotificationRead:
-    # Read state is the caller's own receipt, not a property of the (possibly shared) entry.
-    return NotificationRead.of(notification).model_copy(update={"read_at": read_at})
 
 
 @router.get(
@@ -33,7 +26,7 @@ def list_inbox(
     unread: Annotated[bool, Query(description="只看未读 / unread only")] = False,
 ) -> Page[NotificationRead]:
     found, total = notify.inbox(db=db, user=user, params=paging, unread_only=unread)
-    return page_of([_as_read_by_me(n, read_at) for n, read_at in found], total, paging)
+    return page_of([NotificationRead.for_reader(n, read_at) for n, read_at in found], total, paging)
 
 
 @router.post(
@@ -43,4 +36,4 @@ def list_inbox(
     summary="标为已读 / mark read",
 )
 def mark_read(db: DbSession, user: CurrentUser, notification_id: RowId) -> NotificationRead:
-    return _as_read_by_me(*notify.mark_read(db=db, user=user, notification_id=notification_id))
+    return NotificationRead.for_reader(*notify.mark_read(db=db, user=user, notification_id=notification_id))

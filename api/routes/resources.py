@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import CurrentUser, DbSession, DepartmentKeyQuery, ElementCodeQuery, Paging, RowId, requires
 from authz.permissions import CatalogBrowse, CatalogManage, visible_resource_statuses
+from catalog_schema.library import service as library_service
 from catalog_schema.pagination import Page, page_of
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
@@ -90,8 +91,8 @@ def get_resource_by_code(db: DbSession, user: CurrentUser, code: str) -> Resourc
     dependencies=[requires(CatalogBrowse)],
     summary="资源详情：信息项、数据元及其来源 / one resource with items, elements, sources",
 )
-def get_resource(resource: PathResource) -> ResourceRead:
-    return ResourceRead.of(resource)
+def get_resource(db: DbSession, resource: PathResource) -> ResourceRead:
+    return ResourceRead.of(resource, freshness=library_service.freshness(db=db, resource_id=resource.id))
 
 
 @router.post(

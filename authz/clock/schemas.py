@@ -58,6 +58,11 @@ class NotificationRead(BaseModel):
             stage_id=n.stage_id,
         )
 
+    @classmethod
+    def for_reader(cls, n: Notification, read_at: datetime | None) -> "NotificationRead":
+        """The entry with the reader's own receipt: read state is not a property of a shared entry."""
+        return cls.of(n).model_copy(update={"read_at": read_at})
+
 
 class RecomputeRead(BaseModel):
     """What recomputing open stages changed."""

@@ -15,7 +15,13 @@ from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import flows, subjects
-from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
+from catalog_schema.library.models import (
+    Discrepancy,
+    IngestBatch,
+    LibraryRecord,
+    QuarantinedRow,
+    ResourceFreshness,
+)
 from catalog_schema.library.schemas import DiscrepancyResolve, Resubmit, SubjectRecord, SubjectValue
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.types import (
@@ -63,6 +69,11 @@ def list_batches(
     if status is not None:
         stmt = stmt.where(IngestBatch.status == status)
     return paginate(db, stmt, params)
+
+
+def freshness(*, db: Session, resource_id: int) -> ResourceFreshness | None:
+    """The last freshness check of a resource (``govdx library freshness`` and the pipelines write it)."""
+    return db.get(ResourceFreshness, resource_id)
 
 
 def get_batch(*, db: Session, batch_id: int) -> IngestBatch:

@@ -301,6 +301,15 @@ class ItemRead(BaseModel):
         )
 
 
+class Freshness(BaseModel):
+    """When the resource's data last arrived from its sources, and whether its 更新周期 was missed."""
+
+    last_loaded_at: datetime | None
+    due_at: datetime | None
+    missed: bool
+    checked_at: datetime
+
+
 class ResourceRead(ResourceSummary):
     category: Category
     abstract: str
@@ -313,9 +322,12 @@ class ResourceRead(ResourceSummary):
     created_at: datetime
     updated_at: datetime
     items: list[ItemRead]
+    freshness: Freshness | None = Field(
+        default=None, description="数据更新情况（按更新周期检查） / when data last arrived, cycle missed?"
+    )
 
     @classmethod
-    def of(cls, r: Resource) -> "ResourceRead":
+    def of(cls, r: Resource, freshness: Any = None) -> "ResourceRead":
         return cls(
             **ResourceSummary.of(r).model_dump(),
             category=Category.model_validate(
@@ -341,6 +353,7 @@ class ResourceRead(ResourceSummary):
             created_at=r.created_at,
             updated_at=r.updated_at,
             items=[ItemRead.of(i) for i in r.items],
+            freshness=Freshness.model_validate(freshness, from_attributes=True) if freshness else None,
         )
 
 

@@ -1,0 +1,93 @@
+"""Signing in and out, the home page of each role, and the inbox."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.deps import DbSession, Paging, Settings
+from api.portal import web
+from api.portal.web import Form, PortalUser
+from authz import permissions
+from authz.clock import notify
+from authz.clock.schemas import NotificationRead
+from authz.sharing import service as sharing_service
+from catalog_schema.pagination import PageParams, page_of
+from catalog_schema.user import service as user_service
+
+router = APIRouter()
+
+_ONE = PageParams(page=1, page_size=1)
+
+
+@router.get("/login")
+def login_page(
+    request: Request,
+    next_url: Annotated[str, Query(alias="next", max_length=2000)] = "/",
+    expired: bool = False,
+) -> Response:
+    return web.render(request, "login.html", {"next": next_url, "expired": expired, "title": "登录"})
+
+
+@router.post("/login")
+def login(request: Request, db: DbSession, settings: Settings, form: Form) -> Response:
+    username, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
+    next_url = str(form.get("next") or "/")
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "请输入用户名"
+    if not password:
+        errors["password"] = "请输入密码"
+    user = user_service.authenticate(db=db, username=username, password=password) if not errors else None
+    if user is None:
+        errors = errors or {"": "用户名或密码错误"}
+        context = {"next": next_url, "form": {"username": username}, "errors": errors, "title": "登录"}
+        return web.render(request, "login.html", context, status=401 if "" in errors else 422)
+    request.state.user = user
+    # A new CSRF value for the new session, so a token seen before signing in is worth nothing after.
+    request.state.new_csrf = web.new_csrf_value()
+    response = web.redirect(request, web.local_url(next_url))
+    web.set_session(response, request, web.session_token(user, settings), settings)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    response = web.redirect(request, "/login", flash="已退出登录")
+    response.delete_cookie(web.SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home(request: Request, db: DbSession, user: PortalUser) -> Response:
+    """What waits for this user: the counts behind each of their queues."""
+    queues: list[tuple[str, str, int]] = []
+
+    def count(box: str | None) -> int:
+        return sharing_service.list_(db=db, user=user, params=_ONE, box=box)[1]
+
+    if permissions.RequestSubmit.allows(user):
+        queues.append(("/requests?box=mine", "本部门的共享申请", count("mine")))
+    if user.role.value == "catalog_admin":
+        queues.append(("/requests?box=to_review", "待审查、待提供的申请", count("to_review")))
+    if user.role.value == "dept_approver":
+        queues.append(("/requests?box=to_decide", "待我部门审批的申请", count("to_decide")))
+    if permissions.InboxRead.allows(user):
+        unread = notify.inbox(db=db, user=user, params=_ONE, unread_only=True)[1]
+        queues.append(("/inbox", "未读消息", unread))
+    return web.render(request, "home.html", {"queues": queues, "title": "工作台"})
+
+
+@router.get("/inbox", dependencies=[web.page_requires(permissions.InboxRead)])
+def inbox(
+    request: Request, db: DbSession, user: PortalUser, paging: Paging, unread: bool = False
+) -> Response:
+    found, total = notify.inbox(db=db, user=user, params=paging, unread_only=unread)
+    page = page_of([NotificationRead.for_reader(n, read_at) for n, read_at in found], total, paging)
+    return web.render(request, "inbox.html", {"page": page, "unread": unread, "title": "消息"})
+
+
+@router.post("/inbox/{notification_id}/read", dependencies=[web.page_requires(permissions.InboxRead)])
+def mark_read(request: Request, db: DbSession, user: PortalUser, notification_id: int) -> Response:
+    notify.mark_read(db=db, user=user, notification_id=notification_id)
+    return web.redirect(request, "/inbox")

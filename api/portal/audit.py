@@ -1,0 +1,5 @@
+"""The auditor's pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
