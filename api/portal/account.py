@@ -43,7 +43,7 @@ def login(request: Request, db: DbSession, settings: Settings, form: Form) -> Re
         errors = errors or {"": "用户名或密码错误"}
         context = {"next": next_url, "form": {"username": username}, "errors": errors, "title": "登录"}
         return web.render(request, "login.html", context, status=401 if "" in errors else 422)
-    request.state.user = user
+    web.remember(request, user)
     # A new CSRF value for the new session, so a token seen before signing in is worth nothing after.
     request.state.new_csrf = web.new_csrf_value()
     response = web.redirect(request, web.local_url(next_url))

@@ -12,6 +12,7 @@ hidden field (double submit), checked for every non-GET request of the portal's 
 import hmac
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -30,7 +31,9 @@ from authz import permissions, security
 from authz.calendar.service import TZ, WorkingCalendar, local_date
 from authz.clock.models import ClockStage
 from authz.permissions import Permission
+from authz.roles import Role
 from authz.types import AccessMode, MaskRule
+from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.errors import Forbidden, GovdxError
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
@@ -93,8 +96,29 @@ def get_portal_user(request: Request, db: DbSession, settings: Settings) -> User
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     if claims.expires_at - datetime.now(UTC) < ttl / 2:
         request.state.renewed_session = session_token(user, settings)
-    request.state.user = user
+    remember(request, user)
     return user
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who the page is for, as the frame shows it; kept apart from the ORM row so an error page
+    rendered after the request's session has closed still has it."""
+
+    full_name: str
+    role: Role
+    department: DepartmentRef
+    nav: list[tuple[str, str]]
+
+
+def remember(request: Request, user: User) -> None:
+    """Keep the signed-in user for the page frame (name, department, role, menu)."""
+    request.state.viewer = Viewer(
+        full_name=user.full_name,
+        role=user.role,
+        department=DepartmentRef.model_validate(user.department),
+        nav=navigation(user),
+    )
 
 
 PortalUser = Annotated[User, Depends(get_portal_user)]
@@ -186,14 +210,14 @@ def render(
     request: Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
 ) -> Response:
     """A page: the template with the user, the navigation, the CSRF token and any flash message."""
-    user: User | None = getattr(request.state, "user", None)
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
     flash = request.cookies.get(FLASH_COOKIE)
     response = templates.TemplateResponse(
         request,
         template,
         {
-            "user": user,
-            "nav": navigation(user),
+            "user": viewer,
+            "nav": viewer.nav if viewer else [],
             "csrf_token": _csrf_token(request),
             "flash": unquote(flash) if flash else None,
             "errors": {},
