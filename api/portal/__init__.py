@@ -5,16 +5,35 @@ same service functions, with the same permission rules and the same user, as its
 """
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import is_portal_path
 from api.portal import account, admin, audit, catalog, sharing, web
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(web.check_csrf)])
 for module in (account, catalog, sharing, admin, audit):
     router.include_router(module.router)
+
+
+class BlankFiltersDropped:
+    """A filter form sends its untouched fields as ``name=``; on a page that means "no filter",
+    so blank query parameters are dropped before the page's typed parameters are read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["query_string"] and is_portal_path(scope["path"]):
+            pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            kept = [(k, v) for k, v in pairs if v.strip()]
+            if len(kept) != len(pairs):
+                scope = {**scope, "query_string": urlencode(kept).encode("latin-1")}
+        await self.app(scope, receive, send)
 
 
 async def _login_required(_request: Request, exc: Exception) -> Response:
@@ -26,5 +45,6 @@ def install(app: FastAPI) -> None:
     """Mount the pages, their static files, and error pages for browser paths on ``app``."""
     app.state.error_page = web.error_page
     app.add_exception_handler(web.LoginRequired, _login_required)
+    app.add_middleware(BlankFiltersDropped)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(router)
