@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install clean bench-ingest bench-clock bench-api
+.PHONY: demo test lint install browser clean bench-ingest bench-clock bench-api
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
@@ -39,7 +39,18 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api authz catalog_schema connectors quality dags
 
-test: $(VENV)/.installed-test
+# The portal's browser tests drive Debian's Chromium; install it (and CJK fonts for readable
+# screenshots) where missing. Never a browser download: Playwright only drives this binary.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk
+
+browser: $(CHROMIUM)
+
+test: $(VENV)/.installed-test $(CHROMIUM)
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory lint
 
