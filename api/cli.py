@@ -57,7 +57,9 @@ def serve(
         raise typer.Exit(2) from exc
     host = host or settings.host
     port = port or settings.port
-    catalog_cli.out.print(f"API: http://{host}:{port}/api/v1   文档 docs: http://{host}:{port}/docs")
+    catalog_cli.out.print(
+        f"门户 portal: http://{host}:{port}/   API: http://{host}:{port}/api/v1   文档 docs: http://{host}:{port}/docs"
+    )
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 

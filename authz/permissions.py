@@ -92,6 +92,11 @@ def sees_every_department(user: User) -> bool:
     return user.role in _ALL_DEPARTMENTS_ROLES
 
 
+def department_scope(user: User) -> int | None:
+    """The department whose rows ``user`` is limited to, or None for platform-wide roles."""
+    return None if sees_every_department(user) else user.department_id
+
+
 RequestSubmit = Permission("submit sharing requests", "提交共享申请", _roles(Role.dept_requester))
 # Reading requests is scoped by department in ``authz.sharing.service``; machine clients read grants only.
 RequestRead = Permission("read sharing requests", "查看共享申请", HUMAN_ROLES)

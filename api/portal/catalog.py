@@ -72,7 +72,7 @@ def browse(
     return web.render(request, "catalog.html", context)
 
 
-@router.get("/catalog/{resource_id}")
+@router.get("/catalog/{resource_id:int}")
 def resource_page(request: Request, db: DbSession, user: PortalUser, resource_id: int) -> Response:
     found = resource_service.get(db=db, resource_id=resource_id)
     if found.status not in visible_resource_statuses(user):

@@ -153,7 +153,7 @@ def _detail(
     return web.render(request, "request.html", context, status=status)
 
 
-@router.get("/requests/{request_id}", dependencies=[web.page_requires(RequestRead)])
+@router.get("/requests/{request_id:int}", dependencies=[web.page_requires(RequestRead)])
 def request_page(request: Request, db: DbSession, user: PortalUser, request_id: int) -> Response:
     return _detail(request, db, sharing_service.get(db=db, request_id=request_id, user=user), user)
 

@@ -12,7 +12,7 @@ from authz.permissions import (
     LibraryRead,
     PipelineRead,
     QuarantineManage,
-    sees_every_department,
+    department_scope,
 )
 from catalog_schema.errors import NotFound
 from catalog_schema.library import service as library_service
@@ -31,7 +31,6 @@ from catalog_schema.library.schemas import (
 from catalog_schema.library.settings import PipelineSettings
 from catalog_schema.pagination import Page, page_of
 from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library, QuarantineQueue, QuarantineStatus
-from catalog_schema.user.models import User
 
 router = APIRouter(tags=["pipelines 数据归集"])
 
@@ -56,12 +55,8 @@ def _quarantined(db: DbSession, row_id: RowId) -> QuarantinedRow:
     return library_service.get_quarantined(db=db, row_id=row_id)
 
 
-def _scope(user: User) -> int | None:
-    return None if sees_every_department(user) else user.department_id
-
-
 def _ticket(db: DbSession, user: CurrentUser, ticket_id: RowId) -> Discrepancy:
-    return library_service.get_discrepancy(db=db, ticket_id=ticket_id, department_id=_scope(user))
+    return library_service.get_discrepancy(db=db, ticket_id=ticket_id, department_id=department_scope(user))
 
 
 @router.get(
@@ -200,7 +195,7 @@ def list_discrepancies(
         db=db,
         keyring=keyring,
         params=paging,
-        department_id=_scope(user),
+        department_id=department_scope(user),
         status=status,
         library=library,
         element=element,
