@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import DbSession, Paging, Settings
+from api.deps import DbSession, Paging, RowId, Settings
 from api.portal import web
 from api.portal.web import Form, PortalUser
 from authz import permissions
@@ -88,6 +88,6 @@ def inbox(
 
 
 @router.post("/inbox/{notification_id}/read", dependencies=[web.page_requires(permissions.InboxRead)])
-def mark_read(request: Request, db: DbSession, user: PortalUser, notification_id: int) -> Response:
+def mark_read(request: Request, db: DbSession, user: PortalUser, notification_id: RowId) -> Response:
     notify.mark_read(db=db, user=user, notification_id=notification_id)
     return web.redirect(request, "/inbox")

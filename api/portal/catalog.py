@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import DbSession, Paging
+from api.deps import DbSession, Paging, RowId
 from api.portal import web
 from api.portal.web import PortalUser
 from authz import permissions
@@ -73,7 +73,7 @@ def browse(
 
 
 @router.get("/catalog/{resource_id:int}")
-def resource_page(request: Request, db: DbSession, user: PortalUser, resource_id: int) -> Response:
+def resource_page(request: Request, db: DbSession, user: PortalUser, resource_id: RowId) -> Response:
     found = resource_service.get(db=db, resource_id=resource_id)
     if found.status not in visible_resource_statuses(user):
         raise resource_service.not_found(str(resource_id))  # a draft reads like a missing resource

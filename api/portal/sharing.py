@@ -1,6 +1,7 @@
 """Sharing for department staff and reviewers: the request form, request lists with their
 clocks, one request with the actions its reader may take, and grants."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from api.deps import DbSession, Paging
+from api.deps import DbSession, Paging, RowId
 from api.portal import web
 from api.portal.catalog import options
 from api.portal.web import Form, PortalUser
@@ -61,7 +62,7 @@ def _form_page(
 
 @router.get("/requests/new", dependencies=[web.page_requires(RequestSubmit)])
 def new_request(
-    request: Request, db: DbSession, user: PortalUser, resource: Annotated[int, Query(ge=1)]
+    request: Request, db: DbSession, user: PortalUser, resource: Annotated[int, Query(ge=1, le=2**31 - 1)]
 ) -> Response:
     found = _requestable(db, user, resource)
     today = local_date(datetime.now(UTC))
@@ -76,8 +77,10 @@ def new_request(
 
 @router.post("/requests/new", dependencies=[web.page_requires(RequestSubmit)])
 def submit_request(request: Request, db: DbSession, user: PortalUser, form: Form) -> Response:
-    resource_id = str(form.get("resource_id") or "")
-    found = _requestable(db, user, int(resource_id) if resource_id.isdigit() else 0)
+    posted = str(form.get("resource_id") or "")
+    # The form's own hidden field; anything else is a resource no one can see.
+    resource_id = int(posted) if re.fullmatch(r"[1-9][0-9]{0,9}", posted) and int(posted) < 2**31 else 0
+    found = _requestable(db, user, resource_id)
     values = web.form_dict(form, lists=("items", "access_modes"))
     values.pop("resource_id", None)
     data, errors = web.parse(RequestCreate, {**values, "resource": found.code})
@@ -154,7 +157,7 @@ def _detail(
 
 
 @router.get("/requests/{request_id:int}", dependencies=[web.page_requires(RequestRead)])
-def request_page(request: Request, db: DbSession, user: PortalUser, request_id: int) -> Response:
+def request_page(request: Request, db: DbSession, user: PortalUser, request_id: RowId) -> Response:
     return _detail(request, db, sharing_service.get(db=db, request_id=request_id, user=user), user)
 
 
@@ -183,22 +186,23 @@ def _transition_values(form: FormData, action: RequestAction, found: SharingRequ
 
 @router.post("/requests/{request_id}/act/{action}", dependencies=[web.page_requires(RequestAct)])
 def act(
-    request: Request, db: DbSession, user: PortalUser, request_id: int, action: RequestAction, form: Form
+    request: Request, db: DbSession, user: PortalUser, request_id: RowId, action: RequestAction, form: Form
 ) -> Response:
     # Locked, as in the API, so two people deciding at once are serialised, not both applied.
     found = sharing_service.get(db=db, request_id=request_id, user=user, lock=True)
     values = _transition_values(form, action, found)
     data, errors = web.parse(TransitionIn, values)
+    status = 422
     if data is not None:
         try:
             sharing_service.act(db=db, request=found, action=action, data=data, user=user)
         except GovdxError as exc:
-            errors = web.failed(db, exc)
+            errors, status = web.failed(db, exc), exc.status
             found = sharing_service.get(db=db, request_id=request_id, user=user)
         else:
             return web.redirect(request, f"/requests/{found.id}", flash=f"已办理：{action.label}")
     shown = {**values, "items": form.getlist("items"), "access_modes": form.getlist("access_modes")}
-    return _detail(request, db, found, user, errors=errors, acting=action.value, form=shown, status=422)
+    return _detail(request, db, found, user, errors=errors, acting=action.value, form=shown, status=status)
 
 
 @router.get("/grants", dependencies=[web.page_requires(GrantReadPermission)])

@@ -5,7 +5,7 @@ page knows exactly the user, role and department the API would, and every page c
 service functions with that user as the matching API route does. A session expires after
 ``GOVDX_TOKEN_TTL_MINUTES`` without a request; a request in the second half of its life renews it.
 
-Posts carry a CSRF token: a random value in a SameSite=Strict cookie that each form repeats in a
+Posts carry a CSRF token: a random value in a SameSite=Lax cookie that each form repeats in a
 hidden field (double submit), checked for every non-GET request of the portal's router.
 """
 
@@ -197,7 +197,8 @@ def _finish(request: Request, response: Response) -> Response:
             new_csrf,
             path="/",
             httponly=True,
-            samesite="strict",
+            # Lax, not Strict: a link followed from mail must keep, not replace, the token of open forms.
+            samesite="lax",
             secure=request.url.scheme == "https",
         )
     renewed = getattr(request.state, "renewed_session", None)

@@ -82,7 +82,8 @@ def search_resources(
     summary="按资源代码查询 / one resource by its code",
 )
 def get_resource_by_code(db: DbSession, user: CurrentUser, code: str) -> ResourceRead:
-    return ResourceRead.of(_visible(resource_service.get_by_code(db=db, code=code), user, code))
+    resource = _visible(resource_service.get_by_code(db=db, code=code), user, code)
+    return ResourceRead.of(resource, freshness=library_service.freshness(db=db, resource_id=resource.id))
 
 
 @router.get(

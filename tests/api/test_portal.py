@@ -325,3 +325,31 @@ def test_auditor_pages_open_for_the_auditor(client, path):
     _login(client, "auditor")
 
     assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/catalog/99999999999999999999", "/requests/99999999999999999999", "/requests/new?resource=99999999999"],
+)
+def test_an_id_beyond_any_row_is_refused_as_input_not_a_server_error(client, path):
+    _login(client, "requester")
+
+    response = client.get(path)
+
+    assert response.status_code in (404, 422)
+    assert "text/html" in response.headers["content-type"]
+
+
+def test_acting_on_a_closed_request_says_why_on_the_page(client, db):
+    request = _submitted(db)
+    user = user_service.get_by_username(db=db, username="requester")
+    sharing_service.act(db=db, request=request, action=RequestAction.withdraw, data=TransitionIn(), user=user)
+    db.flush()
+    _login(client, "requester")
+
+    response = client.post(
+        f"/requests/{request.id}/act/withdraw", data={"csrf_token": _csrf(client, f"/requests/{request.id}")}
+    )
+
+    assert response.status_code == 409
+    assert "不能“撤回申请”" in response.text
