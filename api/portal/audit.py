@@ -24,6 +24,8 @@ from catalog_schema.pagination import page_of
 router = APIRouter()
 
 View = Literal["all", "outside"]
+# Which search field a refusal is about (anything else is the subject as typed).
+_FIELD_OF = {"invalid_range": "to", "department_not_found": "department"}
 
 
 @router.get("/audit", dependencies=[web.page_requires(AuditRead)])
@@ -44,9 +46,8 @@ def access_log(
         )
     except GovdxError as exc:
         # A subject that is no ID number or code, or an unknown department: said beside its field.
-        errors = web.field_errors(exc)
-        if filters.subject and "" in errors:
-            errors = {"subject": errors.pop("")}
+        field = _FIELD_OF.get(exc.code, "subject" if filters.subject else "")
+        errors = {field: exc.message}
         records, total = [], 0
     context = {
         "title": "访问日志",

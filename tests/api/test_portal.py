@@ -353,3 +353,12 @@ def test_acting_on_a_closed_request_says_why_on_the_page(client, db):
 
     assert response.status_code == 409
     assert "不能“撤回申请”" in response.text
+
+
+def test_an_audit_range_that_ends_before_it_starts_is_said_beside_the_field(client):
+    _login(client, "auditor")
+
+    response = client.get("/audit?from=2026-02-01&to=2026-01-01")
+
+    assert response.status_code == 422
+    assert re.search(r'id="to-error"[^>]*>时间范围无效', response.text)
