@@ -290,6 +290,16 @@ def test_6_department_user_cannot_open_another_departments_request(browser: Any,
     _shot(page, "6-other-department-request-refused")
 
 
+def test_the_sla_report_draws_a_bar_per_department(browser: Any, server: str) -> None:
+    page = _signed_in(browser, server, "auditor")
+    page.click("nav.menu >> text=时限统计")
+    bars = page.locator("[data-testid=chart-rates] .bar")
+    assert bars.count() >= 1
+    widths = [bars.nth(i).bounding_box()["width"] for i in range(bars.count())]
+    assert all(w > 0 for w in widths), widths
+    _shot(page, "7-auditor-sla-report")
+
+
 @pytest.mark.parametrize("path", ["/catalog", "/requests", "/audit", "/reports"])
 def test_pages_fit_a_narrow_screen(browser: Any, server: str, path: str) -> None:
     user = "auditor" if path in ("/audit", "/reports") else "requester"
