@@ -107,6 +107,12 @@ RequestAct = Permission(
     "办理共享申请",
     _roles(Role.catalog_admin, Role.dept_requester, Role.dept_approver),
 )
+# Whose queue a request waits in, for the portal's work bench; who may take which action is
+# still the transition table in ``authz.sharing.flows``.
+RequestReview = Permission("review sharing requests", "审查共享申请", _roles(Role.catalog_admin))
+RequestDecide = Permission(
+    "decide requests for the department's resources", "审批本部门资源的共享申请", _roles(Role.dept_approver)
+)
 GrantRead = Permission("read grants", "查看共享授权", HUMAN_ROLES | {Role.dept_system})
 CalendarRead = Permission("read the working-day calendar", "查看工作日历", HUMAN_ROLES)
 CalendarManage = Permission(

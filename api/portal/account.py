@@ -68,9 +68,9 @@ def home(request: Request, db: DbSession, user: PortalUser) -> Response:
 
     if permissions.RequestSubmit.allows(user):
         queues.append(("/requests?box=mine", "本部门的共享申请", count("mine")))
-    if user.role.value == "catalog_admin":
+    if permissions.RequestReview.allows(user):
         queues.append(("/requests?box=to_review", "待审查、待提供的申请", count("to_review")))
-    if user.role.value == "dept_approver":
+    if permissions.RequestDecide.allows(user):
         queues.append(("/requests?box=to_decide", "待我部门审批的申请", count("to_decide")))
     if permissions.InboxRead.allows(user):
         unread = notify.inbox(db=db, user=user, params=_ONE, unread_only=True)[1]

@@ -12,17 +12,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.deps import CurrentKeyring, DbSession, DepartmentKeyPath, ElementCodePath, Paging, RowId
 from api.portal import web
-from api.portal.catalog import options
-from api.portal.web import Form, PortalUser
+from api.portal.web import Form, PortalUser, options
 from api.routes import pipelines as pipeline_routes
 from authz import permissions
-from authz.clock.models import ClockStage
+from authz.clock import service as clock_service
 from authz.permissions import (
     CatalogManage,
     ElementManage,
@@ -33,14 +31,14 @@ from authz.permissions import (
 from authz.sharing import service as sharing_service
 from catalog_schema.department import service as department_service
 from catalog_schema.element import service as element_service
-from catalog_schema.element.models import DataElement, ElementSource
+from catalog_schema.element.models import DataElement
 from catalog_schema.element.schemas import ElementRead, SourceRegister, TransferCreate, TransferRead
 from catalog_schema.errors import GovdxError, Problem
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
 from catalog_schema.library.schemas import BatchRead, Discard, DiscrepancyRead, QuarantinedRowRead
 from catalog_schema.library.schemas import DiscrepancyResolve as DiscrepancyResolution
-from catalog_schema.pagination import PageParams, page_of, paginate
+from catalog_schema.pagination import PageParams, page_of
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import ResourceCreate, ResourceRead, ResourceUpdate, RetireIn
@@ -206,7 +204,7 @@ def _form_choices(db: Session) -> dict[str, Any]:
         "cycles": options(UpdateCycle),
         "data_types": [(t.value, f"{t.value} {t.label}") for t in DataType],
         "param_kinds": options(ControlParamKind),
-        "providers": [(d.slug, d.name) for d in department_service.list_(db=db)],
+        "providers": web.department_options(db),
     }
 
 
@@ -266,11 +264,10 @@ def create_resource(request: Request, db: DbSession, user: PortalUser, form: For
 
 
 def _managed(db: Session, user: User, resource_id: int) -> Resource:
-    """The resource, as the API's ``_visible`` sees it: one the user may not see reads as missing."""
-    resource = resource_service.get(db=db, resource_id=resource_id)
-    if resource.status not in visible_resource_statuses(user):
-        raise resource_service.not_found(str(resource_id))
-    return resource
+    """The resource, as the API's route sees it: one the user may not see reads as missing."""
+    return resource_service.get_visible(
+        db=db, resource_id=resource_id, visible=visible_resource_statuses(user)
+    )
 
 
 def _prefill(r: ResourceRead) -> dict[str, str]:
@@ -398,17 +395,6 @@ def retire_resource(
 GAPS_SHOWN = 20
 
 
-def _gaps(db: Session) -> tuple[list[DataElement], int]:
-    """Elements without an authoritative source (a one-data-one-source gap), by code."""
-    owned = select(ElementSource.element_id).where(ElementSource.role == SourceRole.authoritative)
-    stmt = select(DataElement).where(DataElement.id.not_in(owned)).order_by(DataElement.code)
-    return paginate(db, stmt, PageParams(page=1, page_size=GAPS_SHOWN))
-
-
-def _departments(db: Session) -> list[tuple[str, str]]:
-    return [(d.slug, d.name) for d in department_service.list_(db=db)]
-
-
 @router.get("/elements", dependencies=[web.page_requires(ElementManage)])
 def list_elements(
     request: Request,
@@ -432,7 +418,7 @@ def list_elements(
         elements, total = element_service.list_(
             db=db, params=paging, library=library, department=dept, role=role, q=q or None
         )
-    gaps, gap_total = _gaps(db)
+    gaps, gap_total = element_service.without_authoritative(db=db, params=PageParams(page_size=GAPS_SHOWN))
     context = {
         "title": "数据元登记",
         "page": page_of([ElementRead.of(e) for e in elements], total, paging),
@@ -442,7 +428,7 @@ def list_elements(
         "errors": errors,
         "libraries": options(Library),
         "roles": options(SourceRole),
-        "departments": _departments(db),
+        "departments": web.department_options(db),
         "base": web.page_base("/elements", chosen),
     }
     return web.render(request, "admin_elements.html", context, status=status)
@@ -470,7 +456,7 @@ def _element_page(
         "errors": errors or {},
         "form": form or {},
         "roles": options(SourceRole),
-        "departments": _departments(db),
+        "departments": web.department_options(db),
     }
     return web.render(request, "admin_element.html", context, status=status)
 
@@ -686,9 +672,7 @@ def _ticket_clocks(db: Session, tickets: list[Discrepancy]) -> dict[int, dict[st
     """Each ticket's feedback clock (its ClockStage, once the clock job put it on one) by ticket id."""
     if not tickets:
         return {}
-    stages = list(
-        db.scalars(select(ClockStage).where(ClockStage.discrepancy_id.in_([t.id for t in tickets])))
-    )
+    stages = clock_service.stages_of_tickets(db=db, ticket_ids=[t.id for t in tickets])
     if not stages:
         return {}
     calendar = sharing_service.calendar(db=db)
@@ -696,7 +680,7 @@ def _ticket_clocks(db: Session, tickets: list[Discrepancy]) -> dict[int, dict[st
 
 
 def _department_names(db: Session) -> dict[str, str]:
-    return dict(_departments(db))
+    return dict(web.department_options(db))
 
 
 @router.get("/discrepancies", dependencies=[web.page_requires(permissions.DiscrepancyRead)])

@@ -10,14 +10,12 @@ from fastapi.responses import Response
 
 from api.deps import CurrentKeyring, DbSession, Paging
 from api.portal import web
-from api.portal.catalog import options
 from api.routes.audit import Filters
 from authz.audit import service as audit_service
 from authz.calendar.service import local_date
 from authz.clock import reports
 from authz.permissions import AuditRead, ClockReportRead
 from authz.types import AccessOutcome
-from catalog_schema.department import service as department_service
 from catalog_schema.errors import GovdxError
 from catalog_schema.pagination import page_of
 
@@ -55,8 +53,8 @@ def access_log(
         "form": chosen,
         "errors": errors,
         "view": view,
-        "outcomes": options(AccessOutcome),
-        "departments": [(d.slug, d.name) for d in department_service.list_(db=db)],
+        "outcomes": web.options(AccessOutcome),
+        "departments": web.department_options(db),
         "base": web.page_base("/audit", chosen),
         "searched": bool(chosen.keys() - {"view", "page"}),
     }

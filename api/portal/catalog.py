@@ -7,16 +7,14 @@ from fastapi.responses import Response
 
 from api.deps import DbSession, Paging, RowId
 from api.portal import web
-from api.portal.web import PortalUser
+from api.portal.web import PortalUser, options
 from authz import permissions
 from authz.permissions import CatalogBrowse, visible_resource_statuses
-from catalog_schema.department import service as department_service
 from catalog_schema.library import service as library_service
 from catalog_schema.pagination import page_of
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.schemas import ResourceRead, ResourceSummary
 from catalog_schema.types import (
-    LabelledEnum,
     ResourceClass,
     ResourceStatus,
     SearchText,
@@ -25,11 +23,6 @@ from catalog_schema.types import (
 )
 
 router = APIRouter(dependencies=[web.page_requires(CatalogBrowse)])
-
-
-def options(enum: type[LabelledEnum]) -> list[tuple[str, str]]:
-    """A vocabulary as (value, Chinese label) pairs for a select or checkboxes."""
-    return [(m.value, m.label) for m in enum]
 
 
 @router.get("/catalog")
@@ -66,7 +59,7 @@ def browse(
         "share_types": options(ShareType),
         "cycles": options(UpdateCycle),
         "statuses": [(s.value, s.label) for s in ResourceStatus if s in visible],
-        "providers": [(d.slug, d.name) for d in department_service.list_(db=db)],
+        "providers": web.department_options(db),
         "can_manage": permissions.CatalogManage.allows(user),
     }
     return web.render(request, "catalog.html", context)
@@ -74,9 +67,9 @@ def browse(
 
 @router.get("/catalog/{resource_id:int}")
 def resource_page(request: Request, db: DbSession, user: PortalUser, resource_id: RowId) -> Response:
-    found = resource_service.get(db=db, resource_id=resource_id)
-    if found.status not in visible_resource_statuses(user):
-        raise resource_service.not_found(str(resource_id))  # a draft reads like a missing resource
+    found = resource_service.get_visible(
+        db=db, resource_id=resource_id, visible=visible_resource_statuses(user)
+    )
     resource = ResourceRead.of(found, freshness=library_service.freshness(db=db, resource_id=found.id))
     can_request = (
         permissions.RequestSubmit.allows(user)

@@ -12,8 +12,7 @@ from starlette.datastructures import FormData
 
 from api.deps import DbSession, Paging, RowId
 from api.portal import web
-from api.portal.catalog import options
-from api.portal.web import Form, PortalUser
+from api.portal.web import Form, PortalUser, options
 from authz.calendar.service import local_date
 from authz.permissions import GrantRead as GrantReadPermission
 from authz.permissions import RequestAct, RequestRead, RequestSubmit, visible_resource_statuses
@@ -41,10 +40,9 @@ REASON_REQUIRED = {
 
 
 def _requestable(db: DbSession, user: PortalUser, resource_id: int) -> Resource:
-    resource = resource_service.get(db=db, resource_id=resource_id)
-    if resource.status not in visible_resource_statuses(user):
-        raise resource_service.not_found(str(resource_id))
-    return resource
+    return resource_service.get_visible(
+        db=db, resource_id=resource_id, visible=visible_resource_statuses(user)
+    )
 
 
 def _form_page(
@@ -170,10 +168,9 @@ def _transition_values(form: FormData, action: RequestAction, found: SharingRequ
         values.pop("access_modes", None)
         return values
     # Approve: send only what the provider changed, so an untouched form grants what was asked.
+    # Unticking every item stays [], an error to show, not "no change".
     if set(values["items"]) == set(found.items):
         del values["items"]
-    elif not values["items"]:
-        values["items"] = []  # unticking every item is an error to show, not "no change"
     if set(values["access_modes"]) == set(found.access_modes):
         del values["access_modes"]
     for key, asked in (("valid_from", found.valid_from), ("valid_until", found.valid_until)):

@@ -33,8 +33,10 @@ from authz.clock.models import ClockStage
 from authz.permissions import Permission
 from authz.roles import Role
 from authz.types import AccessMode, MaskRule
+from catalog_schema.department import service as department_service
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.errors import Forbidden, GovdxError
+from catalog_schema.types import LabelledEnum
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
 from catalog_schema.validation import problems_from
@@ -292,6 +294,16 @@ def failed(db: Session, exc: GovdxError) -> dict[str, str]:
 
 
 # ---- what pages show ----------------------------------------------------------------------
+
+
+def options(enum: type[LabelledEnum]) -> list[tuple[str, str]]:
+    """A vocabulary as (value, Chinese label) pairs for a select or checkboxes."""
+    return [(m.value, m.label) for m in enum]
+
+
+def department_options(db: Session) -> list[tuple[str, str]]:
+    """Every department as (slug, name), for a department select."""
+    return [(d.slug, d.name) for d in department_service.list_(db=db)]
 
 
 def navigation(user: User | None) -> list[tuple[str, str]]:

@@ -32,7 +32,9 @@ def _visible(resource: Resource, user: CurrentUser, asked_for: str) -> Resource:
 
 
 def _resource(db: DbSession, user: CurrentUser, resource_id: RowId) -> Resource:
-    return _visible(resource_service.get(db=db, resource_id=resource_id), user, str(resource_id))
+    return resource_service.get_visible(
+        db=db, resource_id=resource_id, visible=visible_resource_statuses(user)
+    )
 
 
 PathResource = Annotated[Resource, Depends(_resource)]

@@ -161,6 +161,11 @@ def start(
     return stage
 
 
+def stages_of_tickets(*, db: Session, ticket_ids: list[int]) -> list[ClockStage]:
+    """The clock stages of these discrepancy tickets (a ticket has one once a clock run started it)."""
+    return list(db.scalars(select(ClockStage).where(ClockStage.discrepancy_id.in_(ticket_ids))))
+
+
 def _require_running(stage: ClockStage) -> None:
     if stage.state not in RUNNING_STATES:
         raise Conflict(

@@ -60,6 +60,13 @@ def list_(
     return paginate(db, stmt, params)
 
 
+def without_authoritative(*, db: Session, params: PageParams) -> tuple[list[DataElement], int]:
+    """A page of elements with no authoritative source (one-data-one-source gaps), by code."""
+    owned = select(ElementSource.element_id).where(ElementSource.role == SourceRole.authoritative)
+    stmt = select(DataElement).where(DataElement.id.not_in(owned)).order_by(DataElement.code)
+    return paginate(db, stmt, params)
+
+
 def create(*, db: Session, data: ElementCreate, actor_id: int | None = None) -> DataElement:
     """Register an element with its authoritative source and any verification sources."""
     if db.scalar(select(DataElement.id).where(DataElement.code == data.code)) is not None:

@@ -58,6 +58,15 @@ def get(*, db: Session, resource_id: int) -> Resource:
     return resource
 
 
+def get_visible(*, db: Session, resource_id: int, visible: frozenset[ResourceStatus]) -> Resource:
+    """The resource, if its status is one the caller may see; otherwise the same NotFound as a
+    missing one (same words, only what was asked for), so a draft's existence does not leak."""
+    resource = get(db=db, resource_id=resource_id)
+    if resource.status not in visible:
+        raise not_found(str(resource_id))
+    return resource
+
+
 def get_by_code(*, db: Session, code: str) -> Resource:
     """The resource with this resource code, or NotFound (also for a malformed code)."""
     if not resource_code.is_valid(code):

@@ -1,27 +1,14 @@
 """Batches, quarantine and discrepancy tickets through the API, with their permissions."""
 
-import pytest
 from sqlalchemy import select
 
 from catalog_schema.department.models import Department
-from catalog_schema.library import flows
 from catalog_schema.library.models import QuarantinedRow
 from catalog_schema.library.settings import PipelineSettings
 from catalog_schema.user import service as user_service
 from catalog_schema.user.schemas import UserCreate
 from tests import sources
 from tests.conftest import bearer
-
-
-@pytest.fixture
-def loaded(session_factory, tmp_path):
-    """公安 loads two people (one with an unknown ethnicity code); 人社 spells one name differently."""
-    huji = sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(2, mz="77")])
-    canbao = sources.canbao(
-        tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
-    )
-    run = {"session_factory": session_factory, "sources_dir": tmp_path, "run_id": "test"}
-    return flows.ingest(huji, **run), flows.ingest(canbao, **run), huji
 
 
 def _approver_of(db, slug):

@@ -4,16 +4,14 @@ quarantine and discrepancy tickets, signed in by cookie as a browser is."""
 import re
 from html import unescape
 
-import pytest
 from sqlalchemy import func, select
 
 from catalog_schema.demo import DEMO_PASSWORD
 from catalog_schema.element import service as element_service
-from catalog_schema.library import flows
 from catalog_schema.library.models import IngestBatch, QuarantinedRow
 from catalog_schema.resource.models import Resource
 from catalog_schema.types import QuarantineStatus
-from tests import factories, sources
+from tests import factories
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -71,17 +69,6 @@ def resource_form(**overrides):
 
 def count_resources(db):
     return db.scalar(select(func.count()).select_from(Resource))
-
-
-@pytest.fixture
-def loaded(session_factory, tmp_path):
-    """公安 loads two people (one with an unknown ethnicity code); 人社 spells one name differently."""
-    huji = sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(2, mz="77")])
-    canbao = sources.canbao(
-        tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
-    )
-    run = {"session_factory": session_factory, "sources_dir": tmp_path, "run_id": "test"}
-    return flows.ingest(huji, **run), flows.ingest(canbao, **run)
 
 
 def test_new_resource_form_shows_item_rows_and_the_add_row_button(client):
