@@ -37,7 +37,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api authz catalog_schema connectors quality dags
+	$(BIN)/mypy api authz catalog_schema connectors quality ingest demo dags
 
 # The portal's browser tests drive Debian's Chromium; install it (and CJK fonts for readable
 # screenshots) where missing. Never a browser download: Playwright only drives this binary.

@@ -1,5 +1,6 @@
 """The `govdx` command line: one entry point that gathers each package's commands."""
 
+from importlib.metadata import entry_points
 from typing import Annotated
 
 import typer
@@ -16,7 +17,7 @@ from catalog_schema import migrate
 from catalog_schema.certificate import cli as certificate_cli
 from catalog_schema.database import get_engine
 from catalog_schema.keys import cli as keys_cli
-from catalog_schema.library import cli as library_cli
+from ingest import cli as ingest_cli
 
 app = typer.Typer(
     help="govdx 政务数据共享交换平台 / government data-sharing exchange platform",
@@ -26,15 +27,18 @@ app = typer.Typer(
 app.add_typer(catalog_cli.db_app, name="db")
 app.add_typer(catalog_cli.catalog_app, name="catalog")
 app.add_typer(catalog_cli.user_app, name="user")
-app.add_typer(catalog_cli.demo_app, name="demo")
-app.add_typer(library_cli.library_app, name="library")
+app.add_typer(ingest_cli.library_app, name="library")
+ingest_cli.library_app.command("resolve")(clock_cli.resolve_ticket)
 app.add_typer(calendar_cli.calendar_app, name="calendar")
 app.add_typer(clock_cli.clock_app, name="clock")
 app.add_typer(keys_cli.keys_app, name="keys")
 app.add_typer(audit_cli.audit_app, name="audit")
 app.add_typer(clients_cli.client_app, name="client")
 app.add_typer(certificate_cli.certificate_app, name="certificate")
-catalog_cli.demo_app.command("pipelines")(library_cli.demo_pipelines)
+# Command groups of packages that nothing may import (the demo city) register themselves in
+# setup.cfg under ``govdx.commands``.
+for command_group in entry_points(group="govdx.commands"):
+    app.add_typer(command_group.load(), name=command_group.name)
 
 
 @app.command()

@@ -6,10 +6,10 @@ Routes never test roles themselves (STYLE.md §3).
 
 from dataclasses import dataclass
 
-from authz.roles import Role
 from catalog_schema.errors import Forbidden
 from catalog_schema.types import ResourceStatus
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 
 
 @dataclass(frozen=True)

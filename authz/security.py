@@ -1,7 +1,6 @@
-"""Passwords and access tokens.
+"""Access tokens (password hashing is the user domain's: ``catalog_schema.user.passwords``).
 
-Passwords are hashed with Argon2id (argon2-cffi, RFC 9106 parameters), salted per hash and
-slow by design. Access tokens are JWTs (RFC 7519) signed with HMAC-SHA256 and short-lived;
+Access tokens are JWTs (RFC 7519) signed with HMAC-SHA256 and short-lived;
 the verifier pins the algorithm, so ``alg: none`` and algorithm-swap tokens are refused.
 A token says whom it is for in ``typ``: a person's token (``user``) never passes as a machine
 client's (``client``, OAuth2 client credentials, RFC 6749 §4.4) or the other way round.
@@ -13,30 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the timing of a wrong username
-# and a wrong password alike.
-_DUMMY_HASH = _hasher.hash("govdx-timing-equaliser")
 ALGORITHM = "HS256"
 ISSUER = "govdx"
 USER_TOKEN = "user"
 CLIENT_TOKEN = "client"
-
-
-def hash_password(password: str) -> str:
-    """An Argon2id hash of ``password`` with a fresh salt."""
-    return _hasher.hash(password)
-
-
-def verify_password(password: str, password_hash: str | None) -> bool:
-    """Whether ``password`` matches ``password_hash``; a missing hash costs the same time."""
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from authz.clients import service as clients_service
 from authz.sharing import service as sharing_service
 from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import RequestAction
-from catalog_schema import demo, migrate
+from catalog_schema import migrate
 from catalog_schema.database import make_engine, utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
@@ -56,6 +56,7 @@ from catalog_schema.library import subjects
 from catalog_schema.library.models import IngestBatch, LibraryRecord
 from catalog_schema.types import BatchStatus, Library, Sensitivity
 from catalog_schema.user.models import User
+from demo import catalog as demo_catalog
 
 RESOURCE = "101001/000001"  # 公安 人口基本信息 (有条件共享)
 ITEMS = ["公民身份号码", "姓名", "出生日期", "住址"]
@@ -296,7 +297,7 @@ def main() -> None:
         migrate.upgrade(engine)
         print(f"bench-api: {args.rows:,} population records, SQLite at {folder}", flush=True)
         with Session(engine) as db:
-            demo.seed(db)
+            demo_catalog.seed(db)
             load_seconds = load_people(db, args.rows)
             client_id, secret, purpose = grant_and_client(db)
             db.commit()

@@ -37,7 +37,6 @@ from authz.calendar.service import TZ, WorkingCalendar, local_date
 from authz.clock import reports
 from authz.clock.models import ClockStage
 from authz.clock.service import recompute, schedule_of
-from authz.roles import Role
 from authz.sharing.models import SharingRequest
 from authz.types import OPEN_STATES, RequestStatus, Route, StageKind, StageState
 from catalog_schema import migrate
@@ -54,6 +53,7 @@ from catalog_schema.types import (
     UpdateCycle,
 )
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 
 DEPARTMENTS = 50
 SPREAD_WORKING_DAYS = 20

@@ -55,7 +55,7 @@ def _peak_mb() -> float:
 
 
 def phase_generate(people: int, source_url: str) -> dict[str, float]:
-    from catalog_schema.demo.sources import write_gongan_huji
+    from demo.sources import write_gongan_huji
 
     started = time.perf_counter()
     rows = write_gongan_huji(source_url, people=people, seed=2026)
@@ -63,8 +63,8 @@ def phase_generate(people: int, source_url: str) -> dict[str, float]:
 
 
 def _spec():
-    from catalog_schema.library.settings import DEMO_SOURCES_FILE
     from connectors.config import load_sources
+    from ingest.settings import DEMO_SOURCES_FILE
 
     return load_sources(DEMO_SOURCES_FILE).get("gongan_huji")
 
@@ -108,15 +108,16 @@ def phase_floor(target_url: str) -> dict[str, float]:
 
 
 def phase_prepare(platform_url: str) -> dict[str, float]:
-    from catalog_schema import demo, migrate
+    from catalog_schema import migrate
     from catalog_schema.database import make_engine
+    from demo import catalog as demo_catalog
 
     engine = make_engine(platform_url)
     migrate.upgrade(engine, "head")
     from sqlalchemy.orm import Session
 
     with Session(engine) as db:
-        demo.seed(db)
+        demo_catalog.seed(db)
         db.commit()
     return {"seconds": 0.0}
 
@@ -125,7 +126,7 @@ def phase_pipeline(platform_url: str, force: bool) -> dict[str, float]:
     from sqlalchemy.orm import sessionmaker
 
     from catalog_schema.database import make_engine
-    from catalog_schema.library import flows
+    from ingest import flows
 
     engine = make_engine(platform_url)
     started = time.perf_counter()

@@ -1,7 +1,6 @@
-"""`govdx db`, `govdx catalog`, `govdx user` and `govdx demo` commands."""
+"""`govdx db`, `govdx catalog` and `govdx user` commands, and how every command reports an error."""
 
 import sys
-from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -11,16 +10,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from authz.roles import Role
-from catalog_schema import demo, exchange, migrate
+from catalog_schema import exchange, migrate
 from catalog_schema.database import get_engine, session_scope
-from catalog_schema.demo import clients as demo_clients
-from catalog_schema.demo import requests as demo_requests
-from catalog_schema.demo import sources as demo_sources
-from catalog_schema.department import service as department_service
 from catalog_schema.errors import GovdxError, InvalidInput
-from catalog_schema.resource import service as resource_service
 from catalog_schema.user import service as user_service
+from catalog_schema.user.roles import Role
 from catalog_schema.user.schemas import UserCreate
 from catalog_schema.validation import problems_from
 
@@ -30,7 +24,6 @@ err = Console(stderr=True)
 db_app = typer.Typer(help="数据库迁移 / database migrations", no_args_is_help=True)
 catalog_app = typer.Typer(help="资源目录导入导出 / catalog import and export", no_args_is_help=True)
 user_app = typer.Typer(help="用户管理 / users", no_args_is_help=True)
-demo_app = typer.Typer(help="演示数据 / demo data", no_args_is_help=True)
 
 
 def fail(error: GovdxError) -> NoReturn:
@@ -79,12 +72,12 @@ def catalog_import(
                 db.rollback()
     except GovdxError as error:
         fail(error)
-    _print_import(report)
+    print_import(report)
     if dry_run:
         out.print("[yellow]试运行：未保存任何变化 / dry run: nothing was saved[/]")
 
 
-def _print_import(report: exchange.ImportReport) -> None:
+def print_import(report: exchange.ImportReport) -> None:
     table = Table("类别 section", "新增 created", "更新 updated", "未变 unchanged")
     for section, counts in report.counts.items():
         table.add_row(section, str(counts["created"]), str(counts["updated"]), str(counts["unchanged"]))
@@ -146,77 +139,3 @@ def user_add(
             out.print(f"已添加用户 {user.username}({user.role.label}，{user.department.name})")
     except GovdxError as error:
         fail(error)
-
-
-@demo_app.command("seed")
-def demo_seed() -> None:
-    """Migrate, then load the demo catalog and one user per role (safe to run again)."""
-    migrate.upgrade(get_engine())
-    try:
-        with session_scope() as db:
-            report = demo.seed(db)
-            requests_added = demo_requests.seed(db)
-            requests_total = demo_requests.count(db)
-            demo_clients.seed(db)
-            statuses = resource_service.count_by_status(db=db)
-            departments = department_service.count(db=db)
-    except GovdxError as error:
-        fail(error)
-    out.print("[bold]演示目录 / demo catalog[/]")
-    _print_import(report.catalog)
-    out.print(
-        f"部门 departments: {departments}；资源 resources: "
-        + "，".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-    )
-    users = Table(
-        "用户名 username",
-        "角色 role",
-        "部门 department",
-        title=f"演示用户 / demo users (密码 password: {demo.DEMO_PASSWORD})",
-    )
-    for username, _full_name, role, dept in demo.DEMO_USERS:
-        users.add_row(username, f"{role.label} ({role.value})", dept)
-    out.print(users)
-    out.print(f"新增用户 users created: {report.users_created}")
-    out.print(
-        f"共享申请 sharing requests: {requests_total}（本次新增 added {requests_added}），"
-        "覆盖每个办理状态与时限颜色 / one in every state and clock colour"
-    )
-    clients = Table(
-        "client_id", "部门 department", "名称 name", "client_secret", title="演示业务系统 / demo clients"
-    )
-    for client_id, dept, name, secret in demo_clients.DEMO_CLIENTS:
-        clients.add_row(client_id, dept, name, secret)
-    out.print(clients)
-
-
-@demo_app.command("sources")
-def demo_sources_command(
-    people: Annotated[int, typer.Option(help="人口数 / people")] = 5000,
-    orgs: Annotated[int, typer.Option(help="法人数 / legal persons")] = 600,
-    seed: Annotated[int, typer.Option(help="随机种子，种子相同则数据相同 / same seed, same data")] = 2026,
-    out_dir: Annotated[Path, typer.Option("--out", help="输出目录 / output directory")] = Path("var/sources"),
-) -> None:
-    """Write the demo departments' sources, with injected faults, and manifest.json listing the faults."""
-    try:
-        manifest = demo_sources.generate(out_dir, people=people, orgs=orgs, seed=seed)
-    except GovdxError as error:
-        fail(error)
-    faults: dict[str, Counter[str]] = {name: Counter() for name in manifest.sources}
-    for fault in manifest.faults:
-        faults[fault.source][fault.fault] += 1
-    table = Table(
-        "数据源 source",
-        "格式 format",
-        "位置 location",
-        "行数 rows",
-        "注入问题 injected faults",
-        title=f"演示数据源 / demo sources (seed {seed})",
-    )
-    for name, output in manifest.sources.items():
-        injected = "\n".join(f"{kind} ×{count}" for kind, count in faults[name].items()) or "-"
-        table.add_row(name, output.format, output.path or output.table or "", str(output.rows), injected)
-    out.print(table)
-    out.print(f"问题清单 / manifest: {out_dir / demo_sources.MANIFEST_NAME}")
-    records = out_dir / demo_sources.WEIJIAN_RECORDS
-    out.print(f"卫健接口 / 卫健 API: python -m catalog_schema.demo.weijian_api {records} --port 8765")

@@ -195,6 +195,19 @@ class DiscrepancyStatus(LabelledEnum):
     dismissed = "dismissed", "已驳回"
 
 
+# The elements that identify a subject by a national code (named once; quality checks them,
+# the libraries key and seal by them).
+ID_ELEMENT = "population.id_number"
+CREDIT_CODE_ELEMENTS = frozenset(
+    {
+        "legal_person.credit_code",
+        "legal_person.institution_credit_code",
+        "legal_person.social_org_credit_code",
+    }
+)
+# Keys that may be either a person's ID number or an organisation's credit code.
+SUBJECT_CODE_ELEMENTS = frozenset({"credit.subject_code", "certificate.holder_code"})
+
 DepartmentSlug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 ElementCode = Annotated[
     str,

@@ -1,7 +1,7 @@
 """Builds the base-library DAGs: one load task per declared source, then the library's quality report.
 
 Not a DAG file itself: ``population.py``, ``legal_person.py``, ``certificate.py`` and
-``credit.py`` each call :func:`library_dag` once. Tasks call ``catalog_schema.library.scheduled``
+``credit.py`` each call :func:`library_dag` once. Tasks call ``ingest.scheduled``
 and nothing else; a source error that a retry cannot fix fails the task at once.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 from airflow.sdk import DAG, Asset, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from catalog_schema.library import scheduled
 from catalog_schema.types import Library
 from connectors.base import SourceError
+from ingest import scheduled
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "govdx-data",

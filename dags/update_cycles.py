@@ -5,8 +5,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from catalog_schema.library import scheduled
 from dags.pipelines import DEFAULT_ARGS, START
+from ingest import scheduled
 
 
 @task

@@ -15,23 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from catalog_schema.types import DataType
+from catalog_schema.types import CREDIT_CODE_ELEMENTS, ID_ELEMENT, SUBJECT_CODE_ELEMENTS, DataType
 from quality import gb2260, gb2261, gb3304, gb11643, gb32100
 
 # GB 32100-2015 took effect on 2015-10-01; codes assigned before it (the pilot period) may
 # not satisfy its check character although they are legally valid.
 GB32100_EFFECTIVE = "2015-10-01"
 
-ID_ELEMENT = "population.id_number"
-CREDIT_CODE_ELEMENTS = frozenset(
-    {
-        "legal_person.credit_code",
-        "legal_person.institution_credit_code",
-        "legal_person.social_org_credit_code",
-    }
-)
-# Keys that may be either a person's ID number or an organisation's credit code.
-SUBJECT_CODE_ELEMENTS = frozenset({"credit.subject_code", "certificate.holder_code"})
 TRUE_VALUES = frozenset({"1", "true", "TRUE", "True", "是", "Y", "y"})
 FLAG_VALUES = TRUE_VALUES | {"0", "false", "FALSE", "False", "否", "N", "n"}
 

@@ -28,11 +28,12 @@ from api.main import create_app
 from api.settings import ApiSettings
 from authz import security
 from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint, AuditHead
-from catalog_schema import demo, migrate
+from catalog_schema import migrate
 from catalog_schema.database import make_engine
 from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import Keyring
 from catalog_schema.user import service as user_service
+from demo import catalog as demo_catalog
 from tests import factories
 
 POSTGRES_ENV = "GOVDX_TEST_POSTGRES_URL"
@@ -98,7 +99,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     eng = next(engines)
     migrate.upgrade(eng)
     with Session(eng) as session:
-        demo.seed(session)
+        demo_catalog.seed(session)
         session.commit()
     yield eng
     next(engines, None)

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc
 
-from authz import security
 from authz.clients import service as clients_service
 from authz.clients.models import ApiClient
-from authz.roles import Role
 from catalog_schema.department import service as department_service
+from catalog_schema.user import passwords
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 
 # What the test app signs tokens with (tests/conftest.py builds its settings from it).
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -120,7 +120,7 @@ TEST_PASSWORD = "test-password-1"
 
 @lru_cache(maxsize=1)
 def _password_hash() -> str:
-    return security.hash_password(TEST_PASSWORD)  # Argon2 is slow on purpose: hash once per run
+    return passwords.hash_password(TEST_PASSWORD)  # Argon2 is slow on purpose: hash once per run
 
 
 def user(db: Session, username: str, role: str, department: str) -> User:

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import app
-from catalog_schema import demo, exchange
+from catalog_schema import exchange
 from catalog_schema.database import get_engine, get_sessionmaker
-from catalog_schema.library import flows
 from catalog_schema.models import DataElement, Resource, User
+from demo import catalog as demo_catalog
+from ingest import flows
 from tests import factories, sources
 
 runner = CliRunner()
@@ -64,7 +65,7 @@ def test_db_upgrade_then_demo_seed_then_reimport_is_idempotent(fresh_db, tmp_pat
 
     assert upgraded.exit_code == 0, upgraded.output
     assert seeded.exit_code == 0, seeded.output
-    assert "catalog_admin" in seeded.output and demo.DEMO_PASSWORD in seeded.output
+    assert "catalog_admin" in seeded.output and demo_catalog.DEMO_PASSWORD in seeded.output
     assert exported.exit_code == 0
     assert reimported.exit_code == 0, reimported.output
     assert re.search(r"resources\W+0\W+0\W+36\b", reimported.output), reimported.output

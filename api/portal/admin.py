@@ -20,6 +20,7 @@ from api.portal import web
 from api.portal.web import Form, PortalUser, options
 from api.routes import pipelines as pipeline_routes
 from authz import permissions
+from authz.clock import flows as clock_flows
 from authz.clock import service as clock_service
 from authz.permissions import (
     CatalogManage,
@@ -770,7 +771,7 @@ def resolve(
     data, errors = web.parse(DiscrepancyResolution, values)
     if data is not None:
         try:
-            library_service.resolve(db=db, ticket=ticket, data=data, user=user)
+            clock_flows.resolve(db=db, ticket=ticket, data=data, user=user)
         except GovdxError as exc:
             errors = web.failed(db, exc)
             ticket = _ticket(db, user, ticket_id)

@@ -31,7 +31,6 @@ from authz import permissions, security
 from authz.calendar.service import TZ, WorkingCalendar, local_date
 from authz.clock.models import ClockStage
 from authz.permissions import Permission
-from authz.roles import Role
 from authz.types import AccessMode, MaskRule
 from catalog_schema.department import service as department_service
 from catalog_schema.department.schemas import DepartmentRef
@@ -39,6 +38,7 @@ from catalog_schema.errors import Forbidden, GovdxError
 from catalog_schema.types import LabelledEnum
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 from catalog_schema.validation import problems_from
 
 SESSION_COOKIE = "govdx_session"

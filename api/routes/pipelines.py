@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse
 
 from api.deps import CurrentKeyring, CurrentUser, DbSession, Paging, RowId, requires
 from authz import permissions
+from authz.clock import flows as clock_flows
 from authz.permissions import (
     LibraryRead,
     PipelineRead,
@@ -28,9 +29,10 @@ from catalog_schema.library.schemas import (
 from catalog_schema.library.schemas import (
     DiscrepancyResolve as DiscrepancyResolution,
 )
-from catalog_schema.library.settings import PipelineSettings
 from catalog_schema.pagination import Page, page_of
 from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library, QuarantineQueue, QuarantineStatus
+from ingest import quarantine
+from ingest.settings import PipelineSettings
 
 router = APIRouter(tags=["pipelines 数据归集"])
 
@@ -146,7 +148,7 @@ def get_quarantined(
 )
 def resubmit(request: Request, user: CurrentUser, data: Resubmit) -> dict[str, list[dict[str, object]]]:
     # The batches run their own transactions (like a pipeline run), so this route holds none.
-    summaries = library_service.resubmit(
+    summaries = quarantine.resubmit(
         session_factory=request.app.state.sessionmaker,
         data=data,
         sources_file=PipelineSettings().sources_file,
@@ -230,7 +232,7 @@ def resolve_discrepancy(
     data: DiscrepancyResolution,
 ) -> DiscrepancyRead:
     return DiscrepancyRead.of(
-        library_service.resolve(db=db, ticket=ticket, data=data, user=user), keyring=keyring
+        clock_flows.resolve(db=db, ticket=ticket, data=data, user=user), keyring=keyring
     )
 
 

@@ -8,9 +8,13 @@ from rich.console import Console
 from rich.table import Table
 
 from authz.calendar.service import TZ
-from authz.clock import scheduled
+from authz.clock import flows, scheduled
 from catalog_schema.cli import fail
+from catalog_schema.database import session_scope
 from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.library import service as library_service
+from catalog_schema.library.schemas import DiscrepancyResolve
+from catalog_schema.types import DiscrepancyStatus
 
 clock_app = typer.Typer(help="限期反馈时钟 / feedback clock", no_args_is_help=True)
 out = Console()
@@ -78,3 +82,21 @@ def run(
         result = summary[step]
         table.add_row(label, "\n".join(f"{k}: {_cell(v)}" for k, v in result.items()))
     out.print(table)
+
+
+def resolve_ticket(
+    ticket_id: Annotated[int, typer.Argument(help="工单编号 / ticket id")],
+    status: Annotated[DiscrepancyStatus, typer.Option(help="confirmed | corrected | dismissed")],
+    note: Annotated[str, typer.Option(help="处理说明 / why")],
+) -> None:
+    """Confirm, correct or dismiss a discrepancy ticket (`govdx library resolve`); its clock stops."""
+    try:
+        data = DiscrepancyResolve.model_validate({"status": status, "note": note})
+        with session_scope() as db:
+            ticket = library_service.get_discrepancy(db=db, ticket_id=ticket_id, department_id=None)
+            flows.resolve(db=db, ticket=ticket, data=data, user=None)
+    except GovdxError as exc:
+        fail(exc)
+    except ValueError as exc:
+        fail(InvalidInput("处理状态或说明无效", f"invalid resolution: {exc}", code="invalid_input"))
+    out.print(f"工单 {ticket_id} → {status.value}")

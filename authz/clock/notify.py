@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from authz.clock.models import Notification, NotificationReceipt, OutboundMessage
-from authz.roles import Role
 from authz.settings import ClockSettings
 from authz.types import Channel, NotificationKind, OutboundStatus
 from catalog_schema.database import for_writing
 from catalog_schema.errors import NotFound
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 
 # Messages one delivery run sends at most; the rest wait for the next run (every 15 minutes).
 DELIVERY_BATCH = 500

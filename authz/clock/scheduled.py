@@ -33,7 +33,7 @@ from catalog_schema.database import get_sessionmaker, session_scope, utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys.service import get_keyring
-from catalog_schema.library import flows as library_flows
+from catalog_schema.library import sealing
 from catalog_schema.library.models import Discrepancy
 from catalog_schema.types import DiscrepancyStatus, Library
 
@@ -74,7 +74,7 @@ def _start_discrepancy_stage(
     profile: SlaProfile,
 ) -> ClockStage:
     # The stored key is a blind index; the stage's subject shows the masked plaintext key.
-    plaintext = library_flows.open_subject(get_keyring(), subject_key, subject_cipher) or subject_key
+    plaintext = sealing.open_subject(get_keyring(), subject_key, subject_cipher) or subject_key
     return clock_service.start(
         db=db,
         kind=StageKind.discrepancy,

@@ -20,10 +20,10 @@ from authz.calendar.schemas import ArrangementFile
 from authz.calendar.service import WorkingCalendar, end_of_day, local_date, start_of_day
 from authz.clock.models import ClockStage, SlaProfile
 from authz.clock.schemas import SlaProfileUpdate
-from authz.roles import Role
 from authz.types import RUNNING_STATES, StageKind, StageState
 from catalog_schema.errors import Conflict
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 
 DEFAULT_PROFILE = "default"
 

@@ -7,9 +7,9 @@ pair that is not in it (409) and every actor the pair does not name (403).
 import enum
 from dataclasses import dataclass
 
-from authz.roles import Role
 from authz.types import RequestAction, RequestStatus, StageKind
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 
 
 class Actor(enum.StrEnum):

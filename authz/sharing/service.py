@@ -18,7 +18,6 @@ from authz.clock import notify
 from authz.clock import service as clock_service
 from authz.clock.models import ClockStage, SlaProfile
 from authz.permissions import sees_every_department
-from authz.roles import Role
 from authz.settings import ClockSettings
 from authz.sharing import flows
 from authz.sharing.flows import Actor, ClockEffect, Transition
@@ -40,6 +39,7 @@ from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
 from catalog_schema.types import ResourceStatus, ShareType
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 
 
 def _now(now: datetime | None) -> datetime:

@@ -27,7 +27,7 @@ from catalog_schema.database import for_writing
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import PREFIX, SEALED, Keyring, is_sealed, key_id_of
-from catalog_schema.library import flows, subjects
+from catalog_schema.library import sealing, subjects
 from catalog_schema.library.models import Discrepancy, LibraryRecord, QuarantinedRow
 
 # Rows per transaction: short enough not to hold SQLite's write lock for long, large enough to
@@ -73,10 +73,10 @@ def _tickets_context(t: Table) -> Select[Any]:
 
 
 def _ticket_aad(row: Row[Any]) -> str:
-    return flows.ticket_aad(row.subject_key, row.element)
+    return sealing.ticket_aad(row.subject_key, row.element)
 
 
-# Every place the storage contract seals something (catalog_schema.library.flows writes them).
+# Every place the storage contract seals something (the ingest engine writes them).
 PLACES = (
     _Place(
         cast(Table, LibraryRecord.__table__),
@@ -90,7 +90,7 @@ PLACES = (
         cast(Table, QuarantinedRow.__table__),
         _quarantine_context,
         (
-            _Column("raw", lambda r: flows.quarantine_aad(r.source)),
+            _Column("raw", lambda r: sealing.quarantine_aad(r.source)),
             _Column("subject_cipher", lambda r: subjects.cipher_aad(r.subject_key)),
         ),
     ),

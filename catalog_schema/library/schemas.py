@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog_schema.keys.service import Keyring
-from catalog_schema.library import flows
+from catalog_schema.library import sealing
 from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
 from catalog_schema.types import (
     BatchStatus,
@@ -115,8 +115,8 @@ class QuarantinedRowRead(BaseModel):
             source=row.source,
             library=row.library,
             source_row=row.source_row,
-            subject_key=flows.open_subject(keyring, row.subject_key, row.subject_cipher),
-            raw=json.loads(flows.open_raw(keyring, row.raw, source=row.source)),
+            subject_key=sealing.open_subject(keyring, row.subject_key, row.subject_cipher),
+            raw=json.loads(sealing.open_raw(keyring, row.raw, source=row.source)),
             reasons=[Reason(**r) for r in json.loads(row.reasons)],
             queue=row.queue,
             status=row.status,
@@ -177,14 +177,14 @@ class DiscrepancyRead(BaseModel):
             library=ticket.library,
             element=ticket.element.code,
             element_name=ticket.element.name,
-            subject_key=flows.open_subject(keyring, ticket.subject_key, ticket.subject_cipher) or "",
+            subject_key=sealing.open_subject(keyring, ticket.subject_key, ticket.subject_cipher) or "",
             kind=ticket.kind,
             kind_label=ticket.kind.label,
             rule=ticket.rule,
             authoritative_department=ticket.authoritative_department.slug,
-            authoritative_value=flows.open_ticket_value(keyring, ticket.authoritative_value, **where),
+            authoritative_value=sealing.open_ticket_value(keyring, ticket.authoritative_value, **where),
             other_department=ticket.other_department.slug,
-            other_value=flows.open_ticket_value(keyring, ticket.other_value, **where),
+            other_value=sealing.open_ticket_value(keyring, ticket.other_value, **where),
             detected_at=ticket.detected_at,
             batch_id=ticket.batch_id,
             status=ticket.status,

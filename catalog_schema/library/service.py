@@ -1,9 +1,7 @@
 """Reads and administrative writes on batches, quarantine, discrepancy tickets and library records."""
 
 import json
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, or_, select
@@ -12,9 +10,9 @@ from sqlalchemy.orm import Session
 from catalog_schema.database import utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
-from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound
+from catalog_schema.errors import Conflict, Forbidden, NotFound
 from catalog_schema.keys.service import Keyring
-from catalog_schema.library import flows, subjects
+from catalog_schema.library import subjects
 from catalog_schema.library.models import (
     Discrepancy,
     IngestBatch,
@@ -22,7 +20,7 @@ from catalog_schema.library.models import (
     QuarantinedRow,
     ResourceFreshness,
 )
-from catalog_schema.library.schemas import DiscrepancyResolve, Resubmit, SubjectRecord, SubjectValue
+from catalog_schema.library.schemas import DiscrepancyResolve, SubjectRecord, SubjectValue
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.types import (
     BatchStatus,
@@ -32,7 +30,6 @@ from catalog_schema.types import (
     QuarantineStatus,
 )
 from catalog_schema.user.models import User
-from connectors.config import load_sources
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Parts of a stored key per library (connectors' source specs): a certificate is type + number, a
@@ -136,66 +133,6 @@ def get_quarantined(*, db: Session, row_id: int) -> QuarantinedRow:
     return row
 
 
-def _open_rows(db: Session, ids: list[int]) -> list[QuarantinedRow]:
-    rows = list(
-        db.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(ids)).order_by(QuarantinedRow.id))
-    )
-    missing = sorted(set(ids) - {r.id for r in rows})
-    if missing:
-        raise NotFound(
-            f"隔离记录不存在：{', '.join(map(str, missing))}",
-            f"quarantined rows do not exist: {', '.join(map(str, missing))}",
-            code="quarantined_row_not_found",
-        )
-    closed = [r.id for r in rows if r.status is not QuarantineStatus.open]
-    if closed:
-        raise Conflict(
-            f"隔离记录已处理，不能再次提交：{', '.join(map(str, closed))}",
-            f"quarantined rows were already handled: {', '.join(map(str, closed))}",
-            code="quarantined_row_closed",
-        )
-    return rows
-
-
-def resubmit(
-    *, session_factory: Callable[[], Session], data: Resubmit, sources_file: Path, actor: str
-) -> list[flows.BatchSummary]:
-    """Load quarantined rows again with their corrections: one batch per source, each all-or-nothing."""
-    with session_factory() as db:
-        rows = _open_rows(db, data.ids)
-        db.expunge_all()
-    unknown = sorted(set(data.corrections) - set(data.ids))
-    if unknown:
-        raise InvalidInput(
-            f"更正针对的记录不在提交列表中：{', '.join(map(str, unknown))}",
-            f"corrections name rows that are not resubmitted: {', '.join(map(str, unknown))}",
-            code="unknown_row",
-        )
-    declared = load_sources(sources_file)
-    summaries = []
-    for source in sorted({r.source for r in rows}):
-        try:
-            spec = declared.get(source)
-        except KeyError:
-            raise Conflict(
-                f"数据源 {source} 已不在 {sources_file} 中声明，无法重新提交",
-                f"source {source} is no longer declared in {sources_file}",
-                code="source_not_declared",
-            ) from None
-        mine = [r for r in rows if r.source == source]
-        summaries.append(
-            flows.resubmit_rows(
-                spec,
-                mine,
-                {r.id: data.corrections[r.id] for r in mine if r.id in data.corrections},
-                session_factory=session_factory,
-                run_id=f"{flows.RESUBMIT_PREFIX}{actor}",
-                accept_review=data.accept_review,
-            )
-        )
-    return summaries
-
-
 def discard(*, db: Session, row: QuarantinedRow, note: str, user: User | None) -> QuarantinedRow:
     """Close a quarantined row without loading it, saying why."""
     if row.status is not QuarantineStatus.open:
@@ -281,8 +218,15 @@ ALLOWED_RESOLUTIONS = {
 }
 
 
-def resolve(*, db: Session, ticket: Discrepancy, data: DiscrepancyResolve, user: User | None) -> Discrepancy:
-    """Confirm, correct or dismiss a ticket, recording who and why."""
+def resolve(
+    *,
+    db: Session,
+    ticket: Discrepancy,
+    data: DiscrepancyResolve,
+    user: User | None,
+    at: datetime | None = None,
+) -> Discrepancy:
+    """Confirm, correct or dismiss a ticket, recording who, when and why (its clock: authz.clock.flows)."""
     if (
         user is not None
         and user.role.value == "dept_approver"
@@ -300,18 +244,10 @@ def resolve(*, db: Session, ticket: Discrepancy, data: DiscrepancyResolve, user:
             f"ticket {ticket.id} is {ticket.status.value} and cannot become {data.status.value}",
             code="discrepancy_transition_invalid",
         )
-    # The clock lives in authz, the layer above; importing it here keeps the pipelines' import light.
-    from authz.clock import scheduled as clock_scheduled
-
-    answered = ticket.status is DiscrepancyStatus.open
     ticket.status = data.status
     ticket.resolution_note = data.note
     ticket.resolved_by_id = user.id if user else None
-    ticket.resolved_at = utcnow()
-    # Answering an open ticket stops its feedback clock at once (a confirmed one's already stopped).
-    clock_scheduled.close_discrepancy_stage(
-        db=db, ticket=ticket, at=ticket.resolved_at, start_missing=answered
-    )
+    ticket.resolved_at = at or utcnow()
     return ticket
 
 

@@ -11,8 +11,7 @@ import re
 from collections.abc import Sequence
 
 from catalog_schema.keys.service import Keyring
-from catalog_schema.types import Library
-from quality.rules import CREDIT_CODE_ELEMENTS, ID_ELEMENT, SUBJECT_CODE_ELEMENTS
+from catalog_schema.types import CREDIT_CODE_ELEMENTS, ID_ELEMENT, SUBJECT_CODE_ELEMENTS, Library
 
 # How the pipelines join key parts in the plaintext key (sealed in subject_cipher).
 KEY_SEPARATOR = ":"

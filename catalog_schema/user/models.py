@@ -3,9 +3,9 @@
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from authz.roles import Role
 from catalog_schema.database import Base, DepartmentOwnedMixin, TimestampMixin, enum_column
 from catalog_schema.department.models import Department
+from catalog_schema.user.roles import Role
 
 
 class User(DepartmentOwnedMixin, TimestampMixin, Base):

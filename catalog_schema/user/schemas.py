@@ -4,10 +4,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from authz.roles import Role
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.types import DepartmentKey, ShortText, Username
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 from catalog_schema.validation import refuse_explicit_null
 
 Password = Field(min_length=8, max_length=128)

@@ -5,10 +5,10 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from authz import security
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import Conflict, NotFound
 from catalog_schema.pagination import PageParams, paginate
+from catalog_schema.user import passwords
 from catalog_schema.user.models import User
 from catalog_schema.user.schemas import UserCreate, UserUpdate
 
@@ -47,7 +47,7 @@ def create(*, db: Session, data: UserCreate) -> User:
         full_name=data.full_name,
         role=data.role,
         department=dept,
-        password_hash=security.hash_password(data.password),
+        password_hash=passwords.hash_password(data.password),
     )
     db.add(user)
     db.flush()
@@ -63,7 +63,7 @@ def update(*, db: Session, user: User, data: UserUpdate) -> User:
     if data.role is not None:
         user.role = data.role
     if data.password is not None:
-        user.password_hash = security.hash_password(data.password)
+        user.password_hash = passwords.hash_password(data.password)
     if data.is_active is not None:
         user.is_active = data.is_active
     db.flush()
@@ -74,7 +74,7 @@ def authenticate(*, db: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (without saying which part was wrong)."""
     # A name no user can have is not looked up (it may hold bytes the database refuses, e.g. NUL).
     user = get_by_username(db=db, username=username) if USERNAME.fullmatch(username) else None
-    ok = security.verify_password(password, user.password_hash if user else None)
+    ok = passwords.verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         return None
     return user

@@ -2,7 +2,7 @@
 
 import pytest
 
-from catalog_schema.library import flows
+from ingest import flows
 from tests import sources
 
 

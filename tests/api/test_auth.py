@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from catalog_schema import demo
 from catalog_schema.user import service as user_service
 from catalog_schema.user.schemas import UserUpdate
+from demo import catalog as demo_catalog
 from tests.conftest import bearer
 
 
@@ -17,7 +17,7 @@ def _login(client, username, password):
 
 
 def test_demo_user_logs_in_and_reads_who_they_are(client):
-    token = _login(client, "catalog_admin", demo.DEMO_PASSWORD).json()
+    token = _login(client, "catalog_admin", demo_catalog.DEMO_PASSWORD).json()
 
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"})
 
@@ -43,7 +43,7 @@ def test_deactivated_user_cannot_log_in(client, db):
     user_service.update(db=db, user=user, data=UserUpdate(is_active=False))
     db.commit()
 
-    assert _login(client, "requester", demo.DEMO_PASSWORD).status_code == 401
+    assert _login(client, "requester", demo_catalog.DEMO_PASSWORD).status_code == 401
 
 
 def _token_header(headers):

@@ -12,7 +12,7 @@ from authz import security
 from authz.clients import service as clients_service
 from authz.clients.models import ApiClient
 from authz.types import ClientStatus
-from catalog_schema.demo import clients as demo_clients
+from demo import clients as demo_clients
 from tests import factories
 from tests.conftest import TEST_SECRET, bearer
 

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from authz.clock import notify
 from authz.clock.models import NotificationReceipt
-from authz.roles import Role
 from authz.types import NotificationKind
 from catalog_schema.department.models import Department
 from catalog_schema.user import service as user_service
+from catalog_schema.user.roles import Role
 from tests import factories
 
 AT = datetime(2026, 10, 9, 1, 0, tzinfo=UTC)

@@ -4,9 +4,9 @@ from sqlalchemy import select
 
 from catalog_schema.department.models import Department
 from catalog_schema.library.models import QuarantinedRow
-from catalog_schema.library.settings import PipelineSettings
 from catalog_schema.user import service as user_service
 from catalog_schema.user.schemas import UserCreate
+from ingest.settings import PipelineSettings
 from tests import sources
 from tests.conftest import bearer
 

@@ -18,9 +18,9 @@ from authz.sharing import service as sharing_service
 from authz.sharing.models import SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import RequestAction, RequestStatus
-from catalog_schema.demo import DEMO_PASSWORD
 from catalog_schema.resource import service as resource_service
 from catalog_schema.user import service as user_service
+from demo.catalog import DEMO_PASSWORD
 from tests import factories
 from tests.conftest import TEST_SECRET
 

@@ -6,11 +6,11 @@ from html import unescape
 
 from sqlalchemy import func, select
 
-from catalog_schema.demo import DEMO_PASSWORD
 from catalog_schema.element import service as element_service
 from catalog_schema.library.models import IngestBatch, QuarantinedRow
 from catalog_schema.resource.models import Resource
 from catalog_schema.types import QuarantineStatus
+from demo.catalog import DEMO_PASSWORD
 from tests import factories
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -27,14 +27,14 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from authz.roles import Role
 from authz.sharing import service as sharing_service
 from authz.sharing.schemas import RequestCreate
 from catalog_schema.database import make_engine
-from catalog_schema.demo import DEMO_PASSWORD
-from catalog_schema.demo.clients import DEMO_CLIENTS
 from catalog_schema.user import service as user_service
+from catalog_schema.user.roles import Role
 from catalog_schema.user.schemas import UserCreate
+from demo.catalog import DEMO_PASSWORD
+from demo.clients import DEMO_CLIENTS
 from tests import factories
 
 playwright_api = pytest.importorskip("playwright.sync_api")

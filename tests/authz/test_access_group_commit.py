@@ -18,9 +18,9 @@ from authz.audit import service as audit_service
 from authz.audit.models import AccessRecord
 from authz.audit.service import AccessEntry
 from authz.calendar.service import local_date
-from catalog_schema import demo
 from catalog_schema.database import utcnow
 from catalog_schema.keys.service import Keyring
+from demo import catalog as demo_catalog
 from tests import factories
 from tests.conftest import TEST_SECRET
 
@@ -92,7 +92,7 @@ def test_concurrent_calls_on_one_quota_serve_exactly_the_quota_and_log_every_cal
     fresh_engine: Engine, keyring: Keyring
 ) -> None:
     with Session(fresh_engine) as db:
-        demo.seed(db)
+        demo_catalog.seed(db)
         grant = factories.grant(db, daily_quota=QUOTA)
         system, _ = factories.api_client(db)
         keys = []

@@ -18,10 +18,11 @@ from authz.clock.models import ClockStage
 from authz.sharing import service as sharing_service
 from authz.sharing.schemas import RequestCreate
 from authz.types import StageKind, StageState
-from catalog_schema import demo, migrate
+from catalog_schema import migrate
 from catalog_schema.database import get_engine, get_sessionmaker
 from catalog_schema.department.models import Department
 from catalog_schema.user import service as user_service
+from demo import catalog as demo_catalog
 from tests import factories
 
 runner = CliRunner()
@@ -215,7 +216,7 @@ def test_show_of_a_year_out_of_range_exits_2(migrated):
 
 def test_load_recomputes_open_deadlines_and_says_how_many_changed(migrated):
     with Session(get_engine()) as db:
-        demo.seed(db)
+        demo_catalog.seed(db)
         requester = user_service.get_by_username(db=db, username="requester")
         request = sharing_service.submit(
             db=db,

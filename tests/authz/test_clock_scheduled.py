@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from authz.clock import flows as clock_flows
 from authz.clock import notify, scheduled
 from authz.clock.cli import clock_app
 from authz.clock.models import ClockStage, Notification, OutboundMessage
-from authz.roles import Role
 from authz.settings import ClockSettings
 from authz.sharing import service as sharing_service
 from authz.sharing.models import Grant, SharingRequest
@@ -32,18 +32,19 @@ from authz.types import (
     StageKind,
     StageState,
 )
-from catalog_schema import demo, migrate
+from catalog_schema import migrate
 from catalog_schema.database import get_engine, get_sessionmaker
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys.service import get_keyring
-from catalog_schema.library import service as library_service
 from catalog_schema.library import subjects
 from catalog_schema.library.models import Discrepancy, IngestBatch
 from catalog_schema.library.schemas import DiscrepancyResolve
 from catalog_schema.pagination import PageParams
 from catalog_schema.types import BatchStatus, DiscrepancyKind, DiscrepancyStatus, Library
 from catalog_schema.user import service as user_service
+from catalog_schema.user.roles import Role
+from demo import catalog as demo_catalog
 from tests import factories
 from tests.authz.test_notify import free_port, local_smtp, local_webhook
 
@@ -314,7 +315,7 @@ def test_resolving_a_ticket_closes_its_stage_at_once(db):
     ticket = _ticket(db, detected_at=datetime.now(UTC) - timedelta(hours=1))
     scheduled.sync_discrepancies(db=db, now=datetime.now(UTC), settings=NO_CHANNELS)
 
-    library_service.resolve(
+    clock_flows.resolve(
         db=db, ticket=ticket, data=DiscrepancyResolve(status="corrected", note="已按户籍更正"), user=None
     )
 
@@ -325,7 +326,7 @@ def test_resolving_a_ticket_closes_its_stage_at_once(db):
 def test_resolving_a_ticket_the_clock_had_not_picked_up_still_measures_it(db):
     ticket = _ticket(db, detected_at=datetime.now(UTC) - timedelta(minutes=5))
 
-    library_service.resolve(
+    clock_flows.resolve(
         db=db, ticket=ticket, data=DiscrepancyResolve(status="dismissed", note="人社数据有误"), user=None
     )
 
@@ -410,7 +411,7 @@ def test_resolving_a_ticket_the_clock_started_meanwhile_closes_that_stage(db, se
 
     monkeypatch.setattr(scheduled, "_stage_of", read_then_race)
 
-    library_service.resolve(
+    clock_flows.resolve(
         db=db, ticket=ticket, data=DiscrepancyResolve(status="corrected", note="已按户籍更正"), user=None
     )
 
@@ -503,7 +504,7 @@ def clock_db(tmp_path, monkeypatch):
     get_sessionmaker.cache_clear()
     migrate.upgrade(get_engine())
     with get_sessionmaker()() as session:
-        demo.seed(session)
+        demo_catalog.seed(session)
         requester = user_service.get_by_username(db=session, username="requester")
         assert requester is not None
         sharing_service.submit(

@@ -21,22 +21,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from api.cli import app
-from catalog_schema import demo as demo_catalog
 from catalog_schema import migrate
 from catalog_schema.certificate import service as certificate_service
 from catalog_schema.certificate import signing
 from catalog_schema.certificate.models import IssuerKey
 from catalog_schema.certificate.schemas import Verdict
 from catalog_schema.database import get_engine, get_sessionmaker, utcnow
-from catalog_schema.demo import sources as demo_sources
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import Conflict, GovdxError, InvalidInput, NotFound
 from catalog_schema.keys.service import Keyring
-from catalog_schema.library import flows, subjects
+from catalog_schema.library import subjects
 from catalog_schema.library.models import LibraryRecord
 from connectors import open_connector
 from connectors.base import ROW_COLUMN, Window
 from connectors.config import load_sources
+from demo import catalog as demo_catalog
+from demo import sources as demo_sources
+from ingest import flows
 from quality import rules
 from tests import factories
 

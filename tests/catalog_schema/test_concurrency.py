@@ -8,7 +8,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
-from catalog_schema import demo
 from catalog_schema.database import for_writing
 from catalog_schema.element import service as element_service
 from catalog_schema.element.models import DataElement, OwnershipTransfer
@@ -18,6 +17,7 @@ from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import ResourceCreate
 from catalog_schema.user import service as user_service
+from demo import catalog as demo_catalog
 from tests import factories
 from tests.conftest import bearer
 
@@ -95,7 +95,7 @@ def test_logging_in_does_not_wait_for_a_writer(engine, settings):
         for_writing(writer)  # holds SQLite's write lock (PostgreSQL: just an open transaction)
         started = time.monotonic()
         response = client.post(
-            "/api/v1/auth/token", data={"username": "auditor", "password": demo.DEMO_PASSWORD}
+            "/api/v1/auth/token", data={"username": "auditor", "password": demo_catalog.DEMO_PASSWORD}
         )
         waited = time.monotonic() - started
         writer.rollback()

@@ -14,17 +14,18 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog_schema.demo import sources as demo_sources
-from catalog_schema.demo import weijian_api
 from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import SEALED, CannotDecrypt, KeyringMissing, is_sealed
 from catalog_schema.keys.settings import KeySettings
-from catalog_schema.library import flows, subjects
+from catalog_schema.library import sealing, subjects
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
-from catalog_schema.library.settings import DEMO_SOURCES_FILE
 from catalog_schema.types import Library
 from connectors.config import load_sources
+from demo import health_api
+from demo import sources as demo_sources
+from ingest import flows
+from ingest.settings import DEMO_SOURCES_FILE
 from tests import sources
 
 _GENERATED = tempfile.TemporaryDirectory(prefix="govdx-demo-encryption-")
@@ -42,7 +43,7 @@ def _people() -> list[tuple[str, str, str | None, str | None]]:
 @pytest.fixture(scope="module")
 def stored_text(engine: Engine) -> dict[str, str]:
     """Every demo source loaded; each scanned table's rows as stored, one text per table, rolled back."""
-    server, base_url = weijian_api.serve(DEMO_DIR / "weijian" / "vital_records.json")
+    server, base_url = health_api.serve(DEMO_DIR / "weijian" / "vital_records.json")
     texts = {}
     with pytest.MonkeyPatch.context() as patch, engine.connect() as conn:
         for name, value in demo_sources.demo_connection_env(DEMO_DIR, base_url).items():
@@ -180,7 +181,7 @@ def test_sealed_values_passed_off_as_a_sealed_key_fail_to_open(session_factory, 
     sealed_values = json.loads(record.values)["~sealed"]  # address, phone… bound to the same stored key
 
     with pytest.raises(CannotDecrypt) as raised:
-        flows.open_subject(keyring, record.subject_key, sealed_values)
+        sealing.open_subject(keyring, record.subject_key, sealed_values)
 
     assert raised.value.code == "ciphertext_invalid"
 

@@ -6,11 +6,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from catalog_schema import demo, exchange
+from catalog_schema import exchange
 from catalog_schema.errors import InvalidInput, PayloadTooLarge
 from catalog_schema.models import DataElement, Department, ElementSource, Resource, ResourceVersion
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.schemas import ResourceUpdate
+from demo import catalog as demo_catalog
 from tests import factories
 
 
@@ -28,7 +29,7 @@ def _document(**sections):
 def test_reimporting_the_demo_catalog_changes_nothing(db):
     before = _counts(db)
 
-    report = exchange.import_catalog(db, exchange.read_file(demo.CATALOG_FILE))
+    report = exchange.import_catalog(db, exchange.read_file(demo_catalog.CATALOG_FILE))
 
     assert all(c["created"] == c["updated"] == 0 for c in report.counts.values())
     assert report.total("resources") >= 20

@@ -9,15 +9,16 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import app
-from catalog_schema import demo, migrate
+from catalog_schema import migrate
 from catalog_schema.database import get_engine, get_sessionmaker, make_engine
 from catalog_schema.keys import rotation
 from catalog_schema.keys import service as keys_service
-from catalog_schema.library import flows
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, LibraryRecord, QuarantinedRow
 from catalog_schema.library.schemas import DiscrepancyRead, QuarantinedRowRead
 from catalog_schema.types import Library
+from demo import catalog as demo_catalog
+from ingest import flows
 from tests import sources
 
 runner = CliRunner()
@@ -222,7 +223,7 @@ def cli_database(tmp_path, monkeypatch, keyring_path):
     engine = make_engine(url)
     migrate.upgrade(engine)
     with Session(engine) as db:
-        demo.seed(db)
+        demo_catalog.seed(db)
         db.commit()
     monkeypatch.setenv("GOVDX_DATABASE_URL", url)
     get_engine.cache_clear()

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from catalog_schema.library.settings import DEMO_SOURCES_FILE
 from catalog_schema.types import Library
 from connectors.config import load_sources
+from ingest.settings import DEMO_SOURCES_FILE
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from catalog_schema.library.settings import DEMO_SOURCES_FILE
 from connectors.config import load_sources
+from ingest.settings import DEMO_SOURCES_FILE
 
 GOVDX = [sys.executable, "-m", "api.cli"]
 

@@ -16,16 +16,18 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog_schema.demo import sources as demo_sources
-from catalog_schema.demo import weijian_api
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
-from catalog_schema.library import flows, subjects
 from catalog_schema.library import service as library_service
+from catalog_schema.library import subjects
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
-from catalog_schema.library.settings import DEMO_SOURCES_FILE
 from catalog_schema.types import BatchStatus, QuarantineQueue
 from connectors.config import load_sources
+from demo import health_api
+from demo import sources as demo_sources
+from ingest import flows
+from ingest.batch import BatchSummary
+from ingest.settings import DEMO_SOURCES_FILE
 
 SIZES = {"people": 400, "orgs": 120}
 
@@ -44,9 +46,9 @@ def demo_dir() -> Path:
 @pytest.fixture(scope="module")
 def loaded(
     engine: Engine, demo_dir: Path, monkeypatch_module: pytest.MonkeyPatch
-) -> Iterator[tuple[sessionmaker[Session], dict[str, flows.BatchSummary]]]:
+) -> Iterator[tuple[sessionmaker[Session], dict[str, BatchSummary]]]:
     """All demo sources loaded in declaration order, in a transaction rolled back afterwards."""
-    server, base_url = weijian_api.serve(demo_dir / "weijian" / "vital_records.json")
+    server, base_url = health_api.serve(demo_dir / "weijian" / "vital_records.json")
     for name, value in demo_sources.demo_connection_env(demo_dir, base_url).items():
         monkeypatch_module.setenv(name, value)
     with engine.connect() as conn:
@@ -89,7 +91,7 @@ def test_every_demo_source_loads_and_reconciles(loaded: tuple[sessionmaker[Sessi
     ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}",
 )
 def test_fault_is_quarantined_with_its_rule(
-    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], fault: dict[str, Any]
+    loaded: tuple[sessionmaker[Session], dict[str, BatchSummary]], fault: dict[str, Any]
 ) -> None:
     factory, summaries = loaded
     queue_name, rule = fault["expected"].split(":")
@@ -109,7 +111,7 @@ def test_fault_is_quarantined_with_its_rule(
     "fault", _faults("discrepancy:"), ids=lambda f: f"{f['source']}-{f['fault']}-{f['row']}"
 )
 def test_fault_opens_a_discrepancy_ticket(
-    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], fault: dict[str, Any]
+    loaded: tuple[sessionmaker[Session], dict[str, BatchSummary]], fault: dict[str, Any]
 ) -> None:
     factory, _ = loaded
     element = fault["expected"].split(":", 1)[1]
@@ -127,7 +129,7 @@ def test_fault_opens_a_discrepancy_ticket(
 
 
 def test_quarantined_rows_are_not_in_the_library(
-    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]],
+    loaded: tuple[sessionmaker[Session], dict[str, BatchSummary]],
 ) -> None:
     factory, _ = loaded
     with factory() as db:
@@ -144,7 +146,7 @@ def test_quarantined_rows_are_not_in_the_library(
 
 
 def test_reloading_unchanged_sources_changes_nothing(
-    loaded: tuple[sessionmaker[Session], dict[str, flows.BatchSummary]], demo_dir: Path
+    loaded: tuple[sessionmaker[Session], dict[str, BatchSummary]], demo_dir: Path
 ) -> None:
     factory, _ = loaded
     with factory() as db:

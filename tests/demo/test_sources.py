@@ -30,8 +30,8 @@ from stdnum.cn import ric, uscc
 from typer.testing import CliRunner
 
 from api.cli import app
-from catalog_schema.demo import sources, weijian_api
 from connectors.config import SourceSpec, load_sources
+from demo import health_api, sources
 
 PEOPLE, ORGS, SEED = 400, 120, 11
 CATALOG_FILE = sources.SOURCES_FILE.with_name("catalog.yaml")
@@ -646,8 +646,8 @@ def test_broken_variants_are_not_declared_sources() -> None:
 def weijian(demo: Demo) -> Iterator[Served]:
     out, _ = demo
     records_path = out / sources.WEIJIAN_RECORDS
-    server, base = weijian_api.serve(records_path)
-    yield base + weijian_api.RECORDS_PATH, weijian_api.load_records(records_path)
+    server, base = health_api.serve(records_path)
+    yield base + health_api.RECORDS_PATH, health_api.load_records(records_path)
     server.shutdown()
 
 
@@ -698,12 +698,12 @@ def test_weijian_api_answers_404_for_other_paths(weijian: Served) -> None:
 
 def test_weijian_api_stops_on_shutdown(demo: Demo) -> None:
     out, _ = demo
-    server, base = weijian_api.serve(out / sources.WEIJIAN_RECORDS)
+    server, base = health_api.serve(out / sources.WEIJIAN_RECORDS)
 
     server.shutdown()
 
     with pytest.raises(httpx.ConnectError):
-        httpx.get(base + weijian_api.RECORDS_PATH)
+        httpx.get(base + health_api.RECORDS_PATH)
 
 
 # ----------------------------------------------------------------------------- MariaDB and PostgreSQL

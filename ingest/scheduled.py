@@ -15,12 +15,14 @@ from sqlalchemy import func, select
 from catalog_schema.database import for_writing, get_sessionmaker, utcnow
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
-from catalog_schema.library import flows
+from catalog_schema.library import sealing
 from catalog_schema.library.models import IngestBatch, LibraryRecord, ResourceFreshness
-from catalog_schema.library.settings import PipelineSettings
 from catalog_schema.resource.models import Resource, ResourceItem
 from catalog_schema.types import BatchStatus, Library, ResourceStatus, UpdateCycle
 from connectors.config import SourceSpec, load_sources
+from ingest import flows
+from ingest.batch import RESUBMIT_PREFIX
+from ingest.settings import PipelineSettings
 
 # How long each 更新周期 may go without new data before it counts as missed.
 CYCLE_PERIODS: dict[UpdateCycle, timedelta | None] = {
@@ -76,7 +78,7 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
     # suite checks plaintext (ID number checksums…), opened in memory only.
     subjects: dict[str, dict[str, Any]] = {}
     for subject_key, subject_cipher, values in found:
-        subject = flows.open_subject(keyring, subject_key, subject_cipher) or subject_key
+        subject = sealing.open_subject(keyring, subject_key, subject_cipher) or subject_key
         subjects.setdefault(subject, {}).update(keyring.unseal(json.loads(values), aad=subject_key))
     frame = pd.DataFrame.from_dict(subjects, orient="index").astype("string")
     key = _key_element(library)
@@ -142,7 +144,7 @@ def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
                         # New data arrived: a skipped unchanged file or a resubmission is not an update.
                         IngestBatch.status == BatchStatus.succeeded,
                         IngestBatch.rows_read > 0,
-                        IngestBatch.run_id.not_like(f"{flows.RESUBMIT_PREFIX}%"),
+                        IngestBatch.run_id.not_like(f"{RESUBMIT_PREFIX}%"),
                     )
                 )
             period = CYCLE_PERIODS[resource.update_cycle]

@@ -5,7 +5,7 @@
 has no records; ``since`` keeps the records whose ``gxsj`` (更新时间, ``YYYY-MM-DD HH:MM:SS``)
 is later than it, as the real 全民健康信息平台 interface filters by update time.
 
-Run it beside the demo: ``python -m catalog_schema.demo.weijian_api var/sources/weijian/vital_records.json``.
+Run it beside the demo: ``python -m demo.health_api var/sources/weijian/vital_records.json``.
 """
 
 import argparse

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from authz.clock.models import ClockStage
 from authz.sharing.models import SharingRequest
 from authz.types import RequestStatus, StageState
-from catalog_schema.demo import requests as demo_requests
+from demo import requests as demo_requests
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # Friday afternoon in Beijing
 

@@ -1,450 +1,56 @@
-"""Ingest one department source into its base library: read, check, load or quarantine, cross-check.
-
-A batch runs in two transactions. The first records the batch as running (so a killed process
-leaves a trace). The second does all the loading and commits only when the batch reconciles:
-rows read = inserted + updated + unchanged + quarantined. A process killed in between leaves
-the library exactly as it was; the next run marks the stale batch abandoned and loads again.
+"""The loader of one batch, chunk by chunk, inside the load's transaction (``ingest.flows``).
 
 Per chunk, everything is column-wise: rules give masks (``quality.rules``), change detection
 compares digests of canonical JSON, and lookups go to the database by key in slices.
-
-Everything is written as the storage contract says (``catalog_schema.keys``,
-``catalog_schema.library.subjects``): a subject key only as its blind index and sealed in
-``subject_cipher``; the values of sensitive elements sealed under ``"~sealed"``; ``row_hash`` a
-keyed digest; quarantined raw rows and the values on discrepancy tickets sealed when they can
-carry personal data. Plaintext lives only in this process's memory, per chunk.
 """
 
 import functools
 import json
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-import catalog_schema.models  # noqa: F401 - every mapper configured, whoever imports the flow first
-from catalog_schema.database import for_writing, utcnow
-from catalog_schema.department.models import Department
+from catalog_schema.database import utcnow
 from catalog_schema.element.models import DataElement, ElementSource
-from catalog_schema.errors import GovdxError, InvalidInput
-from catalog_schema.keys import service as keys_service
-from catalog_schema.keys.service import SEALED, Keyring, is_sealed
+from catalog_schema.keys.service import SEALED, Keyring
 from catalog_schema.library import subjects
-from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
+from catalog_schema.library.models import Discrepancy, LibraryRecord, QuarantinedRow
+from catalog_schema.library.sealing import (
+    SEALED_SENSITIVITY,
+    open_raw,
+    open_ticket_value,
+    quarantine_aad,
+    ticket_aad,
+)
 from catalog_schema.library.subjects import KEY_SEPARATOR, MAX_KEY_LENGTH
 from catalog_schema.types import (
-    BatchStatus,
-    DataType,
     DiscrepancyKind,
     DiscrepancyStatus,
     QuarantineQueue,
-    Sensitivity,
     SourceRole,
 )
-from connectors import open_connector
-from connectors.base import ROW_COLUMN, RejectedRecord, Window
+from connectors.base import ROW_COLUMN, RejectedRecord
 from connectors.config import SourceSpec
+from ingest.batch import BatchSummary
+from ingest.registry import Registry
 from quality import crosscheck, rules
 
 SessionFactory = Callable[[], Session]
 T = TypeVar("T")
-Progress = Callable[["BatchSummary"], None]
 
 # Keys per IN (...) lookup: below SQLite's variable limit, large enough to amortise round trips.
 LOOKUP_SLICE = 5000
-RESUBMIT_PREFIX = "resubmit:"
-# Elements encrypted at rest (DESIGN "Data access and audit").
-SEALED_SENSITIVITY = frozenset({Sensitivity.sensitive, Sensitivity.highly_sensitive})
 # Elements whose values can be a citizen's ID number whatever their grading (a credit subject,
 # a certificate holder): a quarantined raw row carrying one is sealed too.
 _ID_BEARING = frozenset({rules.ID_ELEMENT, *rules.SUBJECT_CODE_ELEMENTS})
-
-
-def quarantine_aad(source: str) -> str:
-    """What a quarantined row's sealed raw text is bound to."""
-    return f"quarantine:{source}"
-
-
-def ticket_aad(subject_key: str, element: str) -> str:
-    """What a discrepancy ticket's sealed values are bound to: the stored key and the element."""
-    return f"{subject_key}|{element}"
-
-
-def open_raw(keyring: Keyring, raw: str, *, source: str) -> str:
-    """A quarantined row's raw JSON text, unsealed when it was sealed."""
-    return keyring.decrypt(raw, aad=quarantine_aad(source)) if is_sealed(raw) else raw
-
-
-def open_subject(keyring: Keyring, subject_key: str | None, subject_cipher: str | None) -> str | None:
-    """The plaintext subject key of a stored row (the stored key when no cipher was kept)."""
-    if subject_key is None or subject_cipher is None:
-        return subject_key
-    return keyring.decrypt(subject_cipher, aad=subjects.cipher_aad(subject_key))
-
-
-def open_ticket_value(keyring: Keyring, value: str | None, *, subject_key: str, element: str) -> str | None:
-    """A discrepancy ticket's value, unsealed when it was sealed."""
-    if value is None or not is_sealed(value):
-        return value
-    return keyring.decrypt(value, aad=ticket_aad(subject_key, element))
-
-
-class ReconciliationError(GovdxError):
-    """A batch's counts do not add up; it is rolled back rather than half-trusted."""
-
-    status = 500
-    code = "batch_not_reconciled"
-
-
-class SourceConfigError(InvalidInput):
-    code = "source_config_invalid"
-
-
-@dataclass
-class BatchSummary:
-    """What a batch did, as the CLI, the DAG logs and the API report it."""
-
-    batch_id: int
-    source: str
-    status: BatchStatus = BatchStatus.running
-    rows_read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    held_for_review: int = 0
-    discrepancies: int = 0
-    seconds: float = 0.0
-
-    @property
-    def loaded(self) -> int:
-        return self.inserted + self.updated + self.unchanged
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "batch_id": self.batch_id,
-            "source": self.source,
-            "status": self.status.value,
-            "rows_read": self.rows_read,
-            "loaded": self.loaded,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "held_for_review": self.held_for_review,
-            "discrepancies": self.discrepancies,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass(frozen=True)
-class Registry:
-    """What the catalog says about one source's elements, read once per batch."""
-
-    department_id: int
-    types: dict[str, DataType]
-    element_ids: dict[str, int]
-    owners: dict[str, int]  # element code -> authoritative department id
-    sensitivity: dict[str, Sensitivity]
-
-    def sealed(self, codes: Iterable[str]) -> list[str]:
-        """Those of ``codes`` that are encrypted at rest."""
-        return sorted(c for c in codes if self.sensitivity.get(c) in SEALED_SENSITIVITY)
-
-    def authoritative(self, spec: SourceSpec) -> list[str]:
-        """Non-key elements this source is the authoritative source of: what it writes."""
-        return sorted(
-            e for e in spec.elements if self.owners.get(e) == self.department_id and e not in spec.key
-        )
-
-    def verified(self, spec: SourceSpec) -> list[str]:
-        """Non-key elements this source only verifies."""
-        return sorted(
-            e
-            for e in spec.elements
-            if self.owners.get(e) not in (None, self.department_id) and e not in spec.key
-        )
-
-
-def registry_for(db: Session, spec: SourceSpec) -> Registry:
-    """Check ``spec`` against the catalog and read what the loader needs; refuse what cannot load."""
-    department = db.scalar(select(Department).where(Department.slug == spec.department))
-    if department is None:
-        raise SourceConfigError(
-            f"数据源 {spec.name} 的提供部门 {spec.department} 未登记",
-            f"source {spec.name}: department {spec.department} is not registered",
-        )
-    elements = db.scalars(select(DataElement).where(DataElement.code.in_(spec.elements))).all()
-    by_code = {e.code: e for e in elements}
-    problems = [code for code in spec.elements if code not in by_code]
-    wrong_library = [e.code for e in elements if e.library != spec.library]
-    if problems or wrong_library:
-        raise SourceConfigError(
-            f"数据源 {spec.name} 引用了未登记或不属于 {spec.library.label} 的数据元："
-            f"{', '.join(problems + wrong_library)}",
-            f"source {spec.name} maps elements that are unregistered or not in the {spec.library.value} "
-            f"library: {', '.join(problems + wrong_library)}",
-        )
-    owners = {}
-    for element in elements:
-        source = element.authoritative_source
-        if source is not None:
-            owners[element.code] = source.department_id
-    registry = Registry(
-        department_id=department.id,
-        types={e.code: e.data_type for e in elements},
-        element_ids={e.code: e.id for e in elements},
-        owners=owners,
-        sensitivity={e.code: e.sensitivity for e in elements},
-    )
-    if not registry.authoritative(spec):
-        raise SourceConfigError(
-            f"{department.name} 不是数据源 {spec.name} 任何数据元的权威源，不能写入基础库（一数一源）",
-            f"{spec.department} is not the authoritative source of any element of {spec.name}; "
-            "only an authoritative source writes into a base library",
-        )
-    return registry
-
-
-def ingest(
-    spec: SourceSpec,
-    *,
-    session_factory: SessionFactory,
-    sources_dir: Path,
-    run_id: str,
-    force: bool = False,
-    progress: Progress | None = None,
-) -> BatchSummary:
-    """Load ``spec``'s new and changed rows into its library; skip a file whose content is unchanged."""
-    keyring = keys_service.get_keyring()  # before anything is recorded: no keyring, no batch
-    with session_factory() as db:
-        registry = registry_for(db, spec)
-    connector = open_connector(spec, sources_dir=sources_dir)
-    batch_id, previous = _open_batch(session_factory, spec, registry, run_id)
-    try:
-        fingerprint = connector.fingerprint()
-        if not force and fingerprint is not None and previous is not None and previous[1] == fingerprint:
-            return _skip(session_factory, batch_id, spec, fingerprint)
-        since = previous[0] if previous is not None and not force else None
-        return _load(
-            spec,
-            registry,
-            keyring,
-            session_factory,
-            batch_id,
-            connector.read(Window(since)),
-            rejected=lambda: connector.stats.rejected,
-            watermark=lambda: (since, connector.stats.high_water or since, fingerprint),
-            progress=progress,
-        )
-    except BaseException as exc:
-        _fail(session_factory, batch_id, exc)
-        raise
-
-
-def resubmit_rows(
-    spec: SourceSpec,
-    rows: Sequence[QuarantinedRow],
-    corrections: dict[int, dict[str, str | None]],
-    *,
-    session_factory: SessionFactory,
-    run_id: str,
-    accept_review: bool,
-) -> BatchSummary:
-    """Load quarantined rows again, with corrected values, as a batch of their own."""
-    keyring = keys_service.get_keyring()
-    with session_factory() as db:
-        registry = registry_for(db, spec)
-    columns = list(spec.columns)
-    records = []
-    for row in rows:
-        raw = json.loads(open_raw(keyring, row.raw, source=row.source))
-        values = {c: raw.get(c) for c in columns}
-        values.update(corrections.get(row.id, {}))
-        unknown = set(values) - set(columns)
-        if unknown:
-            raise InvalidInput(
-                f"更正了数据源 {spec.name} 没有的列：{', '.join(sorted(unknown))}",
-                f"corrections name columns {spec.name} does not have: {', '.join(sorted(unknown))}",
-                code="unknown_column",
-            )
-        values[ROW_COLUMN] = row.source_row
-        records.append(values)
-    schema = pa.schema([*(pa.field(c, pa.string()) for c in columns), pa.field(ROW_COLUMN, pa.int64())])
-    chunk = pa.RecordBatch.from_pylist(records, schema=schema)
-    batch_id, _ = _open_batch(session_factory, spec, registry, run_id)
-    try:
-        return _load(
-            spec,
-            registry,
-            keyring,
-            session_factory,
-            batch_id,
-            iter([chunk]),
-            rejected=list,
-            watermark=lambda: (None, None, None),
-            progress=None,
-            accept_review=accept_review,
-            resubmitted=[r.id for r in rows],
-        )
-    except BaseException as exc:
-        _fail(session_factory, batch_id, exc)
-        raise
-
-
-def _open_batch(
-    session_factory: SessionFactory, spec: SourceSpec, registry: Registry, run_id: str
-) -> tuple[int, tuple[str | None, str | None] | None]:
-    """Record a running batch; return its id and the last good batch's (watermark, fingerprint)."""
-    with session_factory() as db:
-        for_writing(db)
-        last = db.execute(
-            select(IngestBatch.watermark_to, IngestBatch.fingerprint)
-            .where(
-                IngestBatch.source == spec.name,
-                IngestBatch.status == BatchStatus.succeeded,
-                # Resubmissions carry no watermark or fingerprint of the source itself.
-                IngestBatch.run_id.not_like(f"{RESUBMIT_PREFIX}%"),
-            )
-            .order_by(IngestBatch.id.desc())
-            .limit(1)
-        ).first()
-        batch = IngestBatch(
-            source=spec.name,
-            title=spec.title,
-            library=spec.library,
-            department_id=registry.department_id,
-            run_id=run_id[:250],
-            status=BatchStatus.running,
-            started_at=utcnow(),
-        )
-        db.add(batch)
-        db.commit()
-        return batch.id, (None if last is None else (last[0], last[1]))
-
-
-def _skip(session_factory: SessionFactory, batch_id: int, spec: SourceSpec, fingerprint: str) -> BatchSummary:
-    with session_factory() as db:
-        for_writing(db)
-        batch = db.get_one(IngestBatch, batch_id)
-        batch.status = BatchStatus.skipped
-        batch.fingerprint = fingerprint
-        batch.finished_at = utcnow()
-        db.commit()
-    return BatchSummary(batch_id=batch_id, source=spec.name, status=BatchStatus.skipped)
-
-
-def _fail(session_factory: SessionFactory, batch_id: int, exc: BaseException) -> None:
-    with session_factory() as db:
-        for_writing(db)
-        batch = db.get_one(IngestBatch, batch_id)
-        batch.status = BatchStatus.failed
-        batch.finished_at = utcnow()
-        batch.error_code = (getattr(exc, "code", None) or type(exc).__name__)[:64]
-        batch.error = (
-            f"{exc.message} / {exc.message_en}"
-            if isinstance(exc, GovdxError)
-            else f"{type(exc).__name__}: {exc}"
-        )
-        db.commit()
-
-
-def _load(
-    spec: SourceSpec,
-    registry: Registry,
-    keyring: Keyring,
-    session_factory: SessionFactory,
-    batch_id: int,
-    chunks: Iterator[pa.RecordBatch],
-    *,
-    rejected: Callable[[], list[RejectedRecord]],
-    watermark: Callable[[], tuple[str | None, str | None, str | None]],
-    progress: Progress | None,
-    accept_review: bool = False,
-    resubmitted: list[int] | None = None,
-) -> BatchSummary:
-    started = time.perf_counter()
-    with session_factory() as db:
-        for_writing(db)
-        _lock_source(db, spec.name, batch_id)
-        loader = _Loader(db, spec, registry, keyring, batch_id, accept_review=accept_review)
-        for chunk in chunks:
-            loader.load(chunk)
-            loader.summary.seconds = time.perf_counter() - started
-            if progress is not None:
-                progress(loader.summary)
-        loader.quarantine_unparsed(rejected())
-        loader.close()
-        since, high_water, fingerprint = watermark()
-        summary = loader.summary
-        summary.status = BatchStatus.succeeded
-        summary.seconds = time.perf_counter() - started
-        _finish(db, summary, since=since, high_water=high_water, fingerprint=fingerprint)
-        if resubmitted:
-            # A row that failed again exactly as before keeps its open entry; the others are done.
-            db.execute(
-                update(QuarantinedRow)
-                .where(QuarantinedRow.id.in_(resubmitted), QuarantinedRow.id.not_in(loader.kept_open))
-                .values(status="resubmitted", resubmitted_batch_id=batch_id, resolved_at=utcnow())
-            )
-        db.commit()
-    return summary
-
-
-def _lock_source(db: Session, source: str, batch_id: int) -> None:
-    """One loader per source at a time; SQLite's BEGIN IMMEDIATE already serialises writers."""
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"ingest:{source}"}
-        )
-    # Anything still 'running' for this source died with its process: we hold the source now.
-    db.execute(
-        update(IngestBatch)
-        .where(IngestBatch.source == source, IngestBatch.status == BatchStatus.running)
-        .where(IngestBatch.id != batch_id)
-        .values(
-            status=BatchStatus.abandoned,
-            finished_at=utcnow(),
-            error="进程中断，未提交 / process died mid-load",
-        )
-    )
-
-
-def _finish(
-    db: Session, summary: BatchSummary, *, since: str | None, high_water: str | None, fingerprint: str | None
-) -> None:
-    if summary.rows_read != summary.loaded + summary.quarantined:
-        raise ReconciliationError(
-            f"批次 {summary.batch_id} 对账不平：读取 {summary.rows_read} 行，"
-            f"入库 {summary.loaded} 行 + 隔离 {summary.quarantined} 行",
-            f"batch {summary.batch_id} does not reconcile: read {summary.rows_read}, "
-            f"loaded {summary.loaded} + quarantined {summary.quarantined}",
-        )
-    batch = db.get_one(IngestBatch, summary.batch_id)
-    batch.status = BatchStatus.succeeded
-    batch.finished_at = utcnow()
-    for name in (
-        "rows_read",
-        "inserted",
-        "updated",
-        "unchanged",
-        "quarantined",
-        "held_for_review",
-        "discrepancies",
-    ):
-        setattr(batch, name, getattr(summary, name))
-    batch.watermark_from = since
-    batch.watermark_to = high_water
-    batch.fingerprint = fingerprint
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -472,7 +78,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     conn.exec_driver_sql(sql, params)
 
 
-def _slices(values: Sequence[T]) -> Iterator[Sequence[T]]:
+def slices(values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), LOOKUP_SLICE):
         yield values[start : start + LOOKUP_SLICE]
 
@@ -490,7 +96,7 @@ def canonical_json(frame: pd.DataFrame) -> list[str]:
 
 
 @dataclass
-class _Loader:
+class Loader:
     db: Session
     spec: SourceSpec
     registry: Registry
@@ -600,7 +206,7 @@ class _Loader:
         first = positions[~within]
         first_keys = stored[first].tolist()
         earlier: set[str] = set()
-        for part in _slices(first_keys):
+        for part in slices(first_keys):
             earlier.update(
                 self.conn.execute(
                     select(self.seen.c.subject_key).where(self.seen.c.subject_key.in_(part))
@@ -677,7 +283,7 @@ class _Loader:
         q = QuarantinedRow.__table__.c
         known: dict[tuple[int, str], int] = {}
         rows = [e["source_row"] for e in entries]
-        for part in _slices(rows):
+        for part in slices(rows):
             known.update(
                 # Sealed raw text differs on every write (fresh nonce): compare what it says.
                 ((r.source_row, open_raw(self.keyring, r.raw, source=self.spec.name)), r.id)
@@ -737,7 +343,7 @@ class _Loader:
     def _current(self, department_id: int, keys: Sequence[str], *columns: Any) -> list[Any]:
         r = self.records.c
         found: list[Any] = []
-        for part in _slices(keys):
+        for part in slices(keys):
             found.extend(
                 self.conn.execute(
                     select(r.subject_key, *columns).where(
@@ -806,7 +412,7 @@ class _Loader:
         ]
         if closing:
             r = self.records.c
-            for part in _slices(closing):
+            for part in slices(closing):
                 self.conn.execute(update(self.records).where(r.id.in_(part)).values(valid_to=self.now))
         bulk_insert(self.conn, self.records, fresh)
         self.summary.updated += len(closing)
@@ -972,7 +578,7 @@ class _Loader:
         tickets_table = cast(Table, Discrepancy.__table__)
         d = tickets_table.c
         latest: dict[tuple[int, str, int], tuple[int, str, str | None, str | None]] = {}
-        for part in _slices(sorted({t["subject_key"] for t in tickets})):
+        for part in slices(sorted({t["subject_key"] for t in tickets})):
             for row in self.conn.execute(
                 select(
                     d.id,

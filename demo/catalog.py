@@ -5,9 +5,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from authz.roles import Role
 from catalog_schema import exchange
 from catalog_schema.user import service as user_service
+from catalog_schema.user.roles import Role
 from catalog_schema.user.schemas import UserCreate
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")

@@ -8,10 +8,11 @@ import sys
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from catalog_schema import demo, migrate
+from catalog_schema import migrate
 from catalog_schema.database import make_engine
 from catalog_schema.library.models import IngestBatch, LibraryRecord
 from catalog_schema.types import BatchStatus
+from demo import catalog as demo_catalog
 from tests import sources
 
 ROWS = 60_000
@@ -21,7 +22,7 @@ def test_killed_load_leaves_nothing_and_the_rerun_completes(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'platform.sqlite'}")
     migrate.upgrade(engine)
     with Session(engine) as db:
-        demo.seed(db)
+        demo_catalog.seed(db)
         db.commit()
     spec = sources.huji(tmp_path / "huji.csv", [sources.person(i) for i in range(ROWS)], chunk_rows=1000)
     (tmp_path / "sources.yaml").write_text(

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEMO_SOURCES_FILE = Path(__file__).resolve().parent.parent / "demo" / "sources.yaml"
+# The demo city's declared sources, the default until GOVDX_SOURCES_FILE names a real one.
+DEMO_SOURCES_FILE = Path(__file__).resolve().parents[1] / "demo" / "sources.yaml"
 
 
 class PipelineSettings(BaseSettings):

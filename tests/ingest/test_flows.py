@@ -8,11 +8,13 @@ from sqlalchemy import func, select
 
 from catalog_schema.database import utcnow
 from catalog_schema.keys import service as keys_service
-from catalog_schema.library import flows, subjects
+from catalog_schema.library import sealing, subjects
 from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
 from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library
 from connectors.base import SchemaDrift
+from ingest import batch, flows
+from ingest.registry import SourceConfigError
 from tests import sources
 
 
@@ -124,10 +126,10 @@ def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db,
     assert [
         (
             t.element.code,
-            flows.open_ticket_value(
+            sealing.open_ticket_value(
                 keyring, t.authoritative_value, subject_key=t.subject_key, element=t.element.code
             ),
-            flows.open_ticket_value(
+            sealing.open_ticket_value(
                 keyring, t.other_value, subject_key=t.subject_key, element=t.element.code
             ),
             t.authoritative_department.slug,
@@ -149,7 +151,7 @@ def test_a_subject_unknown_to_the_authoritative_source_opens_a_ticket(session_fa
     )
 
     ticket = db.scalar(select(Discrepancy))
-    assert (ticket.kind.value, flows.open_subject(keyring, ticket.subject_key, ticket.subject_cipher)) == (
+    assert (ticket.kind.value, sealing.open_subject(keyring, ticket.subject_key, ticket.subject_cipher)) == (
         "missing_in_authoritative",
         sources.id_number(2),
     )
@@ -197,7 +199,7 @@ def test_source_of_a_department_owning_nothing_is_refused(session_factory, tmp_p
         columns={"sfzh": "population.id_number", "xm": "population.name"},
     )
 
-    with pytest.raises(flows.SourceConfigError, match="authoritative"):
+    with pytest.raises(SourceConfigError, match="authoritative"):
         ingest(spec, session_factory, tmp_path)
 
 
@@ -224,10 +226,10 @@ def test_resubmitted_correction_loads_and_closes_the_quarantined_row(session_fac
 
 
 def test_batch_that_does_not_reconcile_is_refused(session_factory, db):
-    summary = flows.BatchSummary(batch_id=1, source="x", rows_read=3, inserted=1, quarantined=1)
+    summary = batch.BatchSummary(batch_id=1, source="x", rows_read=3, inserted=1, quarantined=1)
 
-    with pytest.raises(flows.ReconciliationError, match="does not reconcile"):
-        flows._finish(db, summary, since=None, high_water=None, fingerprint=None)
+    with pytest.raises(batch.ReconciliationError, match="does not reconcile"):
+        batch.finish(db, summary, since=None, high_water=None, fingerprint=None)
 
 
 def test_resubmitted_row_that_fails_again_stays_open(session_factory, db, tmp_path):

@@ -13,20 +13,21 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from catalog_schema.cli import fail
-from catalog_schema.database import get_engine, get_sessionmaker, session_scope
+from catalog_schema.database import get_sessionmaker, session_scope
 from catalog_schema.errors import GovdxError, InvalidInput
 from catalog_schema.keys import service as keys_service
-from catalog_schema.library import flows, scheduled
 from catalog_schema.library import service as library_service
-from catalog_schema.library.schemas import DiscrepancyRead, DiscrepancyResolve, QuarantinedRowRead, Resubmit
-from catalog_schema.library.settings import PipelineSettings
+from catalog_schema.library.schemas import DiscrepancyRead, QuarantinedRowRead, Resubmit
 from catalog_schema.pagination import PageParams
 from catalog_schema.types import DiscrepancyStatus, Library, QuarantineQueue
 from connectors.config import load_sources
+from ingest import flows, quarantine, scheduled
+from ingest.batch import BatchSummary
+from ingest.settings import PipelineSettings
 
 library_app = typer.Typer(help="基础库归集 / base-library pipelines", no_args_is_help=True)
 out = Console(width=max(Console().width, 150))
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def summary_table(rows: list[dict[str, object]], *, title: str) -> Table:
@@ -82,7 +83,7 @@ def load(
         for spec in specs:
             task = progress.add_task(spec.name, total=None, counts="")
 
-            def show(s: flows.BatchSummary, task: object = task) -> None:
+            def show(s: BatchSummary, task: object = task) -> None:
                 progress.update(task, counts=f"读取 {s.rows_read:,} 入库 {s.loaded:,} 隔离 {s.quarantined:,}")  # type: ignore[arg-type]
                 # A line per chunk, so logs and tests can follow a long load.
                 print(
@@ -144,7 +145,7 @@ def batches(
 
 
 @library_app.command("quarantine")
-def quarantine(
+def list_quarantine(
     source: Annotated[str | None, typer.Option(help="数据源 / source")] = None,
     queue: Annotated[QuarantineQueue | None, typer.Option(help="rejected | review")] = None,
     rule: Annotated[str | None, typer.Option(help="规则代码 / rule code")] = None,
@@ -197,7 +198,7 @@ def resubmit(
     """Load quarantined rows again, with corrections."""
     try:
         data = Resubmit(ids=ids, corrections=_corrections(set_ or []), accept_review=accept_review)
-        summaries = library_service.resubmit(
+        summaries = quarantine.resubmit(
             session_factory=get_sessionmaker(),
             data=data,
             sources_file=PipelineSettings().sources_file,
@@ -246,25 +247,6 @@ def discrepancies(
             t.status.value,
         )
     out.print(table)
-
-
-@library_app.command("resolve")
-def resolve(
-    ticket_id: Annotated[int, typer.Argument(help="工单编号 / ticket id")],
-    status: Annotated[DiscrepancyStatus, typer.Option(help="confirmed | corrected | dismissed")],
-    note: Annotated[str, typer.Option(help="处理说明 / why")],
-) -> None:
-    """Confirm, correct or dismiss a discrepancy ticket."""
-    try:
-        data = DiscrepancyResolve.model_validate({"status": status, "note": note})
-        with session_scope() as db:
-            ticket = library_service.get_discrepancy(db=db, ticket_id=ticket_id, department_id=None)
-            library_service.resolve(db=db, ticket=ticket, data=data, user=None)
-    except GovdxError as exc:
-        fail(exc)
-    except ValueError as exc:
-        fail(InvalidInput("处理状态或说明无效", f"invalid resolution: {exc}", code="invalid_input"))
-    out.print(f"工单 {ticket_id} → {status.value}")
 
 
 @library_app.command("show")
@@ -357,46 +339,3 @@ LIBRARY_DAGS = [
     "govdx_credit",
     "govdx_update_cycles",
 ]
-
-
-def demo_pipelines(
-    home: Annotated[Path, typer.Option(help="Airflow 目录 / AIRFLOW_HOME")] = Path("var/airflow"),
-) -> None:
-    """Run every pipeline DAG once in-process (dag.test) against the demo sources; print per-source counts."""
-    from catalog_schema.demo import sources as demo_sources
-    from catalog_schema.demo import weijian_api
-
-    sources_dir = PipelineSettings().sources_dir
-    if not (sources_dir / "manifest.json").exists():
-        fail(
-            InvalidInput(
-                f"{sources_dir} 中没有演示数据源，请先运行 govdx demo sources",
-                f"no demo sources in {sources_dir}: run `govdx demo sources` first",
-                code="no_sources",
-            )
-        )
-    server, base_url = weijian_api.serve(sources_dir / "weijian" / "vital_records.json")
-    try:
-        for name, value in demo_sources.demo_connection_env(sources_dir, base_url).items():
-            os.environ.setdefault(name, value)
-        run_dags(home, LIBRARY_DAGS)
-    finally:
-        server.shutdown()
-    with session_scope(write=False) as db:
-        rows = [
-            {
-                "source": b.source,
-                "status": b.status.value,
-                "rows_read": b.rows_read,
-                "loaded": b.loaded,
-                "inserted": b.inserted,
-                "updated": b.updated,
-                "unchanged": b.unchanged,
-                "quarantined": b.quarantined,
-                "held_for_review": b.held_for_review,
-                "discrepancies": b.discrepancies,
-                "seconds": round(((b.finished_at or b.started_at) - b.started_at).total_seconds(), 1),
-            }
-            for b in library_service.latest_batches(db=db)
-        ]
-    out.print(summary_table(rows, title=f"归集结果 / per-source counts ({get_engine().url.database})"))

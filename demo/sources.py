@@ -2,7 +2,7 @@
 
 ``generate`` writes every source declared in ``sources.yaml`` beside this file — two SQL
 tables (公安 户籍, 市场监管 企业登记), CSV/XLSX/JSON/Parquet drops, and the JSON behind 卫健's
-paged API (``weijian_api.py``) — plus ``manifest.json``, which lists each injected fault with
+paged API (``health_api.py``) — plus ``manifest.json``, which lists each injected fault with
 the outcome the pipeline must reach for it:
 
 * ``quarantined:<check>``    the record is held back by the named check;
