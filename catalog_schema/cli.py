@@ -10,9 +10,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from catalog_schema import exchange, migrate
+from catalog_schema import migrate
 from catalog_schema.database import get_engine, session_scope
 from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.resource import exchange
 from catalog_schema.user import service as user_service
 from catalog_schema.user.roles import Role
 from catalog_schema.user.schemas import UserCreate

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from catalog_schema import exchange
+from catalog_schema.resource import exchange
 from catalog_schema.user import service as user_service
 from catalog_schema.user.roles import Role
 from catalog_schema.user.schemas import UserCreate

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import app
-from catalog_schema import exchange
 from catalog_schema.database import get_engine, get_sessionmaker
 from catalog_schema.models import DataElement, Resource, User
+from catalog_schema.resource import exchange
 from demo import catalog as demo_catalog
 from ingest import flows
 from tests import factories, sources

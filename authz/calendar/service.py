@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from authz.calendar.models import CalendarArrangement
 from authz.calendar.schemas import FIRST_YEAR, LAST_YEAR, ArrangementFile
-from catalog_schema import exchange
 from catalog_schema.errors import InvalidInput, Problem
+from catalog_schema.resource import exchange
 from catalog_schema.user.models import User
 from catalog_schema.validation import problems_from
 

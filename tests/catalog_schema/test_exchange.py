@@ -6,9 +6,9 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from catalog_schema import exchange
 from catalog_schema.errors import InvalidInput, PayloadTooLarge
 from catalog_schema.models import DataElement, Department, ElementSource, Resource, ResourceVersion
+from catalog_schema.resource import exchange
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.schemas import ResourceUpdate
 from demo import catalog as demo_catalog
