@@ -4,6 +4,9 @@ Every test that takes ``db`` or ``client`` runs once per backend. The schema is 
 real Alembic migrations and the demo catalog is loaded once per backend; each test then runs
 inside a transaction that is rolled back, so tests see the same starting state.
 
+The API app is built once per run (per distinct settings) and pointed at each test's session
+factory and settings; building it for each of the API tests was most of the suite's time.
+
 The PostgreSQL leg runs when GOVDX_TEST_POSTGRES_URL names a server; it gets a fresh database
 of its own there, dropped at the end. With GOVDX_REQUIRE_SERVICES=1 (as .ci/run sets) a
 missing or unreachable server fails the run instead of skipping the leg.
@@ -19,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, delete, text, update
 from sqlalchemy.engine import make_url
@@ -162,11 +166,31 @@ def settings() -> ApiSettings:
     return ApiSettings(profile="production", secret_key=TEST_SECRET, token_ttl_minutes=5)
 
 
+# The apps built so far, one per distinct settings: besides app.state.settings, the settings are
+# read when the app is built (the body size limit's middleware, the bench route's mounting).
+_apps: dict[str, FastAPI] = {}
+
+
+def app_for(settings: ApiSettings, session_factory: sessionmaker[Session]) -> FastAPI:
+    """The run's app for ``settings``, serving from ``session_factory`` (what each request reads)."""
+    key = settings.model_dump_json()
+    app = _apps.get(key)
+    if app is None:
+        app = _apps[key] = create_app(settings, session_factory=session_factory)
+    app.state.settings = settings
+    app.state.sessionmaker = session_factory
+    return app
+
+
 @pytest.fixture
 def client(settings: ApiSettings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
-    app = create_app(settings, session_factory=session_factory)
-    with TestClient(app) as test_client:
-        yield test_client
+    app = app_for(settings, session_factory)
+    try:
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        # Nothing may reach this test's rolled-back connection once the test is over.
+        app.state.sessionmaker = None
 
 
 def bearer(
