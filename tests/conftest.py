@@ -6,6 +6,8 @@ inside a transaction that is rolled back, so tests see the same starting state.
 
 The API app is built once per run (per distinct settings) and pointed at each test's session
 factory and settings; building it for each of the API tests was most of the suite's time.
+Passwords are hashed with Argon2id at the cheapest parameters in this process: the tests check
+hashing and verification, not its cost (subprocesses such as the CLI tests hash as in production).
 
 The PostgreSQL leg runs when GOVDX_TEST_POSTGRES_URL names a server; it gets a fresh database
 of its own there, dropped at the end. With GOVDX_REQUIRE_SERVICES=1 (as .ci/run sets) a
@@ -22,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, delete, text, update
@@ -50,6 +53,11 @@ _KEYS_DIR = Path(tempfile.mkdtemp(prefix="govdx-test-keys-"))
 atexit.register(shutil.rmtree, _KEYS_DIR, True)
 os.environ["GOVDX_KEYS_FILE"] = str(_KEYS_DIR / "keys.json")
 keys_service.create(_KEYS_DIR / "keys.json")
+
+# A cheap Argon2id profile for this process (memory 8 KiB, one pass, one lane; the salt and hash
+# lengths as in production). authz.security reads its module-level hasher at call time.
+security._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+security._DUMMY_HASH = security._hasher.hash("govdx-timing-equaliser")
 
 
 def _require_services() -> bool:
