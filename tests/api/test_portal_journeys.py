@@ -39,6 +39,8 @@ from tests import factories
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("GOVDX_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = REPO / "var" / "screenshots"

@@ -17,6 +17,8 @@ from connectors.config import load_sources
 
 GOVDX = [sys.executable, "-m", "api.cli"]
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
