@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install browser clean bench-ingest bench-clock bench-api
+.PHONY: demo test test-fast lint install browser clean bench-ingest bench-clock bench-api
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
@@ -50,9 +50,17 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# Everything, as CI runs it: both database legs, the slow tests and the browser journeys; the
+# 15 slowest steps are listed, and pytest's last line gives the wall time.
 test: $(VENV)/.installed-test $(CHROMIUM)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 	$(MAKE) --no-print-directory lint
+
+# The edit loop (under 2 minutes on the 2-core machine): SQLite only, whatever the environment
+# names, and no slow tests (the demo run, the kill-mid-load test, the browser journeys).
+test-fast: $(VENV)/.installed-test
+	env -u GOVDX_TEST_POSTGRES_URL -u GOVDX_TEST_MARIADB_URL -u GOVDX_REQUIRE_SERVICES \
+		$(BIN)/python -m pytest -q -m "not slow"
 
 # 1,000,000 population rows end to end against the read + bulk-insert floor (see bench/ingest.py).
 bench-ingest: $(VENV)/.installed

@@ -4,6 +4,11 @@ Every test that takes ``db`` or ``client`` runs once per backend. The schema is 
 real Alembic migrations and the demo catalog is loaded once per backend; each test then runs
 inside a transaction that is rolled back, so tests see the same starting state.
 
+The API app is built once per run (per distinct settings) and pointed at each test's session
+factory and settings; building it for each of the API tests was most of the suite's time.
+Passwords are hashed with Argon2id at the cheapest parameters in this process: the tests check
+hashing and verification, not its cost (subprocesses such as the CLI tests hash as in production).
+
 The PostgreSQL leg runs when GOVDX_TEST_POSTGRES_URL names a server; it gets a fresh database
 of its own there, dropped at the end. With GOVDX_REQUIRE_SERVICES=1 (as .ci/run sets) a
 missing or unreachable server fails the run instead of skipping the leg.
@@ -19,6 +24,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, delete, text, update
 from sqlalchemy.engine import make_url
@@ -47,6 +54,11 @@ _KEYS_DIR = Path(tempfile.mkdtemp(prefix="govdx-test-keys-"))
 atexit.register(shutil.rmtree, _KEYS_DIR, True)
 os.environ["GOVDX_KEYS_FILE"] = str(_KEYS_DIR / "keys.json")
 keys_service.create(_KEYS_DIR / "keys.json")
+
+# A cheap Argon2id profile for this process (memory 8 KiB, one pass, one lane; the salt and hash
+# lengths as in production). authz.security reads its module-level hasher at call time.
+security._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+security._DUMMY_HASH = security._hasher.hash("govdx-timing-equaliser")
 
 
 def _require_services() -> bool:
@@ -163,11 +175,31 @@ def settings() -> ApiSettings:
     return ApiSettings(profile="production", secret_key=TEST_SECRET, token_ttl_minutes=5)
 
 
+# The apps built so far, one per distinct settings: besides app.state.settings, the settings are
+# read when the app is built (the body size limit's middleware, the bench route's mounting).
+_apps: dict[str, FastAPI] = {}
+
+
+def app_for(settings: ApiSettings, session_factory: sessionmaker[Session]) -> FastAPI:
+    """The run's app for ``settings``, serving from ``session_factory`` (what each request reads)."""
+    key = settings.model_dump_json()
+    app = _apps.get(key)
+    if app is None:
+        app = _apps[key] = create_app(settings, session_factory=session_factory)
+    app.state.settings = settings
+    app.state.sessionmaker = session_factory
+    return app
+
+
 @pytest.fixture
 def client(settings: ApiSettings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
-    app = create_app(settings, session_factory=session_factory)
-    with TestClient(app) as test_client:
-        yield test_client
+    app = app_for(settings, session_factory)
+    try:
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        # Nothing may reach this test's rolled-back connection once the test is over.
+        app.state.sessionmaker = None
 
 
 def bearer(

@@ -2,13 +2,14 @@
 
 A server is started for the module on a fresh SQLite database loaded by ``govdx demo seed``
 (the demo catalog, users, the 人社 machine client and the back-dated requests), plus one person
-in the population library and one request of another department. The journeys run in order and
-share that server, as the people they stand for would:
+in the population library and one request of another department. The journeys share that
+server, as the people they stand for would; each step is a module fixture built on the one
+before it, so any journey runs on its own and the steps happen once:
 
-1. 人社's requester asks for 公安's 人口基本信息 (有条件共享);
-2. the catalog admin reviews (受理) it;
-3. 公安's approver approves it with fewer items;
-4. 人社's system fetches a record under the grant;
+1. 人社's requester asks for 公安's 人口基本信息 (有条件共享)   (fixture ``submitted``);
+2. the catalog admin reviews (受理) it                          (``reviewed``);
+3. 公安's approver approves it with fewer items                 (``approved``);
+4. 人社's system fetches a record under the grant               (``fetched``);
 5. the auditor finds that access by the person's ID number and sees the log verify.
 
 Each journey's last page is saved under ``var/screenshots/``.
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ from tests import factories
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("GOVDX_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = REPO / "var" / "screenshots"
@@ -49,8 +53,22 @@ PERSON = factories.person(7)
 DESK = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 
-# What the journeys hand on to each other: the request's page and number.
-journey: dict[str, Any] = {}
+
+@dataclass(frozen=True)
+class Portal:
+    """The running server's base URL, and the id of 民政's request (which 人社 must not see)."""
+
+    base: str
+    other_request: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """A journey step done: the page it ended on, and the request's page URL and number."""
+
+    page: Any
+    url: str
+    number: str
 
 
 def _free_port() -> int:
@@ -86,8 +104,8 @@ def _seed_extras(url: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app served by uvicorn in its own process on a demo database; its base URL."""
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """The app served by uvicorn in its own process on a demo database."""
     home = tmp_path_factory.mktemp("portal")
     url = f"sqlite:///{home / 'govdx.sqlite'}"
     env = {
@@ -98,7 +116,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     govdx = Path(sys.executable).with_name("govdx")
     subprocess.run([str(govdx), "demo", "seed"], env=env, check=True, capture_output=True)
-    journey["other_request"] = _seed_extras(url)
+    other_request = _seed_extras(url)
     port = _free_port()
     log = (home / "server.log").open("w")
     process = subprocess.Popen(
@@ -130,11 +148,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the portal server did not start:\n{(home / 'server.log').read_text()}")
             time.sleep(0.2)
-        yield base
+        yield Portal(base=base, other_request=other_request)
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(portal: Portal) -> str:
+    """The server's base URL."""
+    return portal.base
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +200,9 @@ def _act(page: Any, action: str) -> Any:
     return block.locator("form")
 
 
-def test_1_department_requests_a_conditional_resource(browser: Any, server: str) -> None:
+@pytest.fixture(scope="module")
+def submitted(browser: Any, server: str) -> Step:
+    """人社's requester finds the resource in the catalog and submits a request for four items."""
     page = _signed_in(browser, server, "requester")
     page.click("nav.menu >> text=资源目录")
     page.fill("#q", "人口基本信息")
@@ -198,28 +224,26 @@ def test_1_department_requests_a_conditional_resource(browser: Any, server: str)
     page.fill("#purpose", "核验社会保险参保人员身份")
     page.click("[data-testid=request-form] button[type=submit]")
     page.wait_for_url("**/requests/*")
-    assert page.inner_text("[data-testid=request-status]") == "待审查"
-    assert "剩余" in page.inner_text(".status-line")  # the review clock, in working days
-    journey["url"] = page.url
-    journey["number"] = page.inner_text("[data-testid=request-number]")
-    _shot(page, "1-department-requests")
+    return Step(page=page, url=page.url, number=page.inner_text("[data-testid=request-number]"))
 
 
-def test_2_catalog_admin_reviews_it(browser: Any, server: str) -> None:
+@pytest.fixture(scope="module")
+def reviewed(browser: Any, server: str, submitted: Step) -> Step:
+    """The catalog admin accepts (受理) the request from the to-review box."""
     page = _signed_in(browser, server, "catalog_admin")
     page.goto("/requests?box=to_review")
-    page.click(f"table[data-testid=requests] >> text={journey['number']}")
+    page.click(f"table[data-testid=requests] >> text={submitted.number}")
     _act(page, "accept").locator("button[type=submit]").click()
     page.wait_for_load_state()
-    assert page.inner_text("[data-testid=request-status]") == "待部门审批"
-    assert "已办理：受理" in page.inner_text(".flash")
-    _shot(page, "2-catalog-admin-reviews")
+    return Step(page=page, url=page.url, number=submitted.number)
 
 
-def test_3_provider_approves_with_narrowed_items(browser: Any, server: str) -> None:
+@pytest.fixture(scope="module")
+def approved(browser: Any, server: str, reviewed: Step) -> Step:
+    """公安's approver is refused a denial without a reason, then approves without 住址."""
     page = _signed_in(browser, server, "approver")
     page.goto("/requests?box=to_decide")
-    page.click(f"table[data-testid=requests] >> text={journey['number']}")
+    page.click(f"table[data-testid=requests] >> text={reviewed.number}")
 
     # Denying needs a reason: refused in place, and the request is still waiting.
     _act(page, "deny").locator("button[type=submit]").click()
@@ -231,13 +255,12 @@ def test_3_provider_approves_with_narrowed_items(browser: Any, server: str) -> N
     approve.locator("input[name=daily_quota]").fill("500")
     approve.locator("button[type=submit]").click()
     page.wait_for_load_state()
-    assert page.inner_text("[data-testid=request-status]") == "已授权"
-    granted = page.inner_text("[data-testid=grant-items]")
-    assert granted == "、".join(i for i in ASKED if i != DROPPED)
-    _shot(page, "3-provider-approves-narrowed")
+    return Step(page=page, url=page.url, number=reviewed.number)
 
 
-def test_4_department_system_fetches_a_record(browser: Any, server: str) -> None:
+@pytest.fixture(scope="module")
+def fetched(server: str, approved: Step) -> httpx.Response:
+    """人社's system takes a client token and looks the person up under the grant."""
     client_id, _dept, _name, secret = DEMO_CLIENTS[0]
     issued = httpx.post(
         f"{server}/api/v1/auth/client-token",
@@ -245,11 +268,41 @@ def test_4_department_system_fetches_a_record(browser: Any, server: str) -> None
     )
     assert issued.status_code == 200, issued.text
     token = issued.json()["access_token"]
-    answer = httpx.post(
+    return httpx.post(
         f"{server}/api/v1/data/lookup",
-        headers={"Authorization": f"Bearer {token}", "X-Govdx-Purpose": journey["number"]},
+        headers={"Authorization": f"Bearer {token}", "X-Govdx-Purpose": approved.number},
         json={"resource": RESOURCE, "key": PERSON["population.id_number"]},
     )
+
+
+def test_1_department_requests_a_conditional_resource(submitted: Step) -> None:
+    page = submitted.page
+    assert page.inner_text("[data-testid=request-status]") == "待审查"
+    assert "剩余" in page.inner_text(".status-line")  # the review clock, in working days
+    _shot(page, "1-department-requests")
+
+
+def test_2_catalog_admin_reviews_it(reviewed: Step, submitted: Step) -> None:
+    page = reviewed.page
+    assert page.url == submitted.url
+    assert page.inner_text("[data-testid=request-status]") == "待部门审批"
+    assert "已办理：受理" in page.inner_text(".flash")
+    _shot(page, "2-catalog-admin-reviews")
+
+
+def test_3_provider_approves_with_narrowed_items(approved: Step, submitted: Step) -> None:
+    page = approved.page
+    assert page.url == submitted.url
+    assert page.inner_text("[data-testid=request-status]") == "已授权"
+    granted = page.inner_text("[data-testid=grant-items]")
+    assert granted == "、".join(i for i in ASKED if i != DROPPED)
+    _shot(page, "3-provider-approves-narrowed")
+
+
+def test_4_department_system_fetches_a_record(
+    browser: Any, server: str, approved: Step, fetched: httpx.Response
+) -> None:
+    answer = fetched
     assert answer.status_code == 200, answer.text
     record = answer.json()["records"][0]
     assert set(record) == {"公民身份号码", "姓名", "出生日期"}  # 住址 was not granted
@@ -259,11 +312,14 @@ def test_4_department_system_fetches_a_record(browser: Any, server: str) -> None
     # The requester sees the grant the system used.
     page = _signed_in(browser, server, "requester")
     page.goto("/grants")
-    assert journey["number"] in page.inner_text("table[data-testid=grants]")
+    assert approved.number in page.inner_text("table[data-testid=grants]")
     _shot(page, "4-department-system-fetches")
 
 
-def test_5_auditor_finds_the_access_by_subject_and_the_log_verifies(browser: Any, server: str) -> None:
+def test_5_auditor_finds_the_access_by_subject_and_the_log_verifies(
+    browser: Any, server: str, approved: Step, fetched: httpx.Response
+) -> None:
+    assert fetched.status_code == 200, fetched.text
     page = _signed_in(browser, server, "auditor")
     page.click("nav.menu >> text=访问日志")
     page.fill("#subject", PERSON["population.id_number"])
@@ -271,7 +327,7 @@ def test_5_auditor_finds_the_access_by_subject_and_the_log_verifies(browser: Any
     rows = page.locator("table[data-testid=audit-records] tbody tr")
     assert rows.count() == 1
     text = rows.first.inner_text()
-    assert DEMO_CLIENTS[0][0] in text and journey["number"] in text and "出生日期" in text
+    assert DEMO_CLIENTS[0][0] in text and approved.number in text and "出生日期" in text
     assert PERSON["population.id_number"] not in page.content().replace(
         f'value="{PERSON["population.id_number"]}"', ""
     ), "the log shows no raw ID number, only the search box holds it"
@@ -281,9 +337,9 @@ def test_5_auditor_finds_the_access_by_subject_and_the_log_verifies(browser: Any
     _shot(page, "5-auditor-verifies")
 
 
-def test_6_department_user_cannot_open_another_departments_request(browser: Any, server: str) -> None:
-    page = _signed_in(browser, server, "requester")
-    response = page.goto(f"/requests/{journey['other_request']}")
+def test_6_department_user_cannot_open_another_departments_request(browser: Any, portal: Portal) -> None:
+    page = _signed_in(browser, portal.base, "requester")
+    response = page.goto(f"/requests/{portal.other_request}")
     assert response.status == 404
     assert page.inner_text("[data-testid=error] h1") == "未找到"
     assert "MZ-2026-001" not in page.content()

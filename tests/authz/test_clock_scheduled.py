@@ -217,9 +217,13 @@ def test_red_warning_and_escalation_are_recorded_once_across_runs(db, request_):
 
 
 def test_a_stage_first_seen_overdue_gets_the_red_warning_only(db, request_):
-    scheduled.recompute_and_warn(db=db, now=OVERDUE, settings=NO_CHANNELS)
+    summary = scheduled.recompute_and_warn(db=db, now=OVERDUE, settings=NO_CHANNELS)
 
     stage = _review(request_)
+    [red] = _notifications(db, stage, NotificationKind.overdue)
+    assert (summary["yellow"], summary["red"]) == (0, 1)
+    assert (stage.state, stage.red_at) == (StageState.overdue, OVERDUE)
+    assert red.title.startswith("【红牌预警】") and red.role == Role.catalog_admin.value
     assert stage.yellow_at is None
     assert _notifications(db, stage, NotificationKind.due_soon) == []
 

@@ -2,9 +2,12 @@
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
@@ -23,6 +26,45 @@ from tests.conftest import bearer
 
 WRITERS = 6
 CATEGORY = {"class": "department", "item": "99", "catalog": "999"}
+WAIT_SECONDS = 10
+
+WAITING_FOR_A_LOCK = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+@contextmanager
+def blocked_writer(engine: Engine) -> Iterator[Callable[[], None]]:
+    """``wait()`` returns once a writer on another thread is held up by this thread's transaction.
+
+    PostgreSQL shows the wait itself: a backend of this database waiting on a lock (polled with a
+    deadline). SQLite does not; there ``wait()`` returns once another thread has sent its BEGIN
+    IMMEDIATE, which cannot complete before this thread commits (busy_timeout). Committing in the
+    instant before that statement reaches SQLite would let it see the committed data, the same
+    outcome these tests expect on SQLite.
+    """
+    caller = threading.current_thread()
+    began = threading.Event()
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement == "BEGIN IMMEDIATE" and threading.current_thread() is not caller:
+            began.set()
+
+    def wait() -> None:
+        if engine.dialect.name == "postgresql":
+            deadline = time.monotonic() + WAIT_SECONDS
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                while not conn.scalar(WAITING_FOR_A_LOCK):
+                    assert time.monotonic() < deadline, "no writer waited for our lock"
+                    time.sleep(0.01)
+        else:
+            assert began.wait(timeout=WAIT_SECONDS), "no writer began on another thread"
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield wait
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 def _register(engine, index, barrier, codes, errors):
@@ -72,12 +114,12 @@ def test_element_registered_by_a_concurrent_writer_is_a_409_not_a_500(engine, se
         headers = bearer(admin.username, role=admin.role.value, department_id=admin.department_id)
         other.commit()
         element_service.create(db=other, data=ElementCreate(**body))  # inserted, not committed
-        with TestClient(app) as client:
+        with TestClient(app) as client, blocked_writer(engine) as request_is_blocked:
             request = threading.Thread(
                 target=lambda: responses.append(client.post("/api/v1/elements", headers=headers, json=body))
             )
             request.start()
-            time.sleep(1.0)  # the request is now blocked on the other writer
+            request_is_blocked()  # by the other writer's uncommitted element
             other.commit()
             request.join(timeout=30)
     try:
@@ -127,10 +169,11 @@ def test_withdrawing_a_source_that_a_concurrent_transfer_made_owner_is_refused(e
                 except Conflict as exc:
                     outcome.append(exc.code)
 
-        thread = threading.Thread(target=withdraw)
-        thread.start()
-        time.sleep(1.0)
-        transferring.commit()
+        with blocked_writer(engine) as withdrawal_is_blocked:
+            thread = threading.Thread(target=withdraw)
+            thread.start()
+            withdrawal_is_blocked()  # by the transfer's lock on the element
+            transferring.commit()
         thread.join(timeout=30)
     try:
         assert outcome == ["authoritative_source_removal"]

@@ -17,6 +17,8 @@ from ingest.settings import DEMO_SOURCES_FILE
 
 GOVDX = [sys.executable, "-m", "api.cli"]
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
