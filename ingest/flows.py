@@ -25,6 +25,7 @@ import pyarrow as pa
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+import catalog_schema.models  # noqa: F401 - every mapper configured, whoever imports the flow first
 from catalog_schema.database import for_writing, utcnow
 from catalog_schema.errors import InvalidInput
 from catalog_schema.keys import service as keys_service
