@@ -5,8 +5,10 @@ leaves a trace). The second does all the loading and commits only when the batch
 rows read = inserted + updated + unchanged + quarantined. A process killed in between leaves
 the library exactly as it was; the next run marks the stale batch abandoned and loads again.
 
-Per chunk, everything is column-wise: rules give masks (``quality.rules``), change detection
-compares digests of canonical JSON, and lookups go to the database by key in slices.
+Each chunk is ``ingest.loader``'s, column-wise, and all its writes sit in the second
+transaction: rows that cannot load go to quarantine (``ingest.quarantine_writer``), the others are
+upserted into the library, then cross-checked against their authoritative sources into discrepancy
+tickets (``ingest.tickets``). Resubmitting quarantined rows (``ingest.quarantine``) is a batch too.
 
 Everything is written as the storage contract says (``catalog_schema.keys``,
 ``catalog_schema.library.subjects``): a subject key only as its blind index and sealed in
@@ -25,6 +27,7 @@ import pyarrow as pa
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+import catalog_schema.models  # noqa: F401 - every mapper configured, whoever imports the flow first
 from catalog_schema.database import for_writing, utcnow
 from catalog_schema.errors import InvalidInput
 from catalog_schema.keys import service as keys_service
@@ -159,7 +162,7 @@ def _load(
             loader.summary.seconds = time.perf_counter() - started
             if progress is not None:
                 progress(loader.summary)
-        loader.quarantine_unparsed(rejected())
+        loader.quarantine.unparsed(rejected())
         loader.close()
         since, high_water, fingerprint = watermark()
         summary = loader.summary
@@ -170,7 +173,9 @@ def _load(
             # A row that failed again exactly as before keeps its open entry; the others are done.
             db.execute(
                 update(QuarantinedRow)
-                .where(QuarantinedRow.id.in_(resubmitted), QuarantinedRow.id.not_in(loader.kept_open))
+                .where(
+                    QuarantinedRow.id.in_(resubmitted), QuarantinedRow.id.not_in(loader.quarantine.kept_open)
+                )
                 .values(status="resubmitted", resubmitted_batch_id=batch_id, resolved_at=utcnow())
             )
         db.commit()
