@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from api.deps import CurrentKeyring, DbSession, Paging
 from api.portal import web
 from api.routes.audit import Filters
-from authz.audit import service as audit_service
+from authz.audit import search as audit_search
+from authz.audit import verify as audit_verify
 from authz.calendar.service import local_date
 from authz.clock import reports
 from authz.permissions import AuditRead, ClockReportRead
@@ -39,7 +40,7 @@ def access_log(
     chosen = {k: v for k, v in request.query_params.items() if v}
     errors: dict[str, str] = {}
     try:
-        records, total = audit_service.search(
+        records, total = audit_search.search(
             db=db, keyring=keyring, filters=filters, params=paging, outside_approval=view == "outside"
         )
     except GovdxError as exc:
@@ -63,7 +64,7 @@ def access_log(
 
 @router.get("/audit/verify", dependencies=[web.page_requires(AuditRead)])
 def verify(request: Request, db: DbSession, keyring: CurrentKeyring) -> Response:
-    report = audit_service.verify(db=db, keyring_public_keys=keyring.public_keys())
+    report = audit_verify.verify(db=db, keyring_public_keys=keyring.public_keys())
     return web.render(request, "audit_verify.html", {"title": "访问日志完整性核验", "report": report})
 
 

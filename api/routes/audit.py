@@ -7,7 +7,9 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import CurrentKeyring, DbSession, Paging, requires
-from authz.audit import service as audit_service
+from authz.audit import export as audit_export
+from authz.audit import search as audit_search
+from authz.audit import verify as audit_verify
 from authz.audit.schemas import AuditFilter, AuditRecordRead, SinceTime, UntilTime, VerifyReport
 from authz.permissions import AuditRead
 from authz.types import AccessOutcome, AccessReason
@@ -91,7 +93,7 @@ SessionFactory = Annotated[sessionmaker[Session], Depends(_session_factory)]
 def search_records(
     db: DbSession, keyring: CurrentKeyring, filters: Filters, paging: Paging
 ) -> Page[AuditRecordRead]:
-    records, total = audit_service.search(db=db, keyring=keyring, filters=filters, params=paging)
+    records, total = audit_search.search(db=db, keyring=keyring, filters=filters, params=paging)
     return page_of(records, total, paging)
 
 
@@ -104,7 +106,7 @@ def search_records(
 def outside_approval(
     db: DbSession, keyring: CurrentKeyring, filters: Filters, paging: Paging
 ) -> Page[AuditRecordRead]:
-    records, total = audit_service.search(
+    records, total = audit_search.search(
         db=db, keyring=keyring, filters=filters, params=paging, outside_approval=True
     )
     return page_of(records, total, paging)
@@ -117,7 +119,7 @@ def outside_approval(
     summary="核验访问日志：重算哈希链与检查点签名 / recompute the chain and the checkpoints' signatures",
 )
 def verify(db: DbSession, keyring: CurrentKeyring) -> VerifyReport:
-    return audit_service.verify(db=db, keyring_public_keys=keyring.public_keys())
+    return audit_verify.verify(db=db, keyring_public_keys=keyring.public_keys())
 
 
 @router.get(
@@ -128,8 +130,8 @@ def verify(db: DbSession, keyring: CurrentKeyring) -> VerifyReport:
     summary="导出一段访问日志（含检查点与公钥，可离线核验） / export a range that verifies offline",
 )
 def export(session_factory: SessionFactory, keyring: CurrentKeyring, bounds: Range) -> StreamingResponse:
-    audit_service.check_range(bounds.since, bounds.until)
-    lines = audit_service.export_lines(
+    audit_search.check_range(bounds.since, bounds.until)
+    lines = audit_export.export_lines(
         session_factory=session_factory, keyring=keyring, since=bounds.since, until=bounds.until
     )
     return StreamingResponse(

@@ -25,8 +25,8 @@ from datetime import date, datetime
 from sqlalchemy import Date, Engine, Integer, bindparam, text
 from sqlalchemy.orm import Session
 
-from authz.audit import service as audit_service
-from authz.audit.service import AccessEntry
+from authz.audit import chain as audit_chain
+from authz.audit.chain import AccessEntry
 from catalog_schema.database import for_writing
 
 
@@ -164,7 +164,7 @@ def _transaction(db: Session, batch: list[Write]) -> None:
         for_writing(db)
         _count_usage(db, batch)
         entries = [(entry, w.at) for w in sorted(batch, key=lambda w: w.at) for entry in w.entries]
-        audit_service.append_timed(db=db, entries=entries)
+        audit_chain.append_timed(db=db, entries=entries)
         db.commit()
     except BaseException:
         try:

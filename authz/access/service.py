@@ -46,7 +46,7 @@ from authz.access.schemas import (
     SubjectKey,
 )
 from authz.access.settings import DataSettings, get_settings
-from authz.audit.service import AccessEntry
+from authz.audit.chain import AccessEntry
 from authz.calendar.service import local_date
 from authz.clients import service as clients_service
 from authz.clients.models import ApiClient

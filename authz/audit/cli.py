@@ -14,8 +14,11 @@ from rich.markup import escape
 from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from authz.audit import checkpoint as audit_checkpoint
+from authz.audit import export as audit_export
 from authz.audit import scheduled
-from authz.audit import service as audit_service
+from authz.audit import search as audit_search
+from authz.audit import verify as audit_verify
 from authz.audit.schemas import AuditFilter, VerifyReport, parse_time
 from authz.calendar.service import TZ
 from authz.types import AccessOutcome, AccessReason
@@ -54,7 +57,7 @@ def _times(since: str | None, until: str | None) -> AuditFilter:
             since=None if since is None else parse_time(since),
             until=None if until is None else parse_time(until, until=True),
         )
-        audit_service.check_range(bounds.since, bounds.until)
+        audit_search.check_range(bounds.since, bounds.until)
     except InvalidInput as error:
         fail(error)
     return bounds
@@ -128,11 +131,11 @@ def verify(
     try:
         if file is not None:
             trusted = _read_trusted_keys(trusted_keys) if trusted_keys is not None else None
-            report = audit_service.verify_export(path=file, trusted_keys=trusted)
+            report = audit_verify.verify_export(path=file, trusted_keys=trusted)
         else:
             public_keys = get_keyring().public_keys()
             with session_scope(write=False) as db:
-                report = audit_service.verify(db=db, keyring_public_keys=public_keys, batch=batch)
+                report = audit_verify.verify(db=db, keyring_public_keys=public_keys, batch=batch)
     except GovdxError as error:
         fail(error)
     except SQLAlchemyError as exc:
@@ -165,7 +168,7 @@ def checkpoint() -> None:
     """Verify the records since the last checkpoint, then sign the chain (what the hourly DAG does)."""
     try:
         result = scheduled.run_checkpoint()
-    except audit_service.AuditChainBroken as error:
+    except audit_checkpoint.AuditChainBroken as error:
         err.print(f"[bold red]未签名 / not signed[/] {error.message}", soft_wrap=True)
         err.print(f"[dim]{error.message_en}[/]", soft_wrap=True)
         raise typer.Exit(1) from None
@@ -197,7 +200,7 @@ def export(
     """Export a time range as JSON Lines, with its checkpoints and the public keys, to verify offline."""
     bounds = _times(since, until)
     try:
-        lines = audit_service.export_lines(
+        lines = audit_export.export_lines(
             session_factory=get_sessionmaker(), keyring=get_keyring(), since=bounds.since, until=bounds.until
         )
         last = ""
@@ -255,7 +258,7 @@ def search(
     )
     try:
         with session_scope(write=False) as db:
-            records, total = audit_service.search(
+            records, total = audit_search.search(
                 db=db,
                 keyring=get_keyring(),
                 filters=filters,

@@ -1,7 +1,7 @@
 """The access log: one record per data call, chained by hash, with signed checkpoints.
 
 Each record's ``hash`` is SHA-256 over its canonical content and the previous record's hash
-(``authz.audit.service.record_hash``); ``seq`` numbers records without gaps. ``audit_head`` holds
+(``authz.audit.chain.record_hash``); ``seq`` numbers records without gaps. ``audit_head`` holds
 the latest (seq, hash): appending locks that one row, so the chain stays linear whatever the number
 of writers, and a record deleted from the end is still noticed.
 """

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from authz.audit import service as audit_service
+from authz.audit import checkpoint as audit_checkpoint
+from authz.audit import verify as audit_verify
 from catalog_schema.database import for_writing, get_sessionmaker
 from catalog_schema.keys.service import Keyring, get_keyring
 
@@ -27,14 +28,14 @@ def run_checkpoint(
     factory = session_factory or get_sessionmaker()
     ring = keyring or get_keyring()
     with factory() as db:
-        report = audit_service.verify(
+        report = audit_verify.verify(
             db=db, keyring_public_keys=ring.public_keys(), since_last_checkpoint=True
         )
         db.rollback()
     if not report.intact:
         assert report.first_break is not None
         first = report.first_break
-        raise audit_service.AuditChainBroken(
+        raise audit_checkpoint.AuditChainBroken(
             f"访问日志在 seq {first.seq} 处断裂（{first.label}），未签名检查点：{first.message}",
             f"the access log is broken at seq {first.seq} ({first.kind.value}); no checkpoint was signed: "
             f"{first.message_en}",
@@ -42,7 +43,7 @@ def run_checkpoint(
         )
     with factory() as db:
         for_writing(db)
-        made = audit_service.checkpoint(db=db, keyring=ring, at=now, upto=report.head_seq or None)
+        made = audit_checkpoint.checkpoint(db=db, keyring=ring, at=now, upto=report.head_seq or None)
         result: dict[str, Any] = {"verified_records": report.records, "head_seq": report.head_seq}
         if made is None:
             result["checkpoint"] = None

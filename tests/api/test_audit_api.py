@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from authz.audit import service as audit_service
+from authz.audit import checkpoint as audit_checkpoint
+from authz.audit import verify as audit_verify
+from authz.audit.chain import AccessEntry, append
 from authz.audit.models import AccessRecord
-from authz.audit.service import AccessEntry, append
 from authz.sharing import service as sharing_service
 from authz.sharing.models import Grant
 from authz.sharing.schemas import RequestCreate, TransitionIn
@@ -244,13 +245,13 @@ def test_export_streams_json_lines_that_verify_offline(
 ) -> None:
     for i in range(4):
         _record(log, at=T0 + timedelta(minutes=i))
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
     log.commit()
 
     response = client.get("/api/v1/audit/export", params={"from": "2026-05-01"}, headers=as_user("auditor"))
     path = tmp_path / "export.jsonl"
     path.write_bytes(response.content)
-    report = audit_service.verify_export(path=path)
+    report = audit_verify.verify_export(path=path)
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-ndjson")

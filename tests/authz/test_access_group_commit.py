@@ -14,9 +14,9 @@ from authz.access.commit import Usage, Write
 from authz.access.models import GrantUsage
 from authz.access.schemas import LookupIn
 from authz.access.service import Call, Refused
-from authz.audit import service as audit_service
+from authz.audit import verify as audit_verify
+from authz.audit.chain import AccessEntry
 from authz.audit.models import AccessRecord
-from authz.audit.service import AccessEntry
 from authz.calendar.service import local_date
 from catalog_schema.database import utcnow
 from catalog_schema.keys.service import Keyring
@@ -85,7 +85,7 @@ def test_a_write_that_fails_fails_alone_and_the_rest_of_its_group_commits(
     assert broken.done and isinstance(broken.error, IntegrityError)
     assert fine.done and fine.error is None
     assert _outcomes(db) == {"fine": "served"}
-    assert audit_service.verify(db=db, keyring_public_keys=keyring.public_keys()).intact
+    assert audit_verify.verify(db=db, keyring_public_keys=keyring.public_keys()).intact
 
 
 def test_concurrent_calls_on_one_quota_serve_exactly_the_quota_and_log_every_call(
@@ -132,7 +132,7 @@ def test_concurrent_calls_on_one_quota_serve_exactly_the_quota_and_log_every_cal
             select(GrantUsage.calls, GrantUsage.subjects).where(GrantUsage.grant_id == grant_id)
         ).one()
         outcomes = sorted(db.scalars(select(AccessRecord.outcome)))
-        report = audit_service.verify(db=db, keyring_public_keys=keyring.public_keys())
+        report = audit_verify.verify(db=db, keyring_public_keys=keyring.public_keys())
     assert failures == []
     assert sorted(answers) == ["over_quota"] * (THREADS - QUOTA) + ["served"] * QUOTA
     assert tuple(usage) == (QUOTA, QUOTA)

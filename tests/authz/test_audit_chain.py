@@ -13,11 +13,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from authz.audit import chain as audit_chain
+from authz.audit import checkpoint as audit_checkpoint
+from authz.audit import export as audit_export
 from authz.audit import scheduled
-from authz.audit import service as audit_service
+from authz.audit import verify as audit_verify
+from authz.audit.chain import AccessEntry, append, record_hash
+from authz.audit.checkpoint import checkpoint_message
 from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint, AuditHead
 from authz.audit.schemas import BreakKind, VerifyReport
-from authz.audit.service import AccessEntry, append, checkpoint_message, record_hash
 from catalog_schema.errors import InvalidInput
 from catalog_schema.keys.service import Keyring, verify_signature
 
@@ -48,7 +52,7 @@ def _append(db: Session, n: int, *, start: datetime = T0) -> None:
 
 def _verify(db: Session, keyring: Keyring) -> VerifyReport:
     # A small batch, so every test also walks the keyset pagination across batches.
-    return audit_service.verify(db=db, keyring_public_keys=keyring.public_keys(), batch=3)
+    return audit_verify.verify(db=db, keyring_public_keys=keyring.public_keys(), batch=3)
 
 
 def _first(report: VerifyReport) -> tuple[BreakKind, int | None]:
@@ -70,7 +74,7 @@ def _rechain(db: Session, first: int) -> None:
     records = db.scalars(select(AccessRecord).where(AccessRecord.seq >= first).order_by(AccessRecord.seq))
     for record in records:
         record.prev_hash = prev
-        record.hash = prev = record_hash(audit_service.content_of(record))
+        record.hash = prev = record_hash(audit_chain.content_of(record))
     db.flush()
     last = db.scalar(select(func.max(AccessRecord.seq)))
     db.execute(update(AuditHead).values(seq=last, hash=prev))
@@ -87,9 +91,9 @@ def test_empty_log_verifies(log: Session, keyring: Keyring) -> None:
 
 def test_intact_chain_with_checkpoints_verifies(log: Session, keyring: Keyring) -> None:
     _append(log, 7)
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
     _append(log, 3, start=T0 + timedelta(hours=1))
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
 
     report = _verify(log, keyring)
 
@@ -102,7 +106,7 @@ def test_intact_chain_with_checkpoints_verifies(log: Session, keyring: Keyring) 
 def test_checkpoint_signs_the_head_with_the_platform_key(log: Session, keyring: Keyring) -> None:
     _append(log, 4)
 
-    made = audit_service.checkpoint(db=log, keyring=keyring, at=T0 + timedelta(hours=1))
+    made = audit_checkpoint.checkpoint(db=log, keyring=keyring, at=T0 + timedelta(hours=1))
 
     assert made is not None
     head = log.execute(select(AuditHead.seq, AuditHead.hash)).one()
@@ -114,24 +118,24 @@ def test_checkpoint_signs_the_head_with_the_platform_key(log: Session, keyring: 
 
 def test_no_checkpoint_when_nothing_was_appended_since_the_last(log: Session, keyring: Keyring) -> None:
     _append(log, 2)
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
 
-    again = audit_service.checkpoint(db=log, keyring=keyring)
+    again = audit_checkpoint.checkpoint(db=log, keyring=keyring)
 
     assert again is None
     assert log.scalar(select(func.count()).select_from(AuditCheckpoint)) == 1
 
 
 def test_no_checkpoint_of_an_empty_log(log: Session, keyring: Keyring) -> None:
-    assert audit_service.checkpoint(db=log, keyring=keyring) is None
+    assert audit_checkpoint.checkpoint(db=log, keyring=keyring) is None
 
 
 def test_checkpoint_refuses_a_head_that_does_not_match_its_record(log: Session, keyring: Keyring) -> None:
     _append(log, 3)
     log.execute(delete(AccessRecord).where(AccessRecord.seq == 3))
 
-    with pytest.raises(audit_service.AuditChainBroken) as caught:
-        audit_service.checkpoint(db=log, keyring=keyring)
+    with pytest.raises(audit_checkpoint.AuditChainBroken) as caught:
+        audit_checkpoint.checkpoint(db=log, keyring=keyring)
 
     assert caught.value.code == "audit_chain_broken"
     assert log.scalar(select(func.count()).select_from(AuditCheckpoint)) == 0
@@ -154,7 +158,7 @@ def test_run_checkpoint_reads_only_from_the_last_checkpoint_on(
     log: Session, session_factory: sessionmaker[Session], keyring: Keyring
 ) -> None:
     _append(log, 6)
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
     _append(log, 2, start=T0 + timedelta(hours=1))
     log.commit()
 
@@ -170,7 +174,7 @@ def test_run_checkpoint_refuses_to_sign_a_broken_chain(
     log.execute(update(AccessRecord).where(AccessRecord.seq == 2).values(rows_returned=999))
     log.commit()
 
-    with pytest.raises(audit_service.AuditChainBroken) as caught:
+    with pytest.raises(audit_checkpoint.AuditChainBroken) as caught:
         scheduled.run_checkpoint(session_factory, keyring=keyring)
 
     assert caught.value.extra["first_break"]["seq"] == 2
@@ -217,7 +221,7 @@ def test_inserted_record_with_a_plausible_hash_breaks_the_next_link(log: Session
     log.execute(update(AccessRecord).where(AccessRecord.seq > 5).values(seq=AccessRecord.seq + 1000))
     log.execute(update(AccessRecord).where(AccessRecord.seq > 1000).values(seq=AccessRecord.seq - 999))
     forged = {
-        **audit_service.content_of(log.scalars(select(AccessRecord).where(AccessRecord.seq == 5)).one()),
+        **audit_chain.content_of(log.scalars(select(AccessRecord).where(AccessRecord.seq == 5)).one()),
         "seq": 6,
         "request_id": "forged",
         "prev_hash": log.scalar(select(AccessRecord.hash).where(AccessRecord.seq == 5)),
@@ -233,7 +237,7 @@ def test_inserted_record_with_a_plausible_hash_breaks_the_next_link(log: Session
 def test_record_appended_without_moving_the_head_is_a_head_mismatch(log: Session, keyring: Keyring) -> None:
     _append(log, 5)
     forged = {
-        **audit_service.content_of(log.scalars(select(AccessRecord).where(AccessRecord.seq == 5)).one()),
+        **audit_chain.content_of(log.scalars(select(AccessRecord).where(AccessRecord.seq == 5)).one()),
         "seq": 6,
         "prev_hash": log.scalar(select(AccessRecord.hash).where(AccessRecord.seq == 5)),
     }
@@ -259,7 +263,7 @@ def test_two_records_swapped_break_the_link_at_the_first(log: Session, keyring: 
 
 def test_checkpoint_with_a_forged_signature_is_found(log: Session, keyring: Keyring) -> None:
     _append(log, 6)
-    made = audit_service.checkpoint(db=log, keyring=keyring)
+    made = audit_checkpoint.checkpoint(db=log, keyring=keyring)
     assert made is not None
     message = checkpoint_message(seq=made.seq, digest=made.hash, at=made.at)
     forged = base64.b64encode(Ed25519PrivateKey.generate().sign(message)).decode()
@@ -274,7 +278,7 @@ def test_checkpoint_with_a_forged_signature_is_found(log: Session, keyring: Keyr
 
 def test_checkpoint_moved_to_another_seq_is_found(log: Session, keyring: Keyring) -> None:
     _append(log, 6)
-    made = audit_service.checkpoint(db=log, keyring=keyring)
+    made = audit_checkpoint.checkpoint(db=log, keyring=keyring)
     assert made is not None
     log.execute(update(AuditCheckpoint).values(seq=3))
 
@@ -285,7 +289,7 @@ def test_checkpoint_moved_to_another_seq_is_found(log: Session, keyring: Keyring
 
 def test_rewritten_and_rechained_records_are_found_by_the_checkpoint(log: Session, keyring: Keyring) -> None:
     _append(log, 10)
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
     log.execute(update(AccessRecord).where(AccessRecord.seq == 8).values(rows_returned=0))
     _rechain(log, 8)
 
@@ -298,7 +302,7 @@ def test_tail_deleted_with_the_head_moved_back_is_found_by_the_checkpoint(
     log: Session, keyring: Keyring
 ) -> None:
     _append(log, 10)
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
     log.execute(delete(AccessRecord).where(AccessRecord.seq >= 9))
     _rechain(log, 9)  # nothing to rechain: only the head moves back to seq 8
 
@@ -317,7 +321,7 @@ def _export(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Path:
-    lines = audit_service.export_lines(
+    lines = audit_export.export_lines(
         session_factory=session_factory, keyring=keyring, since=since, until=until, batch=4
     )
     path.write_text("".join(lines), encoding="utf-8")
@@ -334,15 +338,15 @@ def _rewrite(path: Path, change: Callable[[list[dict]], list[dict]]) -> None:
 def exported(log: Session, session_factory: sessionmaker[Session], keyring: Keyring, tmp_path: Path) -> Path:
     """seq 1–12, one a minute from T0, checkpoints at seq 8 and 12."""
     _append(log, 8)
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
     _append(log, 4, start=T0 + timedelta(minutes=8))
-    audit_service.checkpoint(db=log, keyring=keyring)
+    audit_checkpoint.checkpoint(db=log, keyring=keyring)
     log.commit()
     return _export(session_factory, keyring, tmp_path / "export.jsonl")
 
 
 def test_export_verifies_offline(exported: Path, keyring: Keyring) -> None:
-    report = audit_service.verify_export(path=exported)
+    report = audit_verify.verify_export(path=exported)
 
     assert report.intact, report.breaks
     assert (report.source, report.records, report.checkpoints_verified, report.verified_through) == (
@@ -352,7 +356,7 @@ def test_export_verifies_offline(exported: Path, keyring: Keyring) -> None:
         12,
     )
     assert report.key_fingerprints == {
-        kid: audit_service.key_fingerprint(pem) for kid, pem in keyring.public_keys().items()
+        kid: audit_verify.key_fingerprint(pem) for kid, pem in keyring.public_keys().items()
     }
 
 
@@ -373,7 +377,7 @@ def test_export_of_a_range_verifies_standalone_from_its_anchor(
         T0 + timedelta(minutes=10),
     )
 
-    report = audit_service.verify_export(path=path)
+    report = audit_verify.verify_export(path=path)
 
     assert report.intact, report.breaks
     assert (report.first_seq, report.last_seq, report.checkpoints_verified) == (4, 10, 1)
@@ -386,7 +390,7 @@ def test_export_of_an_empty_range_verifies_with_no_records(
 ) -> None:
     path = _export(session_factory, keyring, tmp_path / "empty.jsonl", T0 + timedelta(days=1))
 
-    report = audit_service.verify_export(path=path)
+    report = audit_verify.verify_export(path=path)
 
     assert (report.intact, report.records, report.first_seq) == (True, 0, None)
 
@@ -398,19 +402,19 @@ def test_modified_record_in_an_export_is_found(exported: Path) -> None:
 
     _rewrite(exported, change)
 
-    assert _first(audit_service.verify_export(path=exported)) == (BreakKind.hash_mismatch, 5)
+    assert _first(audit_verify.verify_export(path=exported)) == (BreakKind.hash_mismatch, 5)
 
 
 def test_removed_record_in_an_export_is_found(exported: Path) -> None:
     _rewrite(exported, lambda documents: documents[:3] + documents[4:])  # the record at seq 3
 
-    assert _first(audit_service.verify_export(path=exported)) == (BreakKind.seq_gap, 3)
+    assert _first(audit_verify.verify_export(path=exported)) == (BreakKind.seq_gap, 3)
 
 
 def test_export_cut_short_is_found(exported: Path) -> None:
     _rewrite(exported, lambda documents: documents[:-3])  # seq 12, its checkpoint and the end
 
-    report = audit_service.verify_export(path=exported)
+    report = audit_verify.verify_export(path=exported)
 
     assert _first(report) == (BreakKind.head_mismatch, 12)
     assert BreakKind.malformed in {b.kind for b in report.breaks}  # and the end line is gone
@@ -425,7 +429,7 @@ def test_export_signed_with_another_key_is_found(exported: Path) -> None:
 
     _rewrite(exported, change)
 
-    assert _first(audit_service.verify_export(path=exported)) == (BreakKind.checkpoint_signature_invalid, 8)
+    assert _first(audit_verify.verify_export(path=exported)) == (BreakKind.checkpoint_signature_invalid, 8)
 
 
 def _resigned_by_a_forger(documents: list[dict]) -> list[dict]:
@@ -440,7 +444,7 @@ def _resigned_by_a_forger(documents: list[dict]) -> list[dict]:
         if document["type"] == "header":
             document["public_keys"] = {kid: pem for kid in document["public_keys"]}
         if document["type"] == "checkpoint":
-            message = audit_service.checkpoint_message(
+            message = audit_checkpoint.checkpoint_message(
                 seq=document["seq"], digest=document["hash"], at=document["at"]
             )
             document["signature"] = base64.b64encode(forger.sign(message)).decode()
@@ -452,8 +456,8 @@ def test_an_export_re_signed_by_a_forger_fails_against_the_published_keys(
 ) -> None:
     _rewrite(exported, _resigned_by_a_forger)
 
-    trusting_the_file = audit_service.verify_export(path=exported)
-    trusting_the_platform = audit_service.verify_export(path=exported, trusted_keys=keyring.public_keys())
+    trusting_the_file = audit_verify.verify_export(path=exported)
+    trusting_the_platform = audit_verify.verify_export(path=exported, trusted_keys=keyring.public_keys())
 
     assert trusting_the_file.intact  # why auditors should pin the published keys
     breaks = {(b.kind, b.seq) for b in trusting_the_platform.breaks}
@@ -466,7 +470,7 @@ def test_an_export_stripped_of_its_checkpoints_fails_against_the_published_keys(
 ) -> None:
     _rewrite(exported, lambda documents: [d for d in documents if d["type"] != "checkpoint"])
 
-    report = audit_service.verify_export(path=exported, trusted_keys=keyring.public_keys())
+    report = audit_verify.verify_export(path=exported, trusted_keys=keyring.public_keys())
 
     assert _first(report) == (BreakKind.unpinned, 1)
 
@@ -474,7 +478,7 @@ def test_an_export_stripped_of_its_checkpoints_fails_against_the_published_keys(
 def test_an_export_covered_by_trusted_checkpoints_verifies_against_the_published_keys(
     exported: Path, keyring: Keyring
 ) -> None:
-    report = audit_service.verify_export(path=exported, trusted_keys=keyring.public_keys())
+    report = audit_verify.verify_export(path=exported, trusted_keys=keyring.public_keys())
 
     assert report.intact, report.breaks
 
@@ -484,6 +488,6 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
     path.write_text('{"hello": "world"}\n', encoding="utf-8")
 
     with pytest.raises(InvalidInput) as caught:
-        audit_service.verify_export(path=path)
+        audit_verify.verify_export(path=path)
 
     assert caught.value.code == "export_invalid"

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from authz.audit import service as audit_service
+from authz.audit import chain as audit_chain
+from authz.audit.chain import AccessEntry, append, record_hash
 from authz.audit.cli import audit_app
 from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint, AuditHead
-from authz.audit.service import AccessEntry, append, record_hash
 from catalog_schema.database import for_writing, get_engine, get_sessionmaker
 from catalog_schema.keys.service import Keyring
 
@@ -119,7 +119,7 @@ def _insert(engine: Engine) -> None:
     with Session(engine) as session:
         before = session.scalars(select(AccessRecord).where(AccessRecord.seq == 3)).one()
         forged = {
-            **audit_service.content_of(before),
+            **audit_chain.content_of(before),
             "seq": 4,
             "request_id": "forged",
             "prev_hash": before.hash,

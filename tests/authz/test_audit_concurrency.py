@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from authz.audit import service as audit_service
+from authz.audit import verify as audit_verify
+from authz.audit.chain import AccessEntry, append
 from authz.audit.models import AccessRecord, AuditHead
-from authz.audit.service import AccessEntry, append
 from catalog_schema.database import for_writing
 from catalog_schema.keys.service import Keyring
 
@@ -46,7 +46,7 @@ def test_concurrent_appends_make_one_gapless_verifying_chain(fresh_engine: Engin
         requests = set(session.scalars(select(AccessRecord.request_id)))
         head = session.execute(select(AuditHead.seq, AuditHead.hash)).one()
         last = session.scalar(select(AccessRecord.hash).where(AccessRecord.seq == THREADS * APPENDS))
-        report = audit_service.verify(db=session, keyring_public_keys=keyring.public_keys(), batch=64)
+        report = audit_verify.verify(db=session, keyring_public_keys=keyring.public_keys(), batch=64)
     assert failures == []
     assert seqs == list(range(1, THREADS * APPENDS + 1))
     assert len(requests) == THREADS * APPENDS

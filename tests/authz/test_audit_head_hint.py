@@ -4,9 +4,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from authz.audit import service as audit_service
+from authz.audit import chain as audit_chain
+from authz.audit import verify as audit_verify
+from authz.audit.chain import AccessEntry
 from authz.audit.models import AccessRecord
-from authz.audit.service import AccessEntry
 from catalog_schema.database import for_writing, make_engine
 from catalog_schema.keys.service import Keyring
 
@@ -14,7 +15,7 @@ from catalog_schema.keys.service import Keyring
 def _append(engine: Engine, request_id: str, *, commit: bool = True) -> None:
     with Session(engine) as session:
         for_writing(session)
-        audit_service.append(
+        audit_chain.append(
             db=session, entry=AccessEntry(mode="lookup", outcome="served", request_id=request_id)
         )
         if commit:
@@ -24,7 +25,7 @@ def _append(engine: Engine, request_id: str, *, commit: bool = True) -> None:
 def _chain(engine: Engine, keyring: Keyring) -> tuple[list[tuple[int, str]], bool]:
     with Session(engine) as session:
         rows = session.execute(select(AccessRecord.seq, AccessRecord.request_id).order_by(AccessRecord.seq))
-        report = audit_service.verify(db=session, keyring_public_keys=keyring.public_keys())
+        report = audit_verify.verify(db=session, keyring_public_keys=keyring.public_keys())
         return [(r.seq, r.request_id) for r in rows], report.intact
 
 

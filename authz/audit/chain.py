@@ -1,0 +1,202 @@
+"""The access log's hash chain: numbering, chaining and appending records, and the head.
+
+A record's hash is SHA-256 over the canonical JSON of its content, ``prev_hash`` included
+(keys sorted, no spaces, UTF-8, times as ISO 8601 UTC with microseconds). Changing, deleting,
+inserting or reordering a record therefore breaks the chain at that record, and a signed
+checkpoint (:mod:`authz.audit.checkpoint`) pins the chain's state so the last records cannot be
+silently replaced either.
+
+Records are appended in the caller's transaction (the data plane's group commit), and the head
+row that numbers them stays locked until that transaction commits: concurrent writers append one
+after the other, so the chain stays linear, and the head still names the last record when records
+are deleted from the end.
+"""
+
+import hashlib
+import json
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Engine, Row, Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from authz.audit.models import AccessRecord, AuditHead
+from catalog_schema.database import utcnow
+
+HEAD_ID = 1
+# The fields a record's hash covers, in the order the export writes them.
+CHAINED_FIELDS = (
+    "seq",
+    "at",
+    "client_id",
+    "department_id",
+    "operator",
+    "grant_id",
+    "purpose_ref",
+    "resource_code",
+    "mode",
+    "items",
+    "subject_fingerprint",
+    "subjects",
+    "rows_returned",
+    "outcome",
+    "reason_code",
+    "reason",
+    "client_ip",
+    "request_id",
+    "prev_hash",
+)
+
+
+@dataclass
+class AccessEntry:
+    """What the data plane knows about one call, before it is numbered and chained."""
+
+    mode: str
+    outcome: str
+    request_id: str
+    client_id: str | None = None
+    department_id: int | None = None
+    operator: str | None = None
+    grant_id: int | None = None
+    purpose_ref: str | None = None
+    resource_code: str | None = None
+    items: list[str] = field(default_factory=list)
+    subject_fingerprint: str | None = None
+    subjects: int = 0
+    rows_returned: int = 0
+    reason_code: str | None = None
+    reason: str | None = None
+    client_ip: str | None = None
+
+
+def timestamp(value: datetime) -> str:
+    """A time as the chain writes it: ISO 8601 UTC with microseconds."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(content: dict[str, Any]) -> bytes:
+    """The bytes a record's hash is taken over: the chained fields as canonical JSON."""
+    body = {name: content[name] for name in CHAINED_FIELDS}
+    if isinstance(body["at"], datetime):
+        body["at"] = timestamp(body["at"])
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def record_hash(content: dict[str, Any]) -> str:
+    """SHA-256 (hex) of a record's canonical content, ``prev_hash`` included."""
+    return hashlib.sha256(canonical(content)).hexdigest()
+
+
+def content_of(record: AccessRecord) -> dict[str, Any]:
+    """A stored record's chained fields, as they were hashed."""
+    return {name: getattr(record, name) for name in CHAINED_FIELDS}
+
+
+# Built once: the data plane appends on every call, and the ORM's per-statement work would cost
+# more than the append itself (bench-api).
+_RECORDS = cast(Table, AccessRecord.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_INSERT_RECORDS = insert(_RECORDS)
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_MOVE_KNOWN_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry))
+# Per engine: the head as this process last moved it (a hint, see append_timed).
+_LAST_HEAD: "weakref.WeakKeyDictionary[Engine, tuple[int, str]]" = weakref.WeakKeyDictionary()
+# Core columns, read by position: the verifier reads every record, and ORM rows cost several times more.
+_COLUMNS = (_RECORDS.c.id, *(_RECORDS.c[name] for name in CHAINED_FIELDS), _RECORDS.c.hash)
+
+
+def append_many(*, db: Session, entries: Sequence[AccessEntry], at: datetime | None = None) -> list[int]:
+    """Number, chain and insert access records in the caller's transaction; returns their seqs.
+
+    The head row is locked until the caller commits, so concurrent writers append one after the
+    other (PostgreSQL: row lock; SQLite: the write lock the data plane's transaction holds).
+    """
+    moment = at or utcnow()
+    return append_timed(db=db, entries=[(entry, moment) for entry in entries])
+
+
+def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]) -> list[int]:
+    """Like :func:`append_many`, each record with its own time (the calls of a group commit)."""
+    if not entries:
+        return []
+    conn = db.connection()
+    engine = conn.engine
+    # The head this process wrote last, if it is still the head: moving it on only where it still
+    # is saves reading it first. Anyone else's append (or a rollback of ours) makes the move miss,
+    # and then the head is read and locked as usual.
+    known = _LAST_HEAD.get(engine)
+    rows: list[dict[str, Any]] = []
+    if known is not None:
+        rows = _chain(entries, *known)
+        moved = conn.execute(
+            _MOVE_KNOWN_HEAD,
+            {
+                "new_seq": rows[-1]["seq"],
+                "new_hash": rows[-1]["hash"],
+                "old_seq": known[0],
+                "old_hash": known[1],
+            },
+        )
+        if moved.rowcount != 1:
+            rows = []
+    if not rows:
+        rows = _chain(entries, *conn.execute(_READ_HEAD).one())
+        conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
+    conn.execute(_INSERT_RECORDS, rows)
+    _LAST_HEAD[engine] = (rows[-1]["seq"], rows[-1]["hash"])
+    return [row["seq"] for row in rows]
+
+
+def _chain(entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash: str) -> list[dict[str, Any]]:
+    """The records of ``entries``, numbered and chained after the head (``seq``, ``prev_hash``)."""
+    rows = []
+    for entry, at in entries:
+        seq += 1
+        content: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+        content.update(
+            items=json.dumps(entry.items, ensure_ascii=False),
+            seq=seq,
+            at=at.astimezone(UTC),
+            prev_hash=prev_hash,
+        )
+        prev_hash = content["hash"] = record_hash(content)
+        rows.append(content)
+    return rows
+
+
+def append(*, db: Session, entry: AccessEntry, at: datetime | None = None) -> int:
+    """Number, chain and insert one access record in the caller's transaction; returns its seq."""
+    return append_many(db=db, entries=[entry], at=at)[0]
+
+
+def head(*, db: Session) -> Row[tuple[int, str]]:
+    """The head row's (seq, hash): the last record appended, as the appender recorded it."""
+    return db.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)).one()
+
+
+def stream(
+    *, db: Session, after: int, upto: int | None = None, batch: int
+) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(id, chained content, hash) of records with seq in (after, upto], in seq order; keyset batches."""
+    while True:
+        stmt = select(*_COLUMNS).where(_RECORDS.c.seq > after)
+        if upto is not None:
+            stmt = stmt.where(_RECORDS.c.seq <= upto)
+        rows = db.execute(stmt.order_by(_RECORDS.c.seq).limit(batch)).all()
+        for row in rows:
+            yield row[0], dict(zip(CHAINED_FIELDS, row[1:-1], strict=True)), row[-1]
+        if len(rows) < batch:
+            return
+        after = rows[-1][1]
