@@ -22,6 +22,11 @@ codes are assigned: codes issued during the pilot period do not always satisfy t
 ``structurally_valid`` asks for a known authority and institution type, to tell a
 plausible pilot-era code with a bad check character from a typing error.
 
+``validate_key`` and ``is_valid_key`` check a code that names a subject in a data call, where
+there is no review queue to route a doubtful code to: a pilot-era code passes (a bad check
+character with a known authority and institution type), as refusing it would lock a real
+organisation out of every data call.
+
 >>> validate('91110000600037341L')
 '91110000600037341L'
 """
@@ -111,6 +116,24 @@ def is_valid(value: str) -> bool:
     """Check whether the value is a valid 统一社会信用代码."""
     try:
         return bool(validate(value))
+    except ValidationError:
+        return False
+
+
+def validate_key(value: str) -> str:
+    """Check the value as ``validate`` does, but let a pilot-era code pass; return it compacted."""
+    try:
+        return validate(value)
+    except InvalidChecksum:
+        if bool(structurally_valid(pd.Series([value])).iloc[0]):
+            return compact(value)
+        raise
+
+
+def is_valid_key(value: str) -> bool:
+    """Check whether the value names an organisation: a valid 统一社会信用代码 or a pilot-era one."""
+    try:
+        return bool(validate_key(value))
     except ValidationError:
         return False
 

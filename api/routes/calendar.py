@@ -10,8 +10,8 @@ from authz.calendar import service as calendar_service
 from authz.calendar.schemas import ArrangementRead, DeadlineRead
 from authz.clock import service as clock_service
 from authz.clock.schemas import ArrangementApplied, RecomputeRead, SlaProfileRead, SlaProfileUpdate
+from authz.clock.settings import ClockSettings
 from authz.permissions import CalendarManage, CalendarRead
-from authz.settings import ClockSettings
 
 router = APIRouter(tags=["calendar 工作日历与时限"])
 

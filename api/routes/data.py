@@ -5,9 +5,9 @@ business reference of the request it came from) and may name the end user it act
 ``X-Govdx-Operator``; ``X-Request-Id`` is echoed, or generated when absent. Keys travel in POST
 bodies, never in URLs: URLs end up in proxy and server logs, ID numbers must not.
 
-These routes own their transactions (``authz.access.service`` commits): a refusal is in the
-access log before its 403 leaves, which the request-wide ``DbSession`` (rolled back on any
-error) could not give.
+These routes own their transactions (``authz.access.lookup`` and ``authz.access.export`` commit):
+a refusal is in the access log before its 403 leaves, which the request-wide ``DbSession``
+(rolled back on any error) could not give.
 """
 
 import contextlib
@@ -23,9 +23,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.deps import Settings, bearer_token
-from authz.access import service as access_service
-from authz.access.schemas import BatchIn, BatchOut, LookupIn, LookupOut
-from authz.access.service import Call
+from authz.access import export as access_export
+from authz.access import lookup as access_lookup
+from authz.access.schemas import BatchIn, BatchOut, Call, LookupIn, LookupOut
 from catalog_schema.errors import GovdxError
 
 router = APIRouter(prefix="/data", tags=["data 数据服务"])
@@ -117,7 +117,7 @@ def lookup(body: LookupIn, db: DataSession, settings: Settings, call: DataCall) 
     The key travels in the body, never in the URL: URLs end up in proxy logs.
     """
     return _answer(
-        call, lambda: access_service.lookup(db=db, secret=settings.secret_key, call=call, data=body)
+        call, lambda: access_lookup.lookup(db=db, secret=settings.secret_key, call=call, data=body)
     )
 
 
@@ -127,9 +127,7 @@ def batch(body: BatchIn, db: DataSession, settings: Settings, call: DataCall) ->
 
     The keys travel in the body, never in the URL: URLs end up in proxy logs.
     """
-    return _answer(
-        call, lambda: access_service.batch(db=db, secret=settings.secret_key, call=call, data=body)
-    )
+    return _answer(call, lambda: access_lookup.batch(db=db, secret=settings.secret_key, call=call, data=body))
 
 
 @router.get(
@@ -153,7 +151,7 @@ def export(
     No key is named: the URL carries only the resource and item names.
     """
     try:
-        plan = access_service.open_export(
+        plan = access_export.open_export(
             db=db, secret=settings.secret_key, call=call, resource=resource, items=items
         )
     except GovdxError as exc:
@@ -162,7 +160,7 @@ def export(
 
     def chunks() -> Iterator[bytes]:
         with session_factory() as stream_db:
-            yield from access_service.export_chunks(db=stream_db, plan=plan)
+            yield from access_export.export_chunks(db=stream_db, plan=plan)
 
     filename = quote(plan.filename)
     return StreamingResponse(

@@ -6,6 +6,7 @@ code, an ID number or a credit code, for credit records (公共信用库), or fo
 not here, so that a malformed key is refused with ``invalid_key`` and recorded like any refusal.
 """
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -18,6 +19,17 @@ Items = Annotated[
 ]
 # Values served: item name → masked text, or None when there is no value (or it is hidden).
 Record = dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who asks and on what grounds, from the request: token, purpose, operator, request id, address."""
+
+    token: str | None
+    purpose: str | None
+    operator: str | None
+    request_id: str
+    client_ip: str | None
 
 
 class CertificateKey(BaseModel):

@@ -14,7 +14,7 @@ from authz.calendar import service as calendar_service
 from authz.calendar.models import CalendarArrangement
 from authz.calendar.service import FIRST_YEAR, LAST_YEAR, WorkingCalendar
 from authz.clock import service as clock_service
-from authz.settings import ClockSettings
+from authz.clock.settings import ClockSettings
 from catalog_schema import migrate
 from catalog_schema.cli import err, fail, out
 from catalog_schema.database import get_engine, session_scope

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from authz.clock.models import Notification, NotificationReceipt, OutboundMessage
-from authz.settings import ClockSettings
+from authz.clock.settings import ClockSettings
 from authz.types import Channel, NotificationKind, OutboundStatus
 from catalog_schema.database import for_writing
 from catalog_schema.errors import NotFound

@@ -26,7 +26,7 @@ from authz.calendar.service import WorkingCalendar
 from authz.clock import notify
 from authz.clock import service as clock_service
 from authz.clock.models import ClockStage, SlaProfile
-from authz.settings import ClockSettings
+from authz.clock.settings import ClockSettings
 from authz.sharing import service as sharing_service
 from authz.types import NotificationKind, StageKind, StageState
 from catalog_schema.database import get_sessionmaker, session_scope, utcnow

@@ -17,8 +17,8 @@ from authz.calendar.service import WorkingCalendar, local_date
 from authz.clock import notify
 from authz.clock import service as clock_service
 from authz.clock.models import ClockStage, SlaProfile
+from authz.clock.settings import ClockSettings
 from authz.permissions import sees_every_department
-from authz.settings import ClockSettings
 from authz.sharing import flows
 from authz.sharing.flows import Actor, ClockEffect, Transition
 from authz.sharing.models import Grant, RequestEvent, SharingRequest

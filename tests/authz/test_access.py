@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import NoResultFound
 
-from authz.access import service as access_service
-from authz.access.commit import GroupCommitFailed
+from authz.access import export, lookup
+from authz.access.exceptions import Refused, SubjectNotFound
+from authz.access.group_commit import GroupCommitFailed
 from authz.access.models import GrantUsage
-from authz.access.schemas import BatchIn, CertificateKey, LookupIn
-from authz.access.service import Call, Refused, SubjectNotFound
+from authz.access.schemas import BatchIn, Call, CertificateKey, LookupIn
 from authz.access.settings import DataSettings
 from authz.audit.models import AccessRecord, AuditHead
 from authz.calendar.service import local_date, start_of_day
@@ -60,7 +60,7 @@ def _lookup(session_factory, call, resource, key, **kwargs):
     data = LookupIn(resource=resource, key=key)
     return _in_own_session(
         session_factory,
-        lambda s: access_service.lookup(db=s, secret=TEST_SECRET, call=call, data=data, **kwargs),
+        lambda s: lookup.lookup(db=s, secret=TEST_SECRET, call=call, data=data, **kwargs),
     )
 
 
@@ -288,7 +288,7 @@ def test_a_batch_over_quota_serves_nothing_and_counts_nothing(db, session_factor
     with pytest.raises(Refused) as refused:
         _in_own_session(
             session_factory,
-            lambda s: access_service.batch(db=s, secret=TEST_SECRET, call=_call(system, grant), data=data),
+            lambda s: lookup.batch(db=s, secret=TEST_SECRET, call=_call(system, grant), data=data),
         )
 
     assert refused.value.code == "over_quota"
@@ -323,15 +323,13 @@ def test_export_streams_one_row_group_per_export_rows_subjects(db, session_facto
     grant = factories.grant(db, items=["公民身份号码"], access_modes=("bulk_export",))
     plan = _in_own_session(
         session_factory,
-        lambda s: access_service.open_export(
+        lambda s: export.open_export(
             db=s, secret=TEST_SECRET, call=_call(system, grant), resource=DEPARTMENT_RESOURCE, items=None
         ),
     )
 
     with session_factory() as stream:
-        chunks = list(
-            access_service.export_chunks(db=stream, plan=plan, settings=DataSettings(export_rows=1))
-        )
+        chunks = list(export.export_chunks(db=stream, plan=plan, settings=DataSettings(export_rows=1)))
 
     parquet = pq.ParquetFile(io.BytesIO(b"".join(chunks)))
     assert len(chunks) == 4 and parquet.metadata.num_row_groups == 3

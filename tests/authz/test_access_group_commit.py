@@ -8,12 +8,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from authz.access import commit as group_commit
-from authz.access import service as access_service
-from authz.access.commit import Usage, Write
+from authz.access import group_commit, lookup
+from authz.access.exceptions import Refused
+from authz.access.group_commit import Usage, Write
 from authz.access.models import GrantUsage
-from authz.access.schemas import LookupIn
-from authz.access.service import Call, Refused
+from authz.access.schemas import Call, LookupIn
 from authz.audit import verify as audit_verify
 from authz.audit.chain import AccessEntry
 from authz.audit.models import AccessRecord
@@ -114,7 +113,7 @@ def test_concurrent_calls_on_one_quota_serve_exactly_the_quota_and_log_every_cal
         try:
             barrier.wait(timeout=30)
             with Session(fresh_engine) as session:
-                access_service.lookup(db=session, secret=TEST_SECRET, call=who, data=data)
+                lookup.lookup(db=session, secret=TEST_SECRET, call=who, data=data)
             answers.append("served")
         except Refused as refused:
             answers.append(refused.reason.value)

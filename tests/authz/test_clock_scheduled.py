@@ -18,7 +18,7 @@ from authz.clock import flows as clock_flows
 from authz.clock import notify, scheduled
 from authz.clock.cli import clock_app
 from authz.clock.models import ClockStage, Notification, OutboundMessage
-from authz.settings import ClockSettings
+from authz.clock.settings import ClockSettings
 from authz.sharing import service as sharing_service
 from authz.sharing.models import Grant, SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authz.clock import notify
 from authz.clock.models import Notification, OutboundMessage
-from authz.settings import ClockSettings
+from authz.clock.settings import ClockSettings
 from authz.types import Channel, NotificationKind, OutboundStatus
 from catalog_schema.department.models import Department
 

@@ -1,6 +1,8 @@
 """GB 11643-1999 公民身份号码: the scalar functions, and the vectorised ones against stdnum."""
 
 import random
+import re
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -166,3 +168,45 @@ def test_sex_codes_follow_the_parity_of_the_17th_digit():
     values = pd.Series([with_check("11010519491231001"), with_check("11010519491231002"), "abc", None])
 
     assert gb11643.sex_codes(values).tolist() == ["1", "2", None, None]
+
+
+# -- a number that names a subject in a data call ---------------------------------------------------
+
+
+def former_data_plane_check(number: str) -> bool:
+    """The data plane's own check until it used ``validate_key`` (the former authz/access/service.py)."""
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number) or ric.calc_check_digit(number) != number[17]:
+        return False
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    return True
+
+
+def test_validate_key_accepts_an_address_code_younger_than_its_holder():
+    born_1950 = with_check("35010219500101005")  # 350102 (鼓楼区) was created in the 1980s
+
+    assert (gb11643.is_valid(born_1950), gb11643.validate_key(born_1950)) == (False, born_1950)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (" 11010519491231002X", InvalidLength),
+        ("11010519491231002x", InvalidChecksum),
+        ("１１０１０５１９４９１２３１００２X", InvalidFormat),
+        ("110105194912310021", InvalidChecksum),
+        (with_check("11010519490230002"), InvalidComponent),
+        (with_check("11010500000101002"), InvalidComponent),
+    ],
+)
+def test_validate_key_checks_the_value_as_given_with_chinese_message(value, error):
+    with pytest.raises(error, match="公民身份号码"):
+        gb11643.validate_key(value)
+
+
+def test_is_valid_key_agrees_with_the_data_planes_former_check_on_generated_values():
+    values = generated_values(24_000, seed=2026)
+
+    assert [gb11643.is_valid_key(v) for v in values] == [former_data_plane_check(v) for v in values]

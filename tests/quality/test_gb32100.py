@@ -5,7 +5,7 @@ import random
 import pandas as pd
 import pytest
 from stdnum.cn import uscc
-from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength
+from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
 
 from quality import gb32100
 
@@ -161,3 +161,40 @@ def test_registering_authority_is_the_first_character():
 
 def test_every_registering_authority_has_institution_types():
     assert set(gb32100.REGISTERING_AUTHORITIES) == set(gb32100.INSTITUTION_TYPES)
+
+
+# -- a code that names a subject in a data call -----------------------------------------------------
+
+
+def former_data_plane_check(code: str) -> bool:
+    """The data plane's own check until it used ``is_valid_key`` (the former authz/access/service.py)."""
+    try:
+        gb32100.validate(code)
+        return True
+    except InvalidChecksum:
+        return bool(gb32100.structurally_valid(pd.Series([code])).iloc[0])
+    except ValidationError:
+        return False
+
+
+def test_validate_key_lets_a_pilot_era_code_pass_compacted():
+    assert gb32100.validate_key("9111 0000 6000 3734 1m") == "91110000600037341M"
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("94110000600037341M", InvalidChecksum),
+        ("911100006000373I1L", InvalidFormat),
+        ("9111000060003734", InvalidLength),
+    ],
+)
+def test_validate_key_refuses_what_no_pilot_era_code_looks_like_with_chinese_message(value, error):
+    with pytest.raises(error, match="统一社会信用代码"):
+        gb32100.validate_key(value)
+
+
+def test_is_valid_key_agrees_with_the_data_planes_former_check_on_generated_values():
+    values = generated_values(6_000, seed=2026)
+
+    assert [gb32100.is_valid_key(v) for v in values] == [former_data_plane_check(v) for v in values]

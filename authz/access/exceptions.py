@@ -1,0 +1,68 @@
+"""What a data call can be refused with: a stable code, the reason in Chinese and English, an outcome."""
+
+from typing import Any
+
+from authz.clients import service as clients_service
+from authz.types import AccessOutcome, AccessReason
+from catalog_schema.errors import Forbidden, NotFound, Problem, Unauthorized
+
+REASON_EN: dict[AccessReason, str] = {
+    AccessReason.invalid_token: "invalid, expired or revoked credentials",
+    AccessReason.purpose_missing: (
+        "no purpose reference (header X-Govdx-Purpose: the request number or business reference)"
+    ),
+    AccessReason.purpose_unknown: "the purpose reference does not match the grant",
+    AccessReason.no_grant: "your department has no grant for this resource",
+    AccessReason.grant_expired: "the grant has expired",
+    AccessReason.grant_revoked: "the grant has been revoked",
+    AccessReason.grant_not_yet_valid: "the grant is not valid yet",
+    AccessReason.mode_not_granted: "the grant does not allow this access mode",
+    AccessReason.items_beyond_grant: "the requested items go beyond the grant",
+    AccessReason.over_quota: "the grant's daily quota is used up",
+    AccessReason.batch_too_large: "too many keys in one batch",
+    AccessReason.invalid_key: "malformed subject key",
+    AccessReason.resource_unavailable: "no such resource, or it is not shared",
+}
+
+
+class Refused(Forbidden):
+    """A refused data call (403) with its stable reason; in the access log by the time it is seen."""
+
+    outcome = AccessOutcome.refused
+
+    def __init__(
+        self,
+        reason: AccessReason,
+        detail: str = "",
+        detail_en: str = "",
+        *,
+        problems: list[Problem] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            reason.label + (f"：{detail}" if detail else ""),
+            REASON_EN[reason] + (f": {detail_en}" if detail_en else ""),
+            code=reason.value,
+            problems=problems,
+            extra=extra,
+        )
+        self.reason = reason
+
+
+class Unauthenticated(Unauthorized):
+    """No valid client token (401 ``invalid_token``); recorded with outcome ``unauthenticated``."""
+
+    outcome = AccessOutcome.unauthenticated
+    reason = AccessReason.invalid_token
+
+    def __init__(self) -> None:
+        super().__init__(*clients_service.INVALID_CLIENT, code=AccessReason.invalid_token.value)
+
+
+Denial = Refused | Unauthenticated
+
+
+class SubjectNotFound(NotFound):
+    """A lookup of a subject the library does not hold (404); recorded as ``not_found``."""
+
+    code = "subject_not_found"

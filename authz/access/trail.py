@@ -1,0 +1,120 @@
+"""A data call's trail in the access log, and the transaction that writes it: no record, no data.
+
+The data plane owns its transactions (``lookup.lookup``, ``lookup.batch`` and
+``export.open_export`` commit): a refusal rolls back whatever the call had done, then appends its
+access record, commits, and is raised (:func:`record_refusal`); a served call commits its usage and
+its access records together before anything is returned (:func:`commit_served`), so a failed
+append means no data. The checks and reads run in a read transaction; only the quota count, the
+records and the commit take the write lock, each write one of a group commit's
+(``authz.access.group_commit``). A served call writes one record per subject, all with the call's
+request id, so an auditor searching a subject finds batch calls too.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from authz.access import group_commit
+from authz.access.exceptions import Denial, Refused
+from authz.access.group_commit import Usage, Write
+from authz.access.schemas import Call
+from authz.audit.chain import AccessEntry
+from authz.calendar.service import local_date
+from authz.types import AccessMode, AccessOutcome, AccessReason
+
+# access_records.resource_code; an unknown code is logged cut to fit, and refused as unavailable.
+_RESOURCE_MAX = 40
+
+
+@dataclass
+class Trail:
+    """What is known of a call so far: a refusal is recorded with all of it."""
+
+    call: Call
+    mode: AccessMode
+    resource_code: str | None
+    items: list[str]
+    keys: int = 0
+    client_id: str | None = None
+    department_id: int | None = None
+    grant_id: int | None = None
+    fingerprints: list[str] = field(default_factory=list)
+
+    @classmethod
+    def begin(cls, call: Call, mode: AccessMode, resource_code: str, items: list[str]) -> "Trail":
+        """The trail of a call for ``resource_code``, cut to what the access log holds."""
+        return cls(call=call, mode=mode, resource_code=resource_code[:_RESOURCE_MAX], items=items)
+
+    def entry(self, outcome: AccessOutcome, **fields: Any) -> AccessEntry:
+        call = self.call
+        return AccessEntry(
+            mode=self.mode.value,
+            outcome=outcome.value,
+            request_id=call.request_id,
+            client_id=self.client_id,
+            department_id=self.department_id,
+            operator=call.operator,
+            grant_id=self.grant_id,
+            purpose_ref=call.purpose,
+            resource_code=self.resource_code,
+            client_ip=call.client_ip,
+            items=list(self.items),
+            **fields,
+        )
+
+    def refusals(self, denial: Denial) -> list[AccessEntry]:
+        """One record per subject named (when the keys could be read), else one for the call."""
+        common = {"reason_code": denial.reason.value, "reason": denial.message}
+        if not self.fingerprints:
+            return [self.entry(denial.outcome, subjects=self.keys, **common)]
+        return [
+            self.entry(denial.outcome, subject_fingerprint=f, subjects=1, **common) for f in self.fingerprints
+        ]
+
+
+def record_refusal(db: Session, trail: Trail, denial: Denial, at: datetime) -> None:
+    """Undo whatever the call did, then log the refusal and commit it."""
+    db.rollback()
+    group_commit.submit(db=db, write=Write(entries=trail.refusals(denial), at=at))
+
+
+def _over_quota(quota: int | None, before: int, count: int) -> Refused:
+    """The refusal of a call whose ``count`` subjects do not fit in what is left of the daily quota."""
+    return Refused(
+        AccessReason.over_quota,
+        f"每日限额 {quota} 个主体，今日已用 {before}，本次 {count}",
+        f"the daily quota is {quota} subjects; {before} used today, {count} asked",
+        extra={"quota": quota, "used": before, "requested": count},
+    )
+
+
+def commit_served(
+    db: Session,
+    trail: Trail,
+    entries: list[AccessEntry],
+    at: datetime,
+    *,
+    grant_id: int,
+    quota: int | None,
+    count: int,
+) -> None:
+    """Count ``count`` subjects against the grant's quota and commit the call's records; raise if over it.
+
+    The read transaction ends first: the write is one of a group commit's.
+    """
+    db.rollback()
+    denial: Refused | None = None
+
+    def over_quota(before: int) -> list[AccessEntry]:
+        nonlocal denial
+        denial = _over_quota(quota, before, count)
+        return trail.refusals(denial)
+
+    usage = Usage(grant_id=grant_id, day=local_date(at), subjects=count, quota=quota)
+    write = group_commit.submit(
+        db=db, write=Write(entries=entries, at=at, usage=usage, over_quota=over_quota)
+    )
+    if write.refused_at is not None and denial is not None:
+        raise denial
