@@ -55,10 +55,10 @@ def _peak_mb() -> float:
 
 
 def phase_generate(people: int, source_url: str) -> dict[str, float]:
-    from demo.sources import write_gongan_huji
+    from demo.sources import write_police_household_register
 
     started = time.perf_counter()
-    rows = write_gongan_huji(source_url, people=people, seed=2026)
+    rows = write_police_household_register(source_url, people=people, seed=2026)
     return {"rows": rows, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 

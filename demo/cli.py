@@ -96,7 +96,7 @@ def demo_sources_command(
         table.add_row(name, output.format, output.path or output.table or "", str(output.rows), injected)
     out.print(table)
     out.print(f"问题清单 / manifest: {out_dir / demo_sources.MANIFEST_NAME}")
-    records = out_dir / demo_sources.WEIJIAN_RECORDS
+    records = out_dir / demo_sources.HEALTH_RECORDS
     out.print(f"卫健接口 / 卫健 API: python -m demo.health_api {records} --port 8765")
 
 
@@ -114,7 +114,7 @@ def demo_pipelines(
                 code="no_sources",
             )
         )
-    server, base_url = health_api.serve(sources_dir / "weijian" / "vital_records.json")
+    server, base_url = health_api.serve(sources_dir / demo_sources.HEALTH_RECORDS)
     try:
         for name, value in demo_sources.demo_connection_env(sources_dir, base_url).items():
             os.environ.setdefault(name, value)

@@ -98,6 +98,11 @@ def compact(value: str) -> str:
     return str(uscc.compact(value))
 
 
+def calc_check_digit(value: str) -> str:
+    """Return the GB 32100 check character of the first 17 characters of the compacted value."""
+    return str(uscc.calc_check_digit(value))
+
+
 def validate(value: str) -> str:
     """Check the format and check character; return the compacted code or raise a ValidationError."""
     code = compact(value)

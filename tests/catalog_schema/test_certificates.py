@@ -37,6 +37,8 @@ from connectors.base import ROW_COLUMN, Window
 from connectors.config import load_sources
 from demo import catalog as demo_catalog
 from demo import sources as demo_sources
+from demo.sources import certificates as demo_certificates
+from demo.sources.manifest import Manifest
 from ingest import flows
 from quality import rules
 from tests import factories
@@ -480,16 +482,14 @@ SEED = 11
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, demo_sources.Manifest]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     out = tmp_path_factory.mktemp("demo-certificates")
     return out, demo_sources.generate(out, people=300, orgs=90, seed=SEED)
 
 
-def test_import_keys_registers_the_demo_issuers_once(
-    db: Session, demo: tuple[Path, demo_sources.Manifest]
-) -> None:
+def test_import_keys_registers_the_demo_issuers_once(db: Session, demo: tuple[Path, Manifest]) -> None:
     out, _ = demo
-    manifest = out / demo_sources.ISSUER_KEYS_DIR / "manifest.json"
+    manifest = out / demo_certificates.ISSUER_KEYS_DIR / "manifest.json"
 
     first = certificate_service.import_keys(db=db, manifest=manifest, user=None)
     again = certificate_service.import_keys(db=db, manifest=manifest, user=None)
@@ -499,20 +499,22 @@ def test_import_keys_registers_the_demo_issuers_once(
     assert db.scalar(select(func.count()).select_from(IssuerKey)) == 4
 
 
-def test_demo_issuer_keys_derive_from_the_seed(demo: tuple[Path, demo_sources.Manifest]) -> None:
+def test_demo_issuer_keys_derive_from_the_seed(demo: tuple[Path, Manifest]) -> None:
     out, _ = demo
-    listed = json.loads((out / demo_sources.ISSUER_KEYS_DIR / "manifest.json").read_text(encoding="utf-8"))
+    listed = json.loads(
+        (out / demo_certificates.ISSUER_KEYS_DIR / "manifest.json").read_text(encoding="utf-8")
+    )
 
     for entry in listed["keys"]:
-        key_id, private = demo_sources.issuer_key(SEED, entry["department"])
-        pem = (out / demo_sources.ISSUER_KEYS_DIR / entry["public_key"]).read_text(encoding="ascii")
+        key_id, private = demo_certificates.issuer_key(SEED, entry["department"])
+        pem = (out / demo_certificates.ISSUER_KEYS_DIR / entry["public_key"]).read_text(encoding="ascii")
         assert (entry["key_id"], pem) == (key_id, signing.public_pem(private.public_key()))
 
 
 def test_demo_certificate_types_begin_with_their_issuers_credit_codes(db: Session) -> None:
-    for name, department in demo_sources.CERTIFICATE_ISSUERS.items():
+    for name, department in demo_certificates.CERTIFICATE_ISSUERS.items():
         dept = department_service.get_by_ref(db=db, ref=department)
-        assert demo_sources.CERTIFICATE_TYPES[name][0][:18] == dept.credit_code
+        assert demo_certificates.CERTIFICATE_TYPES[name][0][:18] == dept.credit_code
 
 
 def _as_loaded(out: Path, name: str) -> Iterator[tuple[int, dict[str, str | None]]]:
@@ -528,9 +530,9 @@ def _as_loaded(out: Path, name: str) -> Iterator[tuple[int, dict[str, str | None
 
 def _checks(out: Path, name: str) -> dict[int, tuple[bool, dict[str, str | None]]]:
     keys = {
-        e["key_id"]: (out / demo_sources.ISSUER_KEYS_DIR / e["public_key"]).read_text(encoding="ascii")
+        e["key_id"]: (out / demo_certificates.ISSUER_KEYS_DIR / e["public_key"]).read_text(encoding="ascii")
         for e in json.loads(
-            (out / demo_sources.ISSUER_KEYS_DIR / "manifest.json").read_text(encoding="utf-8")
+            (out / demo_certificates.ISSUER_KEYS_DIR / "manifest.json").read_text(encoding="utf-8")
         )["keys"]
     }
     checked = {}
@@ -540,9 +542,9 @@ def _checks(out: Path, name: str) -> dict[int, tuple[bool, dict[str, str | None]
     return checked
 
 
-@pytest.mark.parametrize("name", list(demo_sources.CERTIFICATE_TYPES))
+@pytest.mark.parametrize("name", list(demo_certificates.CERTIFICATE_TYPES))
 def test_demo_signatures_hold_over_what_the_loader_reads_except_the_tampered(
-    demo: tuple[Path, demo_sources.Manifest], name: str
+    demo: tuple[Path, Manifest], name: str
 ) -> None:
     out, manifest = demo
     tampered = {f.row for f in manifest.faults_of(name, "certificate_tampered")}
@@ -553,7 +555,7 @@ def test_demo_signatures_hold_over_what_the_loader_reads_except_the_tampered(
 
 
 def test_demo_injects_each_certificate_fault_with_its_verdict(
-    demo: tuple[Path, demo_sources.Manifest],
+    demo: tuple[Path, Manifest],
 ) -> None:
     _, manifest = demo
 
@@ -566,7 +568,7 @@ def test_demo_injects_each_certificate_fault_with_its_verdict(
     }
 
 
-def test_demo_revoked_and_expired_faults_verify_and_say_so(demo: tuple[Path, demo_sources.Manifest]) -> None:
+def test_demo_revoked_and_expired_faults_verify_and_say_so(demo: tuple[Path, Manifest]) -> None:
     out, manifest = demo
     yingye, jiashi = _checks(out, "zhengzhao_yingye"), _checks(out, "zhengzhao_jiashi")
 
@@ -581,24 +583,22 @@ def test_demo_revoked_and_expired_faults_verify_and_say_so(demo: tuple[Path, dem
 
 
 @pytest.fixture
-def loaded_demo(
-    session_factory: sessionmaker[Session], demo: tuple[Path, demo_sources.Manifest]
-) -> demo_sources.Manifest:
+def loaded_demo(session_factory: sessionmaker[Session], demo: tuple[Path, Manifest]) -> Manifest:
     """The demo's certificate sources loaded by the pipelines' loader, and the issuers' keys registered."""
     out, manifest = demo
     specs = load_sources(demo_sources.SOURCES_FILE)
-    for name in demo_sources.CERTIFICATE_TYPES:
+    for name in demo_certificates.CERTIFICATE_TYPES:
         flows.ingest(specs.get(name), session_factory=session_factory, sources_dir=out, run_id="test")
     with session_factory() as db:
         certificate_service.import_keys(
-            db=db, manifest=out / demo_sources.ISSUER_KEYS_DIR / "manifest.json", user=None
+            db=db, manifest=out / demo_certificates.ISSUER_KEYS_DIR / "manifest.json", user=None
         )
         db.commit()
     return manifest
 
 
 def test_demo_certificate_faults_get_their_verdicts_once_loaded(
-    db: Session, keyring: Keyring, loaded_demo: demo_sources.Manifest
+    db: Session, keyring: Keyring, loaded_demo: Manifest
 ) -> None:
     faults = [f for f in loaded_demo.faults if f.expected.startswith("verdict:")]
 
@@ -615,14 +615,14 @@ def test_demo_certificate_faults_get_their_verdicts_once_loaded(
 def test_demo_certificates_loaded_untouched_and_current_are_valid(
     db: Session,
     keyring: Keyring,
-    loaded_demo: demo_sources.Manifest,
-    demo: tuple[Path, demo_sources.Manifest],
+    loaded_demo: Manifest,
+    demo: tuple[Path, Manifest],
 ) -> None:
     out, _ = demo
     faulty = {(f.source, f.row) for f in loaded_demo.faults}
     current = [
         (values[TYPE], values[NUMBER])
-        for name in demo_sources.CERTIFICATE_TYPES
+        for name in demo_certificates.CERTIFICATE_TYPES
         for row, values in _as_loaded(out, name)
         if (name, row) not in faulty
         and values[STATUS] == "01"

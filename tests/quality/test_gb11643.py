@@ -79,6 +79,10 @@ def test_validate_returns_compacted_number():
     assert gb11643.validate(" 11010519491231002x ") == VALID
 
 
+def test_calc_check_digit_reads_the_first_17_digits():
+    assert (gb11643.calc_check_digit(VALID[:17]), gb11643.calc_check_digit(VALID)) == ("X", "X")
+
+
 @pytest.mark.parametrize(
     ("value", "error"),
     [

@@ -55,6 +55,10 @@ def test_validate_returns_compacted_code():
     assert gb32100.validate("9111 0000 6000 3734 1l") == VALID
 
 
+def test_calc_check_digit_reads_the_first_17_characters():
+    assert (gb32100.calc_check_digit(VALID[:17]), gb32100.calc_check_digit(VALID)) == ("L", "L")
+
+
 @pytest.mark.parametrize(
     ("value", "error"),
     [
