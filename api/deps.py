@@ -1,11 +1,30 @@
-"""Request dependencies: the database session, the current user, and declared permissions."""
+"""Request dependencies: the database session, the current user, and declared permissions.
+
+The request owns the transaction through the dependency its route declares, beside the route:
+
+- ``DbSession``: one session for the request, committed once after the route returns (before the
+  response is sent) and rolled back on any error. A POST, PUT, PATCH or DELETE writes: its session
+  takes the write lock before its first statement (``for_writing``; SQLite begins IMMEDIATE), so
+  writers queue for SQLite's single lock instead of failing between their read and their write.
+- ``ReadDb``: the same session, for a POST that only reads (logging in, verifying a certificate, the
+  benchmark's lookup). It never takes the write lock: a login must not queue for (or hold) it while
+  the deliberately slow password hash runs. It still commits at the end, as ``DbSession`` does.
+- ``SessionFactory``: for routes that run their own transactions (ingest batches on resubmission,
+  the data plane's group commit, streaming exports that outlive the request). They open sessions
+  from it; the request's session, if the current user needs one, then only reads.
+
+``CurrentUser`` and the route share the one request session, so the route's declaration decides for
+the whole request: ``get_db`` reads it off the matched route (``reads_only``) before the session's
+first statement.
+"""
 
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, params
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import ApiSettings
 from authz import security
@@ -19,30 +38,13 @@ from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# POSTs that only read: logging in must not queue for (or hold) SQLite's write lock while the
-# deliberately slow password hash runs.
-READ_ONLY_POSTS = frozenset(
-    {
-        "/api/v1/auth/token",
-        "/api/v1/auth/client-token",
-        # The portal's sign-in and sign-out write nothing but cookies.
-        "/login",
-        "/logout",
-        # Verifying a certificate only reads.
-        "/api/v1/certificates/verify",
-        # The benchmark's unguarded baseline only reads (api/routes/bench.py).
-        "/api/v1/bench/lookup",
-        # Resubmission runs ingest batches, which open and commit their own transactions.
-        "/api/v1/quarantine/resubmit",
-    }
-)
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request; the request owns the transaction and commits once at the end."""
     session: Session = request.app.state.sessionmaker()
-    if request.method not in SAFE_METHODS and request.url.path not in READ_ONLY_POSTS:
+    if request.method not in SAFE_METHODS and not reads_only(request.scope.get("route")):
         for_writing(session)
     try:
         yield session
@@ -56,6 +58,31 @@ def get_db(request: Request) -> Iterator[Session]:
 
 # scope="function": commit before the response is sent, so a failed commit is the client's error.
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+# async: handing on the session needs no worker thread.
+async def get_read_db(db: DbSession) -> Session:
+    """The request's session, for a POST that only reads: it never takes the write lock."""
+    return db
+
+
+ReadDb = Annotated[Session, Depends(get_read_db)]
+
+
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """The app's session factory, for a route that opens and commits its own transactions."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return factory
+
+
+SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+
+
+def reads_only(route: object) -> bool:
+    """Whether the route declared ``ReadDb`` or ``SessionFactory``: its request session never writes."""
+    if not isinstance(route, APIRoute):
+        return False
+    return any(d.call in (get_read_db, get_session_factory) for d in route.dependant.dependencies)
 
 
 # async: reading app state needs no worker thread (a sync dependency costs every request a hop).

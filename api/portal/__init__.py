@@ -13,10 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import is_portal_path
-from api.portal import account, admin, audit, catalog, sharing, web
+from api.portal import account, audit, elements, pipelines, reports, resources, sharing, web
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(web.check_csrf)])
-for module in (account, catalog, sharing, admin, audit):
+# One module per domain, as in api/routes/; account.py (signing in, home, inbox) and web.py (the
+# frame every page shares: session, CSRF, rendering, form errors) serve them all.
+for module in (account, resources, sharing, elements, pipelines, audit, reports):
     router.include_router(module.router)
 
 

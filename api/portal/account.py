@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import DbSession, Paging, RowId, Settings
+from api.deps import DbSession, Paging, ReadDb, RowId, Settings
 from api.portal import web
 from api.portal.web import Form, PortalUser
 from authz import permissions
@@ -29,8 +29,9 @@ def login_page(
     return web.render(request, "login.html", {"next": next_url, "expired": expired, "title": "登录"})
 
 
+# Signing in writes only cookies; the slow password hash must not hold the write lock.
 @router.post("/login")
-def login(request: Request, db: DbSession, settings: Settings, form: Form) -> Response:
+def login(request: Request, db: ReadDb, settings: Settings, form: Form) -> Response:
     username, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
     next_url = str(form.get("next") or "/")
     errors: dict[str, str] = {}

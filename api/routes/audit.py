@@ -2,11 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import CurrentKeyring, DbSession, Paging, requires
+from api.deps import CurrentKeyring, DbSession, Paging, SessionFactory, requires
 from authz.audit import export as audit_export
 from authz.audit import search as audit_search
 from authz.audit import verify as audit_verify
@@ -17,12 +16,6 @@ from catalog_schema.library.subjects import MAX_KEY_LENGTH
 from catalog_schema.pagination import Page, page_of
 
 router = APIRouter(tags=["audit 审计"])
-
-
-def _session_factory(request: Request) -> sessionmaker[Session]:
-    # The export streams after the route returns, when the request's own session is already closed.
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    return factory
 
 
 def _range(
@@ -81,7 +74,6 @@ def _filters(
 
 Filters = Annotated[AuditFilter, Depends(_filters)]
 Range = Annotated[AuditFilter, Depends(_range)]
-SessionFactory = Annotated[sessionmaker[Session], Depends(_session_factory)]
 
 
 @router.get(
@@ -131,6 +123,7 @@ def verify(db: DbSession, keyring: CurrentKeyring) -> VerifyReport:
 )
 def export(session_factory: SessionFactory, keyring: CurrentKeyring, bounds: Range) -> StreamingResponse:
     audit_search.check_range(bounds.since, bounds.until)
+    # The lines stream after the route returns, when the request's own session is already closed.
     lines = audit_export.export_lines(
         session_factory=session_factory, keyring=keyring, since=bounds.since, until=bounds.until
     )

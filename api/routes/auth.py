@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, DbSession, Settings
+from api.deps import CurrentUser, ReadDb, Settings
 from authz import security
 from catalog_schema.errors import Unauthorized
 from catalog_schema.user import service as user_service
@@ -23,7 +23,7 @@ class Token(BaseModel):
 
 
 @router.post("/token", response_model=Token, summary="登录，换取访问令牌 / log in")
-def login(db: DbSession, settings: Settings, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+def login(db: ReadDb, settings: Settings, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     user = user_service.authenticate(db=db, username=form.username, password=form.password)
     if user is None:
         raise Unauthorized("用户名或密码错误", "incorrect username or password", code="invalid_credentials")

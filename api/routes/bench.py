@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import DbSession
+from api.deps import ReadDb
 from catalog_schema.keys.service import get_keyring
 from catalog_schema.library import subjects
 from catalog_schema.library.models import LibraryRecord
@@ -26,7 +26,7 @@ class BaselineLookup(BaseModel):
 
 
 @router.post(BASELINE_PATH)
-def baseline_lookup(db: DbSession, body: BaselineLookup) -> dict[str, Any]:
+def baseline_lookup(db: ReadDb, body: BaselineLookup) -> dict[str, Any]:
     """The stored (sealed) rows of one population subject, as they are in the database."""
     parts = [subjects.canonical_part(subjects.LOOKUP_KEY[Library.population][0], body.key)]
     stored = subjects.stored_key(get_keyring(), Library.population, parts)

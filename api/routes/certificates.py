@@ -6,7 +6,7 @@ in logs. "Not found" is a verdict (200), not a 404: the question was answered.
 
 from fastapi import APIRouter
 
-from api.deps import CurrentKeyring, CurrentUser, DbSession, requires
+from api.deps import CurrentKeyring, CurrentUser, ReadDb, requires
 from authz.permissions import CertificateVerify
 from catalog_schema.certificate import service as certificate_service
 from catalog_schema.certificate.schemas import CertificateQuery, CertificateVerdict
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/certificates", tags=["certificates 电子证照核�
     summary="核验电子证照 / verify a certificate's signature, status and expiry",
 )
 def verify_certificate(
-    db: DbSession, keyring: CurrentKeyring, user: CurrentUser, query: CertificateQuery
+    db: ReadDb, keyring: CurrentKeyring, user: CurrentUser, query: CertificateQuery
 ) -> CertificateVerdict:
     return certificate_service.verify(
         db=db,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Header, Path, status
 
-from api.deps import CurrentUser, DbSession, Settings, requires
+from api.deps import CurrentUser, DbSession, ReadDb, Settings, requires
 from authz.clients import service as clients_service
 from authz.clients.schemas import ClientCreate, ClientRead, ClientRevoke, ClientSecret, ClientToken
 from authz.permissions import ClientManage
@@ -35,7 +35,7 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     summary="业务系统换取访问令牌 / OAuth2 client credentials (RFC 6749 §4.4)",
 )
 def client_token(
-    db: DbSession,
+    db: ReadDb,
     settings: Settings,
     grant_type: Annotated[str, Form(max_length=40)],
     client_id: Annotated[str | None, Form(max_length=64)] = None,

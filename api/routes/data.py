@@ -5,24 +5,24 @@ business reference of the request it came from) and may name the end user it act
 ``X-Govdx-Operator``; ``X-Request-Id`` is echoed, or generated when absent. Keys travel in POST
 bodies, never in URLs: URLs end up in proxy and server logs, ID numbers must not.
 
-These routes own their transactions (``authz.access.lookup`` and ``authz.access.export`` commit):
-a refusal is in the access log before its 403 leaves, which the request-wide ``DbSession``
-(rolled back on any error) could not give.
+These routes own their transactions and declare ``SessionFactory``, not ``DbSession``: the data plane
+commits (the access log's group commit), and a refusal is in the access log before its 403 leaves,
+which the request-wide ``DbSession`` (rolled back on any error) could not give. Each route opens one
+session and closes it before the response is sent; the export streams from a second.
 """
 
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from api.deps import Settings, bearer_token
+from api.deps import SessionFactory, Settings, bearer_token
 from authz.access import export as access_export
 from authz.access import lookup as access_lookup
 from authz.access.schemas import BatchIn, BatchOut, Call, LookupIn, LookupOut
@@ -32,20 +32,6 @@ router = APIRouter(prefix="/data", tags=["data 数据服务"])
 REQUEST_ID = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-# The dependencies of data calls are async: they do no I/O, and each sync one would cost the call a
-# hop to the worker threads and back.
-async def data_session(request: Request) -> AsyncIterator[Session]:
-    """A session whose transactions the data plane opens and commits itself; closed after the route."""
-    session: Session = request.app.state.sessionmaker()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-DataSession = Annotated[Session, Depends(data_session, scope="function")]
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -58,6 +44,8 @@ def _text(value: str | None, limit: int) -> str | None:
     return value[:limit] or None
 
 
+# The dependencies of data calls are async: they do no I/O, and each sync one would cost the call a
+# hop to the worker threads and back.
 async def data_call(
     request: Request,
     token: Annotated[str | None, Depends(bearer_token)],
@@ -111,23 +99,27 @@ def _answer(call: Call, work: Callable[[], BaseModel]) -> Response:
 
 
 @router.post("/lookup", response_model=LookupOut, summary="单条查询 / keyed lookup of one subject")
-def lookup(body: LookupIn, db: DataSession, settings: Settings, call: DataCall) -> Response:
+def lookup(body: LookupIn, session_factory: SessionFactory, settings: Settings, call: DataCall) -> Response:
     """The masked record of one subject, as the caller's grant allows (404 when there is none).
 
     The key travels in the body, never in the URL: URLs end up in proxy logs.
     """
-    return _answer(
-        call, lambda: access_lookup.lookup(db=db, secret=settings.secret_key, call=call, data=body)
-    )
+    with session_factory() as db:
+        return _answer(
+            call, lambda: access_lookup.lookup(db=db, secret=settings.secret_key, call=call, data=body)
+        )
 
 
 @router.post("/batch", response_model=BatchOut, summary="批量查询 / batch lookup")
-def batch(body: BatchIn, db: DataSession, settings: Settings, call: DataCall) -> Response:
+def batch(body: BatchIn, session_factory: SessionFactory, settings: Settings, call: DataCall) -> Response:
     """One result per key (found or not), in order, up to GOVDX_DATA_MAX_BATCH keys.
 
     The keys travel in the body, never in the URL: URLs end up in proxy logs.
     """
-    return _answer(call, lambda: access_lookup.batch(db=db, secret=settings.secret_key, call=call, data=body))
+    with session_factory() as db:
+        return _answer(
+            call, lambda: access_lookup.batch(db=db, secret=settings.secret_key, call=call, data=body)
+        )
 
 
 @router.get(
@@ -137,8 +129,7 @@ def batch(body: BatchIn, db: DataSession, settings: Settings, call: DataCall) ->
     responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
 )
 def export(
-    request: Request,
-    db: DataSession,
+    session_factory: SessionFactory,
     settings: Settings,
     call: DataCall,
     resource: Annotated[str, Query(min_length=1, max_length=40, description="信息资源代码 / resource code")],
@@ -151,12 +142,12 @@ def export(
     No key is named: the URL carries only the resource and item names.
     """
     try:
-        plan = access_export.open_export(
-            db=db, secret=settings.secret_key, call=call, resource=resource, items=items
-        )
+        with session_factory() as db:
+            plan = access_export.open_export(
+                db=db, secret=settings.secret_key, call=call, resource=resource, items=items
+            )
     except GovdxError as exc:
         return _error(call, exc)
-    session_factory = request.app.state.sessionmaker
 
     def chunks() -> Iterator[bytes]:
         with session_factory() as stream_db:

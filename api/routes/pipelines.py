@@ -3,10 +3,10 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentKeyring, CurrentUser, DbSession, Paging, RowId, requires
+from api.deps import CurrentKeyring, CurrentUser, DbSession, Paging, RowId, SessionFactory, requires
 from authz import permissions
 from authz.clock import flows as clock_flows
 from authz.permissions import (
@@ -146,10 +146,12 @@ def get_quarantined(
     dependencies=[requires(QuarantineManage)],
     summary="更正并重新提交 / correct and resubmit quarantined rows (one batch per source)",
 )
-def resubmit(request: Request, user: CurrentUser, data: Resubmit) -> dict[str, list[dict[str, object]]]:
+def resubmit(
+    session_factory: SessionFactory, user: CurrentUser, data: Resubmit
+) -> dict[str, list[dict[str, object]]]:
     # The batches run their own transactions (like a pipeline run), so this route holds none.
     summaries = quarantine.resubmit(
-        session_factory=request.app.state.sessionmaker,
+        session_factory=session_factory,
         data=data,
         sources_file=PipelineSettings().sources_file,
         actor=user.username,
