@@ -43,7 +43,15 @@ def test_deactivated_user_cannot_log_in(client, db):
     user_service.update(db=db, user=user, data=UserUpdate(is_active=False))
     db.commit()
 
-    assert _login(client, "requester", demo_catalog.DEMO_PASSWORD).status_code == 401
+    response = _login(client, "requester", demo_catalog.DEMO_PASSWORD)
+
+    # The same answer as a wrong password: the response does not say the account exists.
+    assert response.status_code == 401
+    assert response.json() == {
+        "code": "invalid_credentials",
+        "message": "用户名或密码错误",
+        "message_en": "incorrect username or password",
+    }
 
 
 def _token_header(headers):

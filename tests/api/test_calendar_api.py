@@ -78,6 +78,8 @@ def test_deadline_needs_a_login(client):
     response = client.get("/api/v1/calendar/deadline", params={"start": "2026-09-30", "days": 3})
 
     assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["code"] == "invalid_token"
 
 
 def test_loading_an_arrangement_makes_a_provisional_deadline_firm_and_recomputes_it(client, db, as_user):
@@ -148,6 +150,10 @@ def test_an_arrangement_body_that_is_not_an_object_is_422(client, as_user):
     response = client.post("/api/v1/calendar/arrangements", json=[2027], headers=as_user("platform_admin"))
 
     assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {"path": "(root)", "message": "应为对象(键值对)", "message_en": "Input should be a valid dictionary"}
+    ]
+    assert client.get("/api/v1/calendar/arrangements", headers=as_user("platform_admin")).json() == []
 
 
 def test_sla_profile_defaults_to_3_3_10(client, as_user):
@@ -178,8 +184,17 @@ def test_only_the_platform_admin_changes_the_profile(client, as_user):
     assert client.get("/api/v1/sla-profile", headers=as_user("auditor")).json()["review_days"] == 3
 
 
-@pytest.mark.parametrize("body", [{"review_days": 0}, {"review_days": 61}, {"reviewdays": 5}])
-def test_an_out_of_range_limit_is_422(client, as_user, body):
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"review_days": 0}, ("review_days", "数值过小")),
+        ({"review_days": 61}, ("review_days", "数值过大")),
+        ({"reviewdays": 5}, ("reviewdays", "不允许的字段，请检查拼写")),
+    ],
+)
+def test_an_out_of_range_limit_is_422_and_changes_nothing(client, as_user, body, problem):
     response = client.put("/api/v1/sla-profile", json=body, headers=as_user("platform_admin"))
 
-    assert response.status_code == 422
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+    assert [(p["path"], p["message"]) for p in response.json()["problems"]] == [problem]
+    assert client.get("/api/v1/sla-profile", headers=as_user("auditor")).json()["review_days"] == 3

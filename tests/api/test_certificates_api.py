@@ -176,10 +176,16 @@ def test_sql_meta_characters_are_only_a_number_that_is_not_found(client: TestCli
 def test_number_in_the_query_string_is_not_accepted(client: TestClient, as_user) -> None:
     response = client.post(f"{URL}?type_code={SHICHANG_TYPE}&number=1", headers=as_user("requester"))
 
-    assert response.status_code == 422
+    # The query string is ignored: what is missing is the JSON body itself.
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+    assert [(p["path"], p["message_en"]) for p in response.json()["problems"]] == [
+        ("(root)", "Field required")
+    ]
 
 
 def test_get_is_not_allowed(client: TestClient, as_user) -> None:
     response = client.get(URL, headers=as_user("requester"))
 
     assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["code"] == "http_405"

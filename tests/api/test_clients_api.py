@@ -82,6 +82,8 @@ def test_http_basic_client_authentication_is_accepted(client, db):
     )
 
     assert response.status_code == 200
+    assert response.json()["token_type"] == "bearer"
+    assert _resolves(db, response.json()["access_token"]).client_id == api_client.client_id
 
 
 @pytest.mark.parametrize("which", ["wrong_secret", "unknown_client", "empty_secret"])
@@ -149,6 +151,7 @@ def test_a_client_token_is_not_a_user_token(client, db):
     response = client.get("/api/v1/auth/me", headers=factories.client_headers(api_client))
 
     assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
 
 
 def test_a_user_token_is_not_a_client_token(db):

@@ -160,7 +160,9 @@ def test_request_id_is_generated_when_absent(client, system, granted, people):
 def test_business_reference_is_a_purpose_reference_too(client, system, granted, people):
     response = _lookup(client, _headers(system, granted, **{"X-Govdx-Purpose": "RS-2026-0001"}), people[0])
 
-    assert response.status_code == 200
+    assert response.status_code == 200, response.json()
+    assert response.json()["grant"] == granted.request_number
+    assert [r["姓名"] for r in response.json()["records"]] == ["张*"]
 
 
 def test_purpose_reference_in_chinese_is_read_as_utf8(client, db, system, people):
@@ -321,7 +323,7 @@ def test_items_beyond_the_grant_are_refused_and_named(client, db, system, grante
     assert json.loads(records[0].items) == ["姓名", "民族", "性别"]
 
 
-def test_access_mode_not_granted_is_refused(client, db, system, granted, people):
+def test_access_mode_not_granted_is_refused(client, db, keyring, system, granted, people):
     response = client.post(
         f"{API}/batch",
         headers=_headers(system, granted),
@@ -329,7 +331,10 @@ def test_access_mode_not_granted_is_refused(client, db, system, granted, people)
     )
 
     _, records = _refused(db, response, 403, "mode_not_granted")
-    assert len(records) == 3  # one per subject named, so a subject search finds the attempt
+    # One record per subject named, so a subject search finds the attempt.
+    assert [(r.mode, r.subject_fingerprint) for r in records] == [
+        ("batch", keyring.fingerprint(key)) for key in people
+    ]
 
 
 def test_resource_not_shared_is_refused(client, db, system, granted, people):

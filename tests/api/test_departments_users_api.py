@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from authz import security
 from catalog_schema.models import Department, User
 from tests import factories
 
@@ -94,7 +95,20 @@ def test_platform_admin_adds_a_user_who_can_then_log_in(client, as_user):
     )
 
     assert created.status_code == 201 and "password_hash" not in created.json()
+    user = created.json()
+    assert (user["username"], user["role"], user["department"]["slug"], user["is_active"]) == (
+        "new_requester",
+        "dept_requester",
+        "minzheng",
+        True,
+    )
     assert login.status_code == 200
+    claims = security.read_token(login.json()["access_token"], secret=factories.TEST_SECRET)
+    assert (claims.username, claims.role, claims.department_id) == (
+        "new_requester",
+        "dept_requester",
+        user["department"]["id"],
+    )
 
 
 @pytest.mark.parametrize("username", ["catalog_admin", "requester", "auditor"])
@@ -161,7 +175,9 @@ def test_user_in_unknown_department_is_a_404(client, as_user):
 def test_users_are_listed_in_pages(client, as_user):
     page = client.get("/api/v1/users", headers=as_user("platform_admin"), params={"page_size": 2}).json()
 
-    assert len(page["items"]) == 2 and page["total"] >= 6
+    # The six demo users, by username.
+    assert [u["username"] for u in page["items"]] == ["approver", "auditor"]
+    assert (page["total"], page["pages"]) == (6, 3)
 
 
 def test_department_supervisor_contact_is_updated(client, as_user):
@@ -179,7 +195,10 @@ def test_department_update_to_another_departments_name_is_a_409(client, as_user)
         "/api/v1/departments/gongan", headers=as_user("catalog_admin"), json={"name": "榕城市民政局"}
     )
 
-    assert response.status_code == 409
+    assert (response.status_code, response.json()["code"]) == (409, "department_duplicate")
+    assert response.json()["message_en"] == "name '榕城市民政局' is already used by department 'minzheng'"
+    after = client.get("/api/v1/departments/gongan", headers=as_user("catalog_admin")).json()
+    assert after["name"] == "榕城市公安局"
 
 
 def test_deactivated_user_is_refused_with_a_token_issued_before(client, as_user, db):
@@ -196,7 +215,10 @@ def test_deactivated_user_is_refused_with_a_token_issued_before(client, as_user,
         f"/api/v1/users/{target['id']}", headers=as_user("platform_admin"), json={"is_active": False}
     )
 
-    assert client.get("/api/v1/resources", headers=requester).status_code == 401
+    response = client.get("/api/v1/resources", headers=requester)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
 
 
 def test_supervisor_parts_not_given_are_kept(client, as_user):

@@ -77,7 +77,12 @@ def test_department_user_cannot_change_the_registry(client, as_user):
         json={"department": "gongan", "role": "verification"},
     )
 
-    assert response.status_code == 403
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert response.json()["message_en"] == (
+        "not allowed to manage data elements and their sources: requires role catalog_admin"
+    )
+    element = client.get("/api/v1/elements/population.name", headers=as_user("requester")).json()
+    assert "gongan" not in {d["slug"] for d in element["verification"]}
 
 
 def test_elements_filter_by_library_and_department(client, as_user):

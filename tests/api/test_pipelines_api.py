@@ -104,7 +104,7 @@ def test_departments_named_on_a_ticket_see_it_and_others_do_not(client, as_user,
     assert client.get(f"/api/v1/discrepancies/{ticket_id}", headers=outsider).status_code == 404
 
 
-def test_resolving_a_ticket_records_who_and_why(client, as_user, loaded):
+def test_resolving_a_ticket_records_who_and_why(client, as_user, loaded, db):
     ticket = client.get("/api/v1/discrepancies", headers=as_user("approver")).json()["items"][0]
 
     response = client.post(
@@ -115,7 +115,7 @@ def test_resolving_a_ticket_records_who_and_why(client, as_user, loaded):
 
     body = response.json()
     assert (body["status"], body["resolution_note"]) == ("confirmed", "人社系统录入错误，已通知更正")
-    assert body["resolved_by_id"] is not None
+    assert body["resolved_by_id"] == user_service.get_by_username(db=db, username="approver").id
 
 
 def test_a_dismissed_ticket_cannot_be_reopened_as_confirmed(client, as_user, loaded):
@@ -141,7 +141,12 @@ def test_auditor_reads_tickets_but_cannot_resolve(client, as_user, loaded):
         json={"status": "confirmed", "note": "x"},
     )
 
-    assert response.status_code == 403
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert response.json()["message_en"] == (
+        "not allowed to resolve discrepancy tickets: requires role catalog_admin, dept_approver"
+    )
+    after = client.get(f"/api/v1/discrepancies/{ticket['id']}", headers=as_user("auditor")).json()
+    assert (after["status"], after["resolved_by_id"]) == ("open", None)
 
 
 def test_admin_reads_a_subject_merged_across_departments(client, as_user, loaded):
@@ -179,8 +184,8 @@ def test_quality_docs_need_permission_and_stay_in_their_folder(client, as_user, 
     escaped = client.get("/api/v1/quality-docs/..%2Fsecret.txt", headers=as_user("catalog_admin"))
 
     assert (ok.status_code, "报告" in ok.text) == (200, True)
-    assert denied.status_code == 403
-    assert escaped.status_code == 404
+    assert (denied.status_code, denied.json()["code"]) == (403, "permission_denied")
+    assert (escaped.status_code, escaped.json()["code"]) == (404, "report_not_found")
 
 
 def test_verifying_department_cannot_resolve_the_owners_ticket(client, as_user, loaded, db):

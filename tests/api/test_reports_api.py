@@ -115,7 +115,10 @@ def test_open_stages_report_as_json_and_csv(client, as_user, stages):
 def test_department_staff_cannot_read_reports(client, as_user, username, path):
     response = client.get(path, params=JUNE_2020, headers=as_user(username))
 
-    assert response.status_code == 403
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert response.json()["message_en"] == (
+        "not allowed to read feedback-clock reports: requires role auditor, catalog_admin, platform_admin"
+    )
 
 
 @pytest.mark.parametrize(

@@ -481,6 +481,7 @@ def test_an_export_covered_by_trusted_checkpoints_verifies_against_the_published
     report = audit_verify.verify_export(path=exported, trusted_keys=keyring.public_keys())
 
     assert report.intact, report.breaks
+    assert (report.records_verified, report.checkpoints_verified, report.verified_through) == (12, 2, 12)
 
 
 def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
