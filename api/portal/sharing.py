@@ -16,6 +16,7 @@ from api.portal.web import Form, PortalUser, options
 from authz.calendar.service import local_date
 from authz.permissions import GrantRead as GrantReadPermission
 from authz.permissions import RequestAct, RequestRead, RequestSubmit, visible_resource_statuses
+from authz.sharing import grants as sharing_grants
 from authz.sharing import service as sharing_service
 from authz.sharing.models import SharingRequest
 from authz.sharing.schemas import GrantRead, RequestCreate, RequestSummary, TransitionIn
@@ -206,7 +207,7 @@ def act(
 def list_grants(
     request: Request, db: DbSession, user: PortalUser, paging: Paging, status: GrantStatus | None = None
 ) -> Response:
-    grants, total = sharing_service.list_grants(db=db, user=user, params=paging, status=status)
+    grants, total = sharing_grants.list_(db=db, user=user, params=paging, status=status)
     page = page_of([GrantRead.of(g) for g in grants], total, paging)
     chosen = {k: v for k, v in request.query_params.items() if v}
     context = {

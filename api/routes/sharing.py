@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from api.deps import CurrentUser, DbSession, Paging, RowId, requires
 from authz.permissions import GrantRead as GrantReadPermission
 from authz.permissions import RequestAct, RequestRead, RequestSubmit, visible_resource_statuses
+from authz.sharing import grants as sharing_grants
 from authz.sharing import service as sharing_service
 from authz.sharing.models import Grant, SharingRequest
 from authz.sharing.schemas import GrantRead, RequestCreate, RequestSummary, TransitionIn
@@ -30,7 +31,7 @@ def _locked_request(db: DbSession, user: CurrentUser, request_id: RowId) -> Shar
 
 
 def _grant(db: DbSession, user: CurrentUser, grant_id: RowId) -> Grant:
-    return sharing_service.get_grant(db=db, grant_id=grant_id, user=user)
+    return sharing_grants.get(db=db, grant_id=grant_id, user=user)
 
 
 def _resource_id(
@@ -127,7 +128,7 @@ def act_on_request(
 def list_grants(
     db: DbSession, user: CurrentUser, paging: Paging, status: GrantStatus | None = None
 ) -> Page[GrantRead]:
-    grants, total = sharing_service.list_grants(db=db, user=user, params=paging, status=status)
+    grants, total = sharing_grants.list_(db=db, user=user, params=paging, status=status)
     return page_of([GrantRead.of(g) for g in grants], total, paging)
 
 
