@@ -7,6 +7,7 @@ directory that writes each file format and lists what it wrote in the manifest.
 import csv
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -133,6 +134,8 @@ def csv_text(table: SourceTable, *, crlf: bool) -> str:
 
 
 _ZIP_TIME = (2026, 11, 20, 0, 0, 0)
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+_FIXED_MODIFIED = rb"\g<1>2026-11-20T08:00:00Z\g<2>"
 
 
 class Writer:
@@ -229,9 +232,17 @@ class Writer:
 
 
 def _freeze_zip(path: Path) -> None:
-    """Rewrite a zip (XLSX) with fixed entry timestamps, so equal content gives equal bytes."""
+    """Rewrite a zip (XLSX) with fixed entry timestamps, so equal content gives equal bytes.
+
+    openpyxl stamps the document's ``dcterms:modified`` with the time of saving, whatever the
+    workbook's properties say; it is set back to the fixed time too.
+    """
     with zipfile.ZipFile(path) as source:
         entries = [(info.filename, source.read(info)) for info in source.infolist()]
+    entries = [
+        (filename, _MODIFIED.sub(_FIXED_MODIFIED, data) if filename == "docProps/core.xml" else data)
+        for filename, data in entries
+    ]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
         for filename, data in entries:
             target.writestr(zipfile.ZipInfo(filename, date_time=_ZIP_TIME), data, zipfile.ZIP_DEFLATED)

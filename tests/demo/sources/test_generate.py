@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +31,13 @@ def test_same_seed_writes_identical_files(tmp_path: Path) -> None:
         else:
             same = (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
             assert same, relative
+
+
+def test_the_xlsx_says_it_was_modified_at_the_fixed_time_not_when_saved(demo: Demo) -> None:
+    out, _ = demo
+    xlsx = next(out.rglob("*.xlsx"))
+    core = zipfile.ZipFile(xlsx).read("docProps/core.xml").decode()
+    assert ">2026-11-20T08:00:00Z</dcterms:modified>" in core
 
 
 def test_another_seed_writes_other_people(tmp_path: Path) -> None:
