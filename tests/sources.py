@@ -9,7 +9,7 @@ from stdnum.cn import ric
 
 from connectors.config import SourceSpec
 
-HUJI_COLUMNS = {
+HOUSEHOLD_REGISTER_COLUMNS = {
     "sfzh": "population.id_number",
     "xm": "population.name",
     "xb": "population.gender",
@@ -17,7 +17,7 @@ HUJI_COLUMNS = {
     "csrq": "population.birth_date",
     "hjdz": "population.household_region",
 }
-CANBAO_COLUMNS = {
+SOCIAL_INSURANCE_COLUMNS = {
     "sfzh": "population.id_number",
     "xm": "population.name",
     "cbzt": "population.insurance_status",
@@ -79,9 +79,11 @@ def spec(name: str, path: Path, *, department: str, columns: dict[str, str], **e
     )
 
 
-def huji(path: Path, rows: list[dict[str, str]], **extra: Any) -> SourceSpec:
-    return spec("test_huji", write_csv(path, rows), department="gongan", columns=HUJI_COLUMNS, **extra)
+def household_register(path: Path, rows: list[dict[str, str]], **extra: Any) -> SourceSpec:
+    return spec(
+        "test_huji", write_csv(path, rows), department="gongan", columns=HOUSEHOLD_REGISTER_COLUMNS, **extra
+    )
 
 
-def canbao(path: Path, rows: list[dict[str, str]]) -> SourceSpec:
-    return spec("test_canbao", write_csv(path, rows), department="renshe", columns=CANBAO_COLUMNS)
+def social_insurance(path: Path, rows: list[dict[str, str]]) -> SourceSpec:
+    return spec("test_canbao", write_csv(path, rows), department="renshe", columns=SOCIAL_INSURANCE_COLUMNS)

@@ -190,7 +190,7 @@ def _loaded(tmp_path, rows):
     """The fresh database migrated and seeded, with 公安 户籍 rows loaded."""
     runner.invoke(app, ["db", "upgrade"])
     runner.invoke(app, ["demo", "seed"])
-    spec = sources.huji(tmp_path / "huji.csv", rows)
+    spec = sources.household_register(tmp_path / "huji.csv", rows)
     flows.ingest(spec, session_factory=get_sessionmaker(), sources_dir=tmp_path, run_id="test")
 
 

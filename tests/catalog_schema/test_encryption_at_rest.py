@@ -94,7 +94,7 @@ def test_demo_load_stores_no_personal_name_in_the_clear(stored_text: dict[str, s
 
 
 def _load(session_factory, tmp_path, rows, **kwargs):
-    spec = sources.huji(tmp_path / "huji.csv", rows)
+    spec = sources.household_register(tmp_path / "huji.csv", rows)
     return flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test", **kwargs)
 
 
@@ -239,7 +239,7 @@ def test_quarantine_api_answers_the_key_and_raw_row_in_the_clear(client, as_user
 
 def test_ticket_values_of_a_sensitive_element_are_sealed(session_factory, db, tmp_path):
     _load(session_factory, tmp_path, [sources.person(1)])
-    canbao = sources.canbao(
+    canbao = sources.social_insurance(
         tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
     )
 
@@ -252,7 +252,7 @@ def test_ticket_values_of_a_sensitive_element_are_sealed(session_factory, db, tm
 
 def test_tickets_are_found_by_the_plaintext_subject_key(client, as_user, session_factory, tmp_path):
     _load(session_factory, tmp_path, [sources.person(1), sources.person(2)])
-    canbao = sources.canbao(
+    canbao = sources.social_insurance(
         tmp_path / "canbao.csv",
         [
             {"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"},

@@ -47,8 +47,8 @@ def _load(session_factory, folder):
     """公安 loads PEOPLE people, a bad row and one without a key; 人社 disagrees on two names and
     lists someone 公安 does not know (three tickets)."""
     bad = [sources.person(99, mz="77"), sources.person(98, sfzh="")]
-    huji = sources.huji(folder / "huji.csv", [sources.person(i) for i in range(PEOPLE)] + bad)
-    canbao = sources.canbao(
+    huji = sources.household_register(folder / "huji.csv", [sources.person(i) for i in range(PEOPLE)] + bad)
+    canbao = sources.social_insurance(
         folder / "canbao.csv",
         [{"sfzh": sources.id_number(i), "xm": f"侧试{i}", "cbzt": "1"} for i in (1, 2)]
         + [{"sfzh": sources.id_number(50), "xm": "无此人", "cbzt": "1"}],

@@ -38,7 +38,7 @@ def values(record):
 
 
 def test_new_rows_are_inserted_and_the_batch_reconciles(session_factory, db, tmp_path):
-    spec = sources.huji(tmp_path / "huji.csv", [sources.person(i) for i in range(5)])
+    spec = sources.household_register(tmp_path / "huji.csv", [sources.person(i) for i in range(5)])
 
     summary = ingest(spec, session_factory, tmp_path)
 
@@ -52,7 +52,7 @@ def test_new_rows_are_inserted_and_the_batch_reconciles(session_factory, db, tmp
 
 
 def test_unchanged_file_is_skipped_by_its_fingerprint(session_factory, tmp_path):
-    spec = sources.huji(tmp_path / "huji.csv", [sources.person(i) for i in range(3)])
+    spec = sources.household_register(tmp_path / "huji.csv", [sources.person(i) for i in range(3)])
     ingest(spec, session_factory, tmp_path)
 
     again = ingest(spec, session_factory, tmp_path)
@@ -61,7 +61,7 @@ def test_unchanged_file_is_skipped_by_its_fingerprint(session_factory, tmp_path)
 
 
 def test_forced_reread_of_unchanged_rows_writes_nothing(session_factory, db, tmp_path):
-    spec = sources.huji(tmp_path / "huji.csv", [sources.person(i) for i in range(3)])
+    spec = sources.household_register(tmp_path / "huji.csv", [sources.person(i) for i in range(3)])
     ingest(spec, session_factory, tmp_path)
 
     again = ingest(spec, session_factory, tmp_path, force=True)
@@ -72,9 +72,11 @@ def test_forced_reread_of_unchanged_rows_writes_nothing(session_factory, db, tmp
 
 def test_changed_row_closes_the_old_version_and_opens_a_new_one(session_factory, db, tmp_path):
     path = tmp_path / "huji.csv"
-    ingest(sources.huji(path, [sources.person(1)]), session_factory, tmp_path)
+    ingest(sources.household_register(path, [sources.person(1)]), session_factory, tmp_path)
 
-    summary = ingest(sources.huji(path, [sources.person(1, xm="改名")]), session_factory, tmp_path)
+    summary = ingest(
+        sources.household_register(path, [sources.person(1, xm="改名")]), session_factory, tmp_path
+    )
 
     versions = records(db, sources.id_number(1))
     assert summary.updated == 1
@@ -84,11 +86,11 @@ def test_changed_row_closes_the_old_version_and_opens_a_new_one(session_factory,
 
 def test_value_on_a_past_date_is_the_version_valid_then(session_factory, db, tmp_path):
     path = tmp_path / "huji.csv"
-    ingest(sources.huji(path, [sources.person(1)]), session_factory, tmp_path)
+    ingest(sources.household_register(path, [sources.person(1)]), session_factory, tmp_path)
     first = records(db, sources.id_number(1))[0]
     first.valid_from = utcnow() - timedelta(days=30)
     db.commit()
-    ingest(sources.huji(path, [sources.person(1, xm="改名")]), session_factory, tmp_path)
+    ingest(sources.household_register(path, [sources.person(1, xm="改名")]), session_factory, tmp_path)
     db.expire_all()
 
     then = library_service.subject_on(
@@ -103,10 +105,10 @@ def test_value_on_a_past_date_is_the_version_valid_then(session_factory, db, tmp
 
 
 def test_only_elements_the_department_owns_are_written(session_factory, db, tmp_path):
-    ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
+    ingest(sources.household_register(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
 
     canbao = [{"sfzh": sources.id_number(1), "xm": "测试1", "cbzt": "1"}]
-    ingest(sources.canbao(tmp_path / "canbao.csv", canbao), session_factory, tmp_path)
+    ingest(sources.social_insurance(tmp_path / "canbao.csv", canbao), session_factory, tmp_path)
 
     written = sorted(sorted(values(r)) for r in records(db, sources.id_number(1)))
     assert ["population.insurance_status"] in written
@@ -114,8 +116,8 @@ def test_only_elements_the_department_owns_are_written(session_factory, db, tmp_
 
 
 def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db, tmp_path, keyring):
-    ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
-    canbao = sources.canbao(
+    ingest(sources.household_register(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
+    canbao = sources.social_insurance(
         tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
     )
 
@@ -140,10 +142,10 @@ def test_a_verification_value_that_differs_opens_one_ticket(session_factory, db,
 
 
 def test_a_subject_unknown_to_the_authoritative_source_opens_a_ticket(session_factory, db, tmp_path, keyring):
-    ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
+    ingest(sources.household_register(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
 
     ingest(
-        sources.canbao(
+        sources.social_insurance(
             tmp_path / "canbao.csv", [{"sfzh": sources.id_number(2), "xm": "无此人", "cbzt": "1"}]
         ),
         session_factory,
@@ -160,7 +162,9 @@ def test_a_subject_unknown_to_the_authoritative_source_opens_a_ticket(session_fa
 def test_duplicate_key_loads_the_first_row_and_quarantines_the_later(session_factory, db, tmp_path):
     rows = [sources.person(1), sources.person(2), sources.person(1, xm="重复")]
 
-    summary = ingest(sources.huji(tmp_path / "huji.csv", rows, chunk_rows=100), session_factory, tmp_path)
+    summary = ingest(
+        sources.household_register(tmp_path / "huji.csv", rows, chunk_rows=100), session_factory, tmp_path
+    )
 
     quarantined = db.scalar(select(QuarantinedRow))
     assert (summary.inserted, summary.quarantined, quarantined.source_row) == (2, 1, 3)
@@ -170,7 +174,9 @@ def test_duplicate_key_loads_the_first_row_and_quarantines_the_later(session_fac
 def test_duplicate_key_across_chunks_is_caught(session_factory, db, tmp_path):
     rows = [sources.person(i) for i in range(150)] + [sources.person(3, xm="重复")]
 
-    summary = ingest(sources.huji(tmp_path / "huji.csv", rows, chunk_rows=100), session_factory, tmp_path)
+    summary = ingest(
+        sources.household_register(tmp_path / "huji.csv", rows, chunk_rows=100), session_factory, tmp_path
+    )
 
     assert (summary.inserted, summary.quarantined) == (150, 1)
 
@@ -179,7 +185,7 @@ def test_missing_column_fails_the_batch_naming_the_column_and_loads_nothing(sess
     path = sources.write_csv(
         tmp_path / "huji.csv", [sources.person(1)], columns=["sfzh", "xm", "xb", "mz", "csrq"]
     )
-    spec = sources.spec("test_huji", path, department="gongan", columns=sources.HUJI_COLUMNS)
+    spec = sources.spec("test_huji", path, department="gongan", columns=sources.HOUSEHOLD_REGISTER_COLUMNS)
 
     with pytest.raises(SchemaDrift) as raised:
         ingest(spec, session_factory, tmp_path)
@@ -204,7 +210,7 @@ def test_source_of_a_department_owning_nothing_is_refused(session_factory, tmp_p
 
 
 def test_resubmitted_correction_loads_and_closes_the_quarantined_row(session_factory, db, tmp_path):
-    spec = sources.huji(tmp_path / "huji.csv", [sources.person(1, mz="77")])
+    spec = sources.household_register(tmp_path / "huji.csv", [sources.person(1, mz="77")])
     ingest(spec, session_factory, tmp_path)
     row = db.scalar(select(QuarantinedRow))
 
@@ -233,7 +239,7 @@ def test_batch_that_does_not_reconcile_is_refused(session_factory, db):
 
 
 def test_resubmitted_row_that_fails_again_stays_open(session_factory, db, tmp_path):
-    spec = sources.huji(tmp_path / "huji.csv", [sources.person(1, mz="77")])
+    spec = sources.household_register(tmp_path / "huji.csv", [sources.person(1, mz="77")])
     ingest(spec, session_factory, tmp_path)
     row = db.scalar(select(QuarantinedRow))
 
@@ -247,7 +253,7 @@ def test_resubmitted_row_that_fails_again_stays_open(session_factory, db, tmp_pa
 
 
 def test_resubmission_does_not_reset_the_file_fingerprint(session_factory, db, tmp_path):
-    spec = sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(2, mz="77")])
+    spec = sources.household_register(tmp_path / "huji.csv", [sources.person(1), sources.person(2, mz="77")])
     ingest(spec, session_factory, tmp_path)
     row = db.scalar(select(QuarantinedRow))
     flows.resubmit_rows(
@@ -265,8 +271,8 @@ def test_resubmission_does_not_reset_the_file_fingerprint(session_factory, db, t
 
 
 def test_a_dismissed_difference_is_not_reopened_by_the_next_load(session_factory, db, tmp_path):
-    ingest(sources.huji(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
-    canbao = sources.canbao(
+    ingest(sources.household_register(tmp_path / "huji.csv", [sources.person(1)]), session_factory, tmp_path)
+    canbao = sources.social_insurance(
         tmp_path / "canbao.csv", [{"sfzh": sources.id_number(1), "xm": "侧试1", "cbzt": "1"}]
     )
     ingest(canbao, session_factory, tmp_path)
@@ -284,7 +290,9 @@ def test_codes_with_spaces_or_hyphens_load_as_one_subject(session_factory, db, t
     spaced = sources.id_number(1)[:6] + " " + sources.id_number(1)[6:]
 
     summary = ingest(
-        sources.huji(tmp_path / "huji.csv", [sources.person(1), sources.person(1, sfzh=spaced)]),
+        sources.household_register(
+            tmp_path / "huji.csv", [sources.person(1), sources.person(1, sfzh=spaced)]
+        ),
         session_factory,
         tmp_path,
     )
@@ -296,7 +304,9 @@ def test_a_value_holding_a_unicode_line_separator_loads_and_reads_back(session_f
     name = "测试\u2028甲\x85乙"
 
     summary = ingest(
-        sources.huji(tmp_path / "huji.csv", [sources.person(1, xm=name)]), session_factory, tmp_path
+        sources.household_register(tmp_path / "huji.csv", [sources.person(1, xm=name)]),
+        session_factory,
+        tmp_path,
     )
 
     assert (summary.inserted, summary.quarantined) == (1, 0)

@@ -32,7 +32,7 @@ def test_killed_load_leaves_nothing_and_the_rerun_completes(tmp_path):
     with Session(engine) as db:
         demo_catalog.seed(db)
         db.commit()
-    spec = sources.huji(
+    spec = sources.household_register(
         tmp_path / "huji.csv", [sources.person(i) for i in range(ROWS)], chunk_rows=CHUNK_ROWS
     )
     (tmp_path / "sources.yaml").write_text(
