@@ -142,7 +142,8 @@ def test_logout_ends_the_session(client):
 
     client.post("/logout", data={"csrf_token": _csrf(client, "/")})
 
-    assert client.get("/grants", follow_redirects=False).status_code == 303
+    response = client.get("/grants", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/login?next=%2Fgrants")
 
 
 # -- CSRF ------------------------------------------------------------------------------------------
@@ -168,6 +169,8 @@ def test_a_post_with_another_browsers_csrf_token_is_refused(client, db):
     response = client.post("/logout", data={"csrf_token": "x" * 43})
 
     assert response.status_code == 403
+    assert "代码 csrf_failed" in response.text
+    assert client.get("/grants", follow_redirects=False).status_code == 200  # still signed in
 
 
 # -- forms -----------------------------------------------------------------------------------------
@@ -299,7 +302,10 @@ def test_a_draft_reads_as_missing_to_department_staff(client, db):
     db.flush()
     _login(client, "requester")
 
-    assert client.get(f"/catalog/{resource.id}").status_code == 404
+    response = client.get(f"/catalog/{resource.id}")
+
+    assert (response.status_code, "代码 resource_not_found" in response.text) == (404, True)
+    assert resource.code not in response.text
 
 
 def test_blank_filter_fields_mean_no_filter(client):
@@ -311,20 +317,45 @@ def test_blank_filter_fields_mean_no_filter(client):
     assert "101001/000001" in response.text
 
 
-@pytest.mark.parametrize("path", ["/catalog", "/requests", "/grants", "/discrepancies", "/inbox"])
-def test_department_pages_open_for_the_requester(client, path):
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/catalog", "资源目录"),
+        ("/requests", "共享申请"),
+        ("/grants", "共享授权"),
+        ("/discrepancies", "差异工单"),
+        ("/inbox", "消息"),
+    ],
+)
+def test_department_pages_open_for_the_requester(client, path, title):
     _login(client, "requester")
 
-    assert client.get(path).status_code == 200
+    response = client.get(path)
+
+    assert (response.status_code, f"<title>{title} · 政务数据共享交换平台</title>" in response.text) == (
+        200,
+        True,
+    )
 
 
 @pytest.mark.parametrize(
-    "path", ["/audit", "/audit/verify", "/reports", "/reports?start=2026-01-01&end=2026-12-31"]
+    ("path", "title"),
+    [
+        ("/audit", "访问日志"),
+        ("/audit/verify", "访问日志完整性核验"),
+        ("/reports", "时限统计"),
+        ("/reports?start=2026-01-01&end=2026-12-31", "时限统计"),
+    ],
 )
-def test_auditor_pages_open_for_the_auditor(client, path):
+def test_auditor_pages_open_for_the_auditor(client, path, title):
     _login(client, "auditor")
 
-    assert client.get(path).status_code == 200
+    response = client.get(path)
+
+    assert (response.status_code, f"<title>{title} · 政务数据共享交换平台</title>" in response.text) == (
+        200,
+        True,
+    )
 
 
 @pytest.mark.parametrize(

@@ -70,5 +70,6 @@ def test_elements_without_an_authoritative_source_are_flagged(client, db):
 def test_a_requester_may_not_open_the_element_registry_or_the_batches(client):
     sign_in(client, "requester")
 
-    assert client.get("/elements").status_code == 403
-    assert client.get("/batches").status_code == 403
+    pages = [client.get("/elements"), client.get("/batches")]
+
+    assert [(r.status_code, "代码 permission_denied" in r.text) for r in pages] == [(403, True), (403, True)]
