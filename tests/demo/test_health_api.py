@@ -63,7 +63,9 @@ def test_health_api_refuses_bad_paging(served_records: Served, query: dict[str, 
 def test_health_api_answers_404_for_other_paths(served_records: Served) -> None:
     url, _ = served_records
 
-    assert httpx.get(url.replace("vital-records", "other")).status_code == 404
+    response = httpx.get(url.replace("vital-records", "other"))
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
 
 
 def test_health_api_stops_on_shutdown(demo: Demo) -> None:

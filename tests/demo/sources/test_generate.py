@@ -50,7 +50,22 @@ def test_another_seed_writes_other_people(tmp_path: Path) -> None:
 def test_sources_yaml_is_valid() -> None:
     names = [s.name for s in load_sources(sources.SOURCES_FILE).sources]
 
-    assert len(names) == 14
+    assert names == [
+        "gongan_huji",
+        "renshe_canbao",
+        "minzheng_hunyin",
+        "weijian_birth_death",
+        "shichang_qiye",
+        "bianban_shiye",
+        "minzheng_shehui",
+        "fayuan_shixin",
+        "xinyong_xuke",
+        "xinyong_chufa",
+        "zhengzhao_yingye",
+        "zhengzhao_jiehun",
+        "zhengzhao_jiashi",
+        "zhengzhao_budongchan",
+    ]
 
 
 def test_sources_yaml_uses_elements_of_each_sources_library_that_its_department_provides() -> None:

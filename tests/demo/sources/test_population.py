@@ -266,8 +266,10 @@ def test_household_register_on_a_server_holds_the_same_records_as_on_sqlite(
 
 
 def test_household_register_replaces_an_existing_table(server_url: str) -> None:
+    sources.write_police_household_register(server_url, people=150, seed=4)
+    written_alone = table_text(server_url, "huji")
     sources.write_police_household_register(server_url, people=300, seed=4)
 
     sources.write_police_household_register(server_url, people=150, seed=4)
 
-    assert len(table_text(server_url, "huji")) == 152
+    assert (len(written_alone), table_text(server_url, "huji")) == (152, written_alone)
