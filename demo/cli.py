@@ -20,7 +20,7 @@ from demo import clients as demo_clients
 from demo import health_api
 from demo import requests as demo_requests
 from demo import sources as demo_sources
-from ingest.cli import LIBRARY_DAGS, run_dags, summary_table
+from ingest import cli as ingest_cli
 from ingest.settings import PipelineSettings
 
 demo_app = typer.Typer(help="演示数据 / demo data", no_args_is_help=True)
@@ -118,7 +118,7 @@ def demo_pipelines(
     try:
         for name, value in demo_sources.demo_connection_env(sources_dir, base_url).items():
             os.environ.setdefault(name, value)
-        run_dags(home, LIBRARY_DAGS)
+        ingest_cli.run_dags(home, ingest_cli.LIBRARY_DAGS)
     finally:
         server.shutdown()
     with session_scope(write=False) as db:
@@ -138,4 +138,5 @@ def demo_pipelines(
             }
             for b in library_service.latest_batches(db=db)
         ]
-    out.print(summary_table(rows, title=f"归集结果 / per-source counts ({get_engine().url.database})"))
+    title = f"归集结果 / per-source counts ({get_engine().url.database})"
+    ingest_cli.out.print(ingest_cli.summary_table(rows, title=title))
