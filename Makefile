@@ -56,11 +56,12 @@ test: $(VENV)/.installed-test $(CHROMIUM)
 	$(BIN)/python -m pytest --durations=15
 	$(MAKE) --no-print-directory lint
 
-# The edit loop (under 2 minutes on the 2-core machine): SQLite only, whatever the environment
-# names, and no slow tests (the demo run, the kill-mid-load test, the browser journeys).
+# The edit loop (about a minute on the 2-core machine): SQLite only, whatever the environment
+# names, no slow tests (the demo run, the kill-mid-load test, the browser journeys), and one
+# pytest-xdist worker per core.
 test-fast: $(VENV)/.installed-test
 	env -u GOVDX_TEST_POSTGRES_URL -u GOVDX_TEST_MARIADB_URL -u GOVDX_REQUIRE_SERVICES \
-		$(BIN)/python -m pytest -q -m "not slow"
+		$(BIN)/python -m pytest -q -m "not slow" -n 2
 
 # 1,000,000 population rows end to end against the read + bulk-insert floor (see bench/ingest.py).
 bench-ingest: $(VENV)/.installed

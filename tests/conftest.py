@@ -227,6 +227,21 @@ def as_user(db: Session) -> Callable[[str], dict[str, str]]:
     return headers
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist (make test-fast), each worker hands the legs it ran to the controller.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["govdx_legs"] = dict(_legs)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist's controller: gather what each worker said of the database legs."""
+    for leg, state in getattr(node, "workeroutput", {}).get("govdx_legs", {}).items():
+        if _legs.get(leg) != "ran":
+            _legs[leg] = state
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for leg in ("sqlite", "postgresql"):
         state = _legs.get(leg, "not used")
