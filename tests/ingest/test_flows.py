@@ -1,6 +1,8 @@
 """The ingest flow on small hand-made sources: SCD2 versions, change detection, one source per element."""
 
 import json
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
@@ -311,3 +313,17 @@ def test_a_value_holding_a_unicode_line_separator_loads_and_reads_back(session_f
 
     assert (summary.inserted, summary.quarantined) == (1, 0)
     assert values(records(db, sources.id_number(1))[0])["population.name"] == name
+
+
+def test_a_process_that_imports_only_the_dag_task_bodies_has_every_table_mapped() -> None:
+    # A DAG task imports ingest.scheduled alone; a quarantined row points at users, so every
+    # foreign key must resolve there, not only in processes that happened to import the API first.
+    script = (
+        "import ingest.scheduled\n"
+        "from catalog_schema.database import Base\n"
+        "[fk.column for table in Base.metadata.tables.values() for fk in table.foreign_keys]\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+
+    assert (done.returncode, done.stderr) == (0, "")
