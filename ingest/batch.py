@@ -6,22 +6,22 @@ Each function here is one short transaction of its own except :func:`finish` and
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from catalog_schema.database import for_writing, utcnow
 from catalog_schema.errors import GovdxError
+from catalog_schema.keys.service import Keyring
 from catalog_schema.library.models import IngestBatch
-from catalog_schema.types import (
-    BatchStatus,
-)
+from catalog_schema.types import BatchStatus
 from connectors.config import SourceSpec
 from ingest.registry import Registry
 
 SessionFactory = Callable[[], Session]
-T = TypeVar("T")
 
 RESUBMIT_PREFIX = "resubmit:"
 
@@ -68,6 +68,21 @@ class BatchSummary:
             "discrepancies": self.discrepancies,
             "seconds": round(self.seconds, 3),
         }
+
+
+@dataclass
+class BatchWriter:
+    """What the writers of one batch share: the load's session and connection, the source, what
+    the catalog says of it, the keyring, the batch, its timestamp and its running counts."""
+
+    db: Session
+    conn: Connection
+    spec: SourceSpec
+    registry: Registry
+    keyring: Keyring
+    batch_id: int
+    now: datetime
+    summary: BatchSummary
 
 
 def open_batch(

@@ -9,7 +9,7 @@ row's digest changed; then those loaded rows are cross-checked against the autho
 of the elements the source only verifies, opening discrepancy tickets (``ingest.tickets``).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 import numpy as np
@@ -25,7 +25,7 @@ from catalog_schema.library import subjects
 from catalog_schema.library.subjects import KEY_SEPARATOR, MAX_KEY_LENGTH
 from connectors.base import ROW_COLUMN
 from connectors.config import SourceSpec
-from ingest.batch import BatchSummary
+from ingest.batch import BatchSummary, BatchWriter
 from ingest.bulk import RECORDS, bulk_insert, canonical_json, current_records, slices
 from ingest.quarantine_writer import QuarantineWriter
 from ingest.registry import Registry
@@ -67,18 +67,9 @@ class Loader:
         )
         self.seen.create(self.conn)
         # The quarantine and the tickets write in this loader's transaction, for the same batch.
-        shared = (
-            self.db,
-            self.conn,
-            self.spec,
-            self.registry,
-            self.keyring,
-            self.batch_id,
-            self.now,
-            self.summary,
-        )
-        self.quarantine = QuarantineWriter(*shared)
-        self.tickets = TicketWriter(*shared)
+        shared = {f.name: getattr(self, f.name) for f in fields(BatchWriter)}
+        self.quarantine = QuarantineWriter(**shared)
+        self.tickets = TicketWriter(**shared)
 
     def close(self) -> None:
         self.seen.drop(self.conn)

@@ -9,25 +9,19 @@ quarantined rows is a batch of its own, above the loader: ``ingest.quarantine``.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
-from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.library.models import QuarantinedRow
 from catalog_schema.library.sealing import open_raw, quarantine_aad
 from catalog_schema.types import QuarantineQueue
 from connectors.base import RejectedRecord
-from connectors.config import SourceSpec
-from ingest.batch import BatchSummary
+from ingest.batch import BatchWriter
 from ingest.bulk import canonical_json, slices
-from ingest.registry import Registry
 from quality import rules
 
 # Elements whose values can be a citizen's ID number whatever their grading (a credit subject,
@@ -36,17 +30,8 @@ _ID_BEARING = frozenset({rules.ID_ELEMENT, *rules.SUBJECT_CODE_ELEMENTS})
 
 
 @dataclass
-class QuarantineWriter:
+class QuarantineWriter(BatchWriter):
     """The quarantine entries of one batch, written in the loader's transaction."""
-
-    db: Session
-    conn: Connection
-    spec: SourceSpec
-    registry: Registry
-    keyring: Keyring
-    batch_id: int
-    now: datetime
-    summary: BatchSummary
 
     def __post_init__(self) -> None:
         # Open entries this batch met again unchanged: a resubmission leaves them open.

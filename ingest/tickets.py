@@ -10,39 +10,24 @@ whether a difference is new or one already known.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import Table, insert, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from catalog_schema.element.models import DataElement, ElementSource
-from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.library.models import Discrepancy
 from catalog_schema.library.sealing import SEALED_SENSITIVITY, open_ticket_value, ticket_aad
 from catalog_schema.types import DiscrepancyKind, DiscrepancyStatus, SourceRole
-from connectors.config import SourceSpec
-from ingest.batch import BatchSummary
+from ingest.batch import BatchWriter
 from ingest.bulk import RECORDS, current_records, slices
-from ingest.registry import Registry
 from quality import crosscheck
 
 
 @dataclass
-class TicketWriter:
+class TicketWriter(BatchWriter):
     """The discrepancy tickets of one batch, opened in the loader's transaction."""
-
-    db: Session
-    conn: Connection
-    spec: SourceSpec
-    registry: Registry
-    keyring: Keyring
-    batch_id: int
-    now: datetime
-    summary: BatchSummary
 
     def __post_init__(self) -> None:
         self.writes = self.registry.authoritative(self.spec)
