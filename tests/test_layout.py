@@ -4,6 +4,7 @@ Every import counts, including those inside functions: a deferred import is stil
 """
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ def _modules(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
 
 
+@cache
 def _imports(path: Path) -> list[str]:
     """Every absolute module name ``path`` imports (``from a.b import c`` gives a.b and a.b.c)."""
     names = []
