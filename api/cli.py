@@ -17,6 +17,7 @@ from catalog_schema import migrate
 from catalog_schema.certificate import cli as certificate_cli
 from catalog_schema.database import get_engine
 from catalog_schema.keys import cli as keys_cli
+from catalog_schema.user import passwords
 from ingest import cli as ingest_cli
 
 app = typer.Typer(
@@ -50,6 +51,7 @@ def serve(
     """Serve the API (and OpenAPI docs at /docs) until Ctrl-C."""
     try:
         settings = ApiSettings()
+        passwords.check_settings()
     except ValidationError as exc:
         catalog_cli.err.print(f"[bold red]配置错误 / configuration error[/]\n{exc}")
         raise typer.Exit(2) from exc

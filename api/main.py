@@ -32,6 +32,7 @@ from api.settings import ApiSettings
 from catalog_schema import migrate
 from catalog_schema.database import get_sessionmaker
 from catalog_schema.errors import PayloadTooLarge
+from catalog_schema.user import passwords
 
 API_PREFIX = "/api/v1"
 
@@ -89,6 +90,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; settings are validated here, so a bad configuration stops start-up."""
     settings = settings or ApiSettings()
+    passwords.check_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

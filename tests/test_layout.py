@@ -15,7 +15,7 @@ MAX_LINES = 600
 
 # What each package must not import (README "Layout"; DESIGN.md "Imports run downward only").
 FORBIDDEN: dict[str, frozenset[str]] = {
-    "api": frozenset({"demo", "dags"}),
+    "api": frozenset({"connectors", "quality", "demo", "dags"}),
     "authz": frozenset({"api", "ingest", "connectors", "demo", "dags"}),
     "ingest": frozenset({"api", "authz", "demo", "dags"}),
     "catalog_schema": frozenset({"api", "authz", "ingest", "connectors", "quality", "demo", "dags"}),

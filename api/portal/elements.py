@@ -63,7 +63,7 @@ def list_elements(
         "departments": web.department_options(db),
         "base": web.page_base("/elements", chosen),
     }
-    return web.render(request, "admin_elements.html", context, status=status)
+    return web.render(request, "elements_list.html", context, status=status)
 
 
 def _element_page(
@@ -90,7 +90,7 @@ def _element_page(
         "roles": options(SourceRole),
         "departments": web.department_options(db),
     }
-    return web.render(request, "admin_element.html", context, status=status)
+    return web.render(request, "elements_element.html", context, status=status)
 
 
 @router.get("/elements/{code}", dependencies=[web.page_requires(ElementManage)])

@@ -73,13 +73,13 @@ def list_batches(
         "statuses": options(BatchStatus),
         "base": web.page_base("/batches", chosen),
     }
-    return web.render(request, "admin_batches.html", context)
+    return web.render(request, "pipelines_batches.html", context)
 
 
 @router.get("/batches/{batch_id}", dependencies=[web.page_requires(PipelineRead)])
 def batch_page(request: Request, db: DbSession, batch_id: RowId) -> Response:
     b = _batch_read(library_service.get_batch(db=db, batch_id=batch_id))
-    return web.render(request, "admin_batch.html", {"title": f"归集批次 {b.id}", "b": b})
+    return web.render(request, "pipelines_batch.html", {"title": f"归集批次 {b.id}", "b": b})
 
 
 @router.get("/quality-docs/{path:path}", dependencies=[web.page_requires(PipelineRead)])
@@ -130,7 +130,7 @@ def list_quarantine(
         "base": web.page_base("/quarantine", chosen),
         **_quarantine_context(user),
     }
-    return web.render(request, "admin_quarantine.html", context)
+    return web.render(request, "pipelines_quarantine.html", context)
 
 
 def _quarantined_page(
@@ -150,7 +150,7 @@ def _quarantined_page(
         "form": form or {},
         **_quarantine_context(user),
     }
-    return web.render(request, "admin_quarantined.html", context, status=status)
+    return web.render(request, "pipelines_quarantined.html", context, status=status)
 
 
 @router.get("/quarantine/{row_id}", dependencies=[web.page_requires(PipelineRead)])
@@ -229,7 +229,7 @@ def list_discrepancies(
         "libraries": options(Library),
         "base": web.page_base("/discrepancies", chosen),
     }
-    return web.render(request, "admin_discrepancies.html", context)
+    return web.render(request, "pipelines_discrepancies.html", context)
 
 
 def _ticket_page(
@@ -255,7 +255,7 @@ def _ticket_page(
         "errors": errors or {},
         "form": form or {},
     }
-    return web.render(request, "admin_discrepancy.html", context, status=status)
+    return web.render(request, "pipelines_discrepancy.html", context, status=status)
 
 
 def _ticket(db: Session, user: User, ticket_id: int) -> Discrepancy:

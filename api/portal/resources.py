@@ -148,7 +148,7 @@ def _resource_form(
         "param_rows": param_rows + resource_form.BLANK_PARAM_ROWS,
         **_form_choices(db),
     }
-    return web.render(request, "admin_resource_form.html", context, status=status)
+    return web.render(request, "resources_form.html", context, status=status)
 
 
 @router.get("/catalog/new", dependencies=[web.page_requires(CatalogManage)])

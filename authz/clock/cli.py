@@ -89,7 +89,8 @@ def resolve_ticket(
     status: Annotated[DiscrepancyStatus, typer.Option(help="confirmed | corrected | dismissed")],
     note: Annotated[str, typer.Option(help="处理说明 / why")],
 ) -> None:
-    """Confirm, correct or dismiss a discrepancy ticket (`govdx library resolve`); its clock stops."""
+    """Confirm, correct or dismiss a discrepancy ticket."""
+    # Registered as `govdx library resolve` (api/cli.py); answering the ticket stops its clock.
     try:
         data = DiscrepancyResolve.model_validate({"status": status, "note": note})
         with session_scope() as db:
