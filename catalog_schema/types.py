@@ -151,6 +151,14 @@ class ControlParamKind(LabelledEnum):
     other = "other", "其他"
 
 
+class DeliveryKind(LabelledEnum):
+    """How a granted resource's rows are delivered (its delivery binding)."""
+
+    library = "library", "基础库视图"
+    dataset = "dataset", "库表交换（资源数据集）"
+    proxy = "proxy", "接口共享（部门服务代理）"
+
+
 class ResourceStatus(LabelledEnum):
     draft = "draft", "草稿"
     published = "published", "已发布"
@@ -207,6 +215,8 @@ CREDIT_CODE_ELEMENTS = frozenset(
 )
 # Keys that may be either a person's ID number or an organisation's credit code.
 SUBJECT_CODE_ELEMENTS = frozenset({"credit.subject_code", "certificate.holder_code"})
+# Elements that can hold a person's ID number: graded 高度敏感 and masked as an ID number.
+ID_CARRYING_ELEMENTS = frozenset({ID_ELEMENT}) | SUBJECT_CODE_ELEMENTS
 
 DepartmentSlug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 ElementCode = Annotated[

@@ -29,6 +29,7 @@ from catalog_schema.resource.schemas import (
     ResourceUpdate,
     RetireIn,
 )
+from catalog_schema.settings import platform_department
 from catalog_schema.types import (
     ControlParamKind,
     DataType,
@@ -102,6 +103,7 @@ def resource_page(request: Request, db: DbSession, user: PortalUser, resource_id
     context = {
         "title": resource.name,
         "r": resource,
+        "platform_department": platform_department(),
         "can_request": can_request,
         "can_manage": permissions.CatalogManage.allows(user),
     }

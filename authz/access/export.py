@@ -67,14 +67,8 @@ def open_export(
         found, terms = guard.authorise_export(
             db=db, secret=secret, trail=trail, resource_code=resource, wanted=items, today=today
         )
-        r = LibraryRecord
         count = int(
-            db.scalar(
-                select(func.count(distinct(r.subject_key))).where(
-                    r.library == found.library, r.valid_to.is_(None)
-                )
-            )
-            or 0
+            db.scalar(select(func.count(distinct(LibraryRecord.subject_key))).where(*_in_view(found))) or 0
         )
     except (Refused, Unauthenticated) as denial:
         record_refusal(db, trail, denial, at)
@@ -83,6 +77,15 @@ def open_export(
     entry = trail.entry(AccessOutcome.served, subjects=count, rows_returned=count)
     commit_served(db, trail, [entry], at, grant_id=terms.grant_id, quota=terms.daily_quota, count=count)
     return ExportPlan(request_id=call.request_id, resource=found, terms=terms, rows=count)
+
+
+def _in_view(resource: guard.SharedResource) -> list[Any]:
+    """The conditions on ``library_records`` of the current records in a resource's view."""
+    r = LibraryRecord
+    conditions = [r.library == resource.library, r.valid_to.is_(None)]
+    if resource.department_id is not None:
+        conditions.append(r.department_id == resource.department_id)
+    return conditions
 
 
 class _Drain:
@@ -125,7 +128,7 @@ def export_chunks(
     r = LibraryRecord
     rows = db.execute(
         select(r.subject_key, r.subject_cipher, r.values)
-        .where(r.library == plan.resource.library, r.valid_to.is_(None))
+        .where(*_in_view(plan.resource))
         .order_by(r.subject_key, r.department_id)
         .execution_options(yield_per=size)
     )
@@ -136,6 +139,8 @@ def export_chunks(
     key_elements = subjects.LOOKUP_KEY[plan.resource.library]
 
     def flush_subject() -> None:
+        if not plan.resource.keeps(pending):
+            return
         for name, value in lookup.project(plan.terms, plan.resource, pending).items():
             columns[name].append(value)
 

@@ -30,12 +30,14 @@ from authz.clients.models import ApiClient
 from authz.sharing.models import Grant, SharingRequest
 from authz.types import AccessReason, GrantStatus, MaskRule
 from catalog_schema.database import for_statement_reads, json_rows, json_value
+from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Problem
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.resource.models import Resource, ResourceItem
-from catalog_schema.types import Library, ResourceStatus, Sensitivity, ShareType
+from catalog_schema.settings import platform_department
+from catalog_schema.types import DeliveryKind, Library, ResourceStatus, Sensitivity, ShareType
 from quality import gb11643, gb32100
 
 MAX_KEY_PART = 64
@@ -57,12 +59,24 @@ class Item:
 
 @dataclass(frozen=True)
 class SharedResource:
-    """A published, shared resource as a call sees it: its library and its items by name."""
+    """A published, shared resource as a call sees it: its binding and its items by name.
+
+    A library view reads ``library``; a department's view only its provider's records
+    (``department_id``), the platform's composite every department's (None). ``where`` keeps the
+    records whose element holds one of the listed values (a 行政处罚 view of the credit library).
+    """
 
     id: int
     code: str
     library: Library
     items: dict[str, Item]
+    delivery: DeliveryKind = DeliveryKind.library
+    department_id: int | None = None
+    where: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def keeps(self, values: dict[str, Any]) -> bool:
+        """Whether a record is in the view (its ``where`` elements hold allowed values)."""
+        return all(values.get(element) in allowed for element, allowed in self.where)
 
 
 @dataclass(frozen=True)
@@ -109,9 +123,21 @@ _ITEM_ROWS = (
     .where(_ITEMS.c.resource_id == _RESOURCES.c.id)
     .scalar_subquery()
 )
-_RESOURCE = select(
-    _RESOURCES.c.id, _RESOURCES.c.status, _RESOURCES.c.share_type, _ITEM_ROWS.label("items")
-).where(_RESOURCES.c.code == bindparam("code"))
+_DEPARTMENTS = cast(Table, Department.__table__)
+_RESOURCE = (
+    select(
+        _RESOURCES.c.id,
+        _RESOURCES.c.status,
+        _RESOURCES.c.share_type,
+        _RESOURCES.c.provider_id,
+        _RESOURCES.c.delivery_kind,
+        _RESOURCES.c.delivery,
+        _DEPARTMENTS.c.slug.label("provider"),
+        _ITEM_ROWS.label("items"),
+    )
+    .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _RESOURCES.c.provider_id)
+    .where(_RESOURCES.c.code == bindparam("code"))
+)
 _GRANTS_TABLE, _REQUESTS = cast(Table, Grant.__table__), cast(Table, SharingRequest.__table__)
 _CLIENTS = cast(Table, ApiClient.__table__)
 # The caller and its department's grants for the resource, in one query: the client row (checked
@@ -198,16 +224,6 @@ def _check_shape(keys: Sequence[SubjectKey]) -> None:
         _refuse(AccessReason.invalid_key, problems=problems)
 
 
-def _library_of(items: dict[str, Item]) -> Library | None:
-    """The library a resource's keys address: the one whose key element it carries, or its only one."""
-    elements = {i.element for i in items.values() if i.element}
-    for library, key in subjects.LOOKUP_KEY.items():
-        if key[0] in elements:
-            return library
-    libraries = {i.library for i in items.values() if i.library is not None}
-    return libraries.pop() if len(libraries) == 1 else None
-
-
 def _resource(conn: Connection, code: str) -> SharedResource:
     row = conn.execute(_RESOURCE, {"code": code}).first()
     shared = (
@@ -222,10 +238,30 @@ def _resource(conn: Connection, code: str) -> SharedResource:
             Library.of(library) if library else None,
             Sensitivity.of(sensitivity) if sensitivity else None,
         )
-    found = _library_of(items) if shared else None
-    if row is None or found is None:
+    view = row is not None and shared and row.delivery_kind is DeliveryKind.library
+    binding = (json_value(row.delivery) or {}) if row is not None and view else {}
+    library = binding.get("library")
+    if row is None or library is None:
         _refuse(AccessReason.resource_unavailable, f"信息资源 {code}", f"resource {code}")
-    return SharedResource(id=row.id, code=code, library=found, items=items)
+    return SharedResource(
+        id=row.id,
+        code=code,
+        library=Library.of(library),
+        items=items,
+        delivery=row.delivery_kind,
+        department_id=_view_department(row.provider, row.provider_id, Library.of(library)),
+        where=tuple(
+            (element, frozenset(allowed)) for element, allowed in (binding.get("where") or {}).items()
+        ),
+    )
+
+
+def _view_department(provider: str, provider_id: int, library: Library) -> int | None:
+    """Whose records a view reads: a department's own values, except where the platform composes them
+    or the view is of certificates, whose records are the issuer's by type (the view's ``where``)."""
+    if provider == platform_department() or library is Library.certificate:
+        return None
+    return provider_id
 
 
 def _usable(grant: Row[Any], today: date) -> bool:

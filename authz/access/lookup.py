@@ -46,6 +46,8 @@ _CURRENT = select(
     _LIBRARY_RECORDS.c.subject_key, _LIBRARY_RECORDS.c.department_id, _LIBRARY_RECORDS.c["values"]
 ).where(_LIBRARY_RECORDS.c.library == bindparam("library"), _LIBRARY_RECORDS.c.valid_to.is_(None))
 _CURRENT_OF_KEYS = _CURRENT.where(_LIBRARY_RECORDS.c.subject_key.in_(bindparam("keys", expanding=True)))
+_OF_DEPARTMENT = _LIBRARY_RECORDS.c.department_id == bindparam("department")
+_CURRENT_OF_KEYS_IN_VIEW = _CURRENT_OF_KEYS.where(_OF_DEPARTMENT)
 
 
 def project(terms: guard.Terms, resource: guard.SharedResource, values: dict[str, Any]) -> Record:
@@ -59,23 +61,31 @@ def project(terms: guard.Terms, resource: guard.SharedResource, values: dict[str
 
 
 def _records(
-    conn: Connection, keyring: Keyring, library: Library, wanted: list[guard.Subject]
+    conn: Connection, keyring: Keyring, resource: guard.SharedResource, wanted: list[guard.Subject]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Current records of each subject (by stored key), each the union of its departments' values.
+    """Current records of each subject (by stored key) in the resource's view.
 
-    A credit subject is named by its subject code alone and has a record per decision: those are
-    read as the stored-key range of that first part.
+    A department's view holds its own values; the platform's composite the union of every
+    department's. A credit subject is named by its subject code alone and has a record per
+    decision: those are read as the stored-key range of that first part.
     """
+    library = resource.library
+    params: dict[str, Any] = {"library": library}
+    if resource.department_id is not None:
+        params["department"] = resource.department_id
     if library is Library.credit:
         r = _LIBRARY_RECORDS.c
         ranges = [subjects.stored_prefix_range(keyring, library, s.parts[0]) for s in wanted]
         statement = _CURRENT.where(
             or_(*(and_(r.subject_key >= low, r.subject_key < high) for low, high in ranges))
         )
-        rows = conn.execute(statement, {"library": library}).all()
+        if resource.department_id is not None:
+            statement = statement.where(_OF_DEPARTMENT)
+        rows = conn.execute(statement, params).all()
     else:
-        keys = [s.stored for s in wanted]
-        rows = conn.execute(_CURRENT_OF_KEYS, {"library": library, "keys": keys}).all()
+        params["keys"] = [s.stored for s in wanted]
+        statement = _CURRENT_OF_KEYS if resource.department_id is None else _CURRENT_OF_KEYS_IN_VIEW
+        rows = conn.execute(statement, params).all()
     merged: dict[str, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: (r.subject_key, r.department_id)):
         values = keyring.unseal(json.loads(row.values), aad=row.subject_key)
@@ -90,6 +100,7 @@ def _records(
         for values in found[subject.stored]:
             for element, part in zip(subjects.LOOKUP_KEY[library], subject.parts, strict=False):
                 values.setdefault(element, part)
+        found[subject.stored] = [values for values in found[subject.stored] if resource.keeps(values)]
     return found
 
 
@@ -127,7 +138,7 @@ def _serve(
             max_batch=(settings or get_settings()).max_batch if mode is AccessMode.batch else 1,
         )
         resource, terms = authorised.resource, authorised.terms
-        found = _records(db.connection(), keyring, resource.library, authorised.subjects)
+        found = _records(db.connection(), keyring, resource, authorised.subjects)
     except (Refused, Unauthenticated) as denial:
         record_refusal(db, trail, denial, at)
         raise

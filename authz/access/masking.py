@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from authz.types import MaskRule
-from catalog_schema.types import Sensitivity
+from catalog_schema.types import ID_CARRYING_ELEMENTS, Sensitivity
 
 STAR = "*"
 ELLIPSIS = "…"
@@ -17,7 +17,7 @@ _YEAR = re.compile(r"\d{4}")
 
 # The default rule of a highly sensitive element, by element code; any other one keeps its ends.
 DEFAULT_RULES: dict[str, MaskRule] = {
-    "population.id_number": MaskRule.id_number,
+    **dict.fromkeys(ID_CARRYING_ELEMENTS, MaskRule.id_number),
     "population.phone": MaskRule.phone,
     "population.address": MaskRule.region,
 }

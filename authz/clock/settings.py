@@ -11,8 +11,6 @@ class ClockSettings(BaseSettings):
 
     # GB/T 2260 code whose regional calendar overrides apply on top of the national calendar.
     calendar_region: str = Field(default="", pattern=r"^([0-9]{6})?$")
-    # The department that runs the platform: it owns the review and direct-provision stages.
-    platform_department: str = "shujuju"
     # SMTP relay for 督办 and warning mail; empty host disables mail.
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -36,6 +36,7 @@ from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound, P
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
+from catalog_schema.settings import PlatformSettings
 from catalog_schema.types import ResourceStatus, ShareType
 from catalog_schema.user.models import User
 from catalog_schema.user.roles import Role
@@ -183,7 +184,7 @@ def _start_stage(
     if kind is StageKind.decision:
         department_id = request.provider_department_id
     else:
-        department_id = department_service.get_by_ref(db=db, ref=ClockSettings().platform_department).id
+        department_id = department_service.get_by_ref(db=db, ref=PlatformSettings().platform_department).id
     stage = clock_service.start(
         db=db,
         kind=kind,

@@ -13,10 +13,26 @@ from catalog_schema.department import service as department_service
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
 from catalog_schema.element.schemas import ElementCreate, ElementUpdate
-from catalog_schema.errors import Conflict, InvalidInput, NotFound
+from catalog_schema.errors import Conflict, InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.resource.models import ResourceItem
-from catalog_schema.types import Library, SourceRole
+from catalog_schema.types import ID_CARRYING_ELEMENTS, Library, Sensitivity, SourceRole
+
+
+def carries_id_number(code: str, standard: str | None) -> bool:
+    """Whether an element can hold a person's 公民身份号码 (GB 11643): by its code or its cited standard."""
+    return code in ID_CARRYING_ELEMENTS or "11643" in (standard or "")
+
+
+def _check_grade(code: str, standard: str | None, sensitivity: Sensitivity) -> None:
+    """An element that can hold an ID number is graded 高度敏感, as the data plane masks it."""
+    if sensitivity is not Sensitivity.highly_sensitive and carries_id_number(code, standard):
+        raise InvalidInput(
+            f"数据元 {code} 可能包含公民身份号码，敏感级别须为“高度敏感”",
+            f"data element {code} can hold ID numbers and must be graded highly_sensitive",
+            code="id_element_grade",
+            problems=[Problem("sensitivity", "须为高度敏感", "must be highly_sensitive")],
+        )
 
 
 def get_by_code(*, db: Session, code: str) -> DataElement:
@@ -75,6 +91,7 @@ def create(*, db: Session, data: ElementCreate, actor_id: int | None = None) -> 
             f"data element code {data.code!r} already exists; choose another or update that element",
             code="element_duplicate",
         )
+    _check_grade(data.code, data.standard, data.sensitivity)
     owner = department_service.get_by_ref(db=db, ref=data.authoritative)
     verifiers = [department_service.get_by_ref(db=db, ref=ref) for ref in data.verification]
     element = DataElement(
@@ -110,7 +127,13 @@ def update(*, db: Session, element: DataElement, data: ElementUpdate) -> DataEle
                 "change until those items are changed",
                 code="element_type_in_use",
             )
-    for field in data.model_fields_set:
+    given = data.model_fields_set
+    _check_grade(
+        element.code,
+        data.standard if "standard" in given else element.standard,
+        data.sensitivity if data.sensitivity is not None else element.sensitivity,
+    )
+    for field in given:
         setattr(element, field, getattr(data, field))
     db.flush()
     return element

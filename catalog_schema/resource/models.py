@@ -11,9 +11,11 @@ from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.types import (
     DataType,
+    DeliveryKind,
     ResourceClass,
     ResourceFormat,
     ResourceStatus,
+    Sensitivity,
     ShareMethod,
     ShareType,
     UpdateCycle,
@@ -51,6 +53,11 @@ class Resource(TimestampMixin, Base):
     published_on: Mapped[date | None] = mapped_column(Date)
     related_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     control_params: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The delivery binding (resource.schemas.Delivery): how a grant's rows reach the caller.
+    delivery_kind: Mapped[DeliveryKind] = mapped_column(
+        enum_column(DeliveryKind), default=DeliveryKind.library, server_default="library", index=True
+    )
+    delivery: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[ResourceStatus] = mapped_column(enum_column(ResourceStatus), index=True)
     version: Mapped[int] = mapped_column(default=1)
     retired_reason: Mapped[str | None] = mapped_column(Text)
@@ -64,6 +71,12 @@ class Resource(TimestampMixin, Base):
         order_by="ResourceItem.position",
         lazy="selectin",
     )
+
+    @property
+    def grade(self) -> Sensitivity:
+        """分级: the grade of the most sensitive item (内部 when no item carries an element)."""
+        grades = [i.element.sensitivity for i in self.items if i.element is not None]
+        return max(grades, key=list(Sensitivity).index, default=Sensitivity.internal)
 
     @property
     def needs_department_approval(self) -> bool:

@@ -5,9 +5,9 @@ the import and the export read and write the same document.
 """
 
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.resource import code as resource_code
@@ -17,6 +17,7 @@ from catalog_schema.types import (
     DataType,
     DepartmentKey,
     ElementCode,
+    Library,
     LongText,
     PublishDate,
     ResourceClass,
@@ -104,6 +105,65 @@ class ItemIn(BaseModel):
     description: LongText | None = None
 
 
+class LibraryDelivery(BaseModel):
+    """基础库视图: the provider's values in a base library, a record per subject (per decision for credit)."""
+
+    model_config = _Strict
+
+    kind: Literal["library"] = "library"
+    library: Library | None = Field(default=None, description="inferred from the items when absent")
+    # Only records whose element holds one of the listed values, e.g. {credit.kind: [行政处罚]}.
+    where: dict[ElementCode, list[ShortText]] = Field(default_factory=dict, max_length=5)
+
+
+class DatasetDelivery(BaseModel):
+    """库表交换: the provider's own table, collected by a pipeline into a platform-held dataset."""
+
+    model_config = _Strict
+
+    kind: Literal["dataset"]
+    # The items a caller names a subject by, and those that tell a subject's rows apart (none: one row).
+    query_key: list[ShortText] = Field(min_length=1, max_length=3)
+    record_key: list[ShortText] = Field(default_factory=list, max_length=3)
+
+
+class ProxyDelivery(BaseModel):
+    """接口共享: the platform forwards a keyed query to the provider's own service."""
+
+    model_config = _Strict
+
+    kind: Literal["proxy"]
+    # The service's base URL comes from GOVDX_CONN_<CONN_ID> or an Airflow Connection, never the catalog.
+    conn_id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    path: str = Field(
+        pattern=r"^/[A-Za-z0-9_./-]*\{key\}[A-Za-z0-9_./-]*$",
+        max_length=200,
+        description="e.g. /records/{key}",
+    )
+    query_key: ShortText
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    retries: int = Field(default=1, ge=0, le=5)
+
+
+Delivery = Annotated[LibraryDelivery | DatasetDelivery | ProxyDelivery, Field(discriminator="kind")]
+DeliveryAdapter: TypeAdapter[Delivery] = TypeAdapter(Delivery)
+
+
+def check_delivery_keys(delivery: Any, names: list[str]) -> None:
+    """A dataset's or a proxy's keys name items of the resource."""
+    keys = {
+        "dataset": lambda d: [*d.query_key, *d.record_key],
+        "proxy": lambda d: [d.query_key],
+    }.get(delivery.kind, lambda d: [])(delivery)
+    unknown = [k for k in keys if k not in names]
+    if unknown:
+        raise BilingualValueError(
+            f"交付方式的键“{'、'.join(unknown)}”不是本资源的信息项",
+            f"the delivery's keys {', '.join(unknown)} are not items of this resource",
+            field="delivery",
+        )
+
+
 def _check_code(value: str | None) -> str | None:
     if value is None:
         return None
@@ -140,6 +200,7 @@ class ResourceCreate(BaseModel):
     published_on: PublishDate | None = None
     related: list[str] = Field(default_factory=list, max_length=50)
     control_params: list[ControlParam] = Field(default_factory=list, max_length=20)
+    delivery: Delivery = Field(default_factory=LibraryDelivery)
     items: list[ItemIn] = Field(min_length=1, max_length=500)
 
     @field_validator("code")
@@ -156,6 +217,11 @@ class ResourceCreate(BaseModel):
     @classmethod
     def _related_codes(cls, values: list[str]) -> list[str]:
         return [c for c in (_check_code(v) for v in values) if c is not None]
+
+    @model_validator(mode="after")
+    def _delivery_keys(self) -> "ResourceCreate":
+        check_delivery_keys(self.delivery, [i.name for i in self.items])
+        return self
 
 
 class ResourceImport(ResourceCreate):
@@ -175,6 +241,7 @@ class ResourceUpdate(BaseModel):
         "share",
         "open",
         "update_cycle",
+        "delivery",
         "items",
     )
 
@@ -188,6 +255,7 @@ class ResourceUpdate(BaseModel):
     published_on: PublishDate | None = None
     related: list[str] | None = Field(default=None, max_length=50)
     control_params: list[ControlParam] | None = Field(default=None, max_length=20)
+    delivery: Delivery | None = None
     items: list[ItemIn] | None = Field(default=None, min_length=1, max_length=500)
     change_note: LongText | None = None
 
@@ -318,6 +386,9 @@ class ResourceRead(ResourceSummary):
     open: OpenAttribute
     related: list[str]
     control_params: list[ControlParam]
+    delivery: Delivery
+    delivery_kind: Labelled
+    grade: Labelled = Field(description="分级：最敏感信息项的等级 / the most sensitive item's grade")
     retired_reason: str | None
     created_at: datetime
     updated_at: datetime
@@ -349,6 +420,9 @@ class ResourceRead(ResourceSummary):
             open=OpenAttribute(open=r.open_to_public, condition=r.open_condition),
             related=list(r.related_codes or []),
             control_params=[ControlParam(**p) for p in r.control_params or []],
+            delivery=DeliveryAdapter.validate_python(r.delivery),
+            delivery_kind=Labelled.of(r.delivery_kind),
+            grade=Labelled.of(r.grade),
             retired_reason=r.retired_reason,
             created_at=r.created_at,
             updated_at=r.updated_at,

@@ -18,6 +18,7 @@ from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Conflict, InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.resource import code as resource_code
+from catalog_schema.resource import delivery as resource_delivery
 from catalog_schema.resource.models import Resource, ResourceItem, ResourceVersion
 from catalog_schema.resource.schemas import (
     Category,
@@ -319,6 +320,8 @@ def create(
         items=items,
     )
     _apply_share(resource, data)
+    resource_delivery.bind(resource, data.delivery)
+    resource_delivery.check(resource)
     if status is ResourceStatus.published and resource.published_on is None:
         resource.published_on = date.today()
     db.add(resource)
@@ -365,6 +368,7 @@ def to_document(resource: Resource) -> dict[str, Any]:
             "published_on": resource.published_on.isoformat() if resource.published_on else None,
             "related": list(resource.related_codes or []),
             "control_params": list(resource.control_params or []),
+            "delivery": dict(resource.delivery or {}),
             "items": [
                 {
                     "name": i.name,
@@ -450,6 +454,9 @@ def update(*, db: Session, resource: Resource, data: ResourceUpdate, actor_id: i
         resource.items.clear()
         db.flush()  # old items go before new ones with the same names arrive
         resource.items.extend(items)
+    if data.delivery is not None:
+        resource_delivery.bind(resource, data.delivery)
+    resource_delivery.check(resource)
     if to_document(resource) == before:
         return resource  # nothing changed: no version, no new author
     if resource.status is ResourceStatus.published:
@@ -467,6 +474,7 @@ def publish(*, db: Session, resource: Resource, actor_id: int | None = None) -> 
             f"only a draft can be published; {resource.code} is {resource.status.value}",
             code="resource_not_draft",
         )
+    resource_delivery.check(resource)
     resource.status = ResourceStatus.published
     resource.published_on = resource.published_on or date.today()
     resource.updated_by_id = actor_id

@@ -3,9 +3,12 @@ resource through its form, signed in by cookie as a browser is."""
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
+from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
+from tests import factories
 from tests.api.portal_forms import post, sign_in, text_of
 
 
@@ -101,6 +104,7 @@ def test_the_edit_form_is_prefilled_and_saves_a_change(client, db):
 
     page = client.get(f"/catalog/{created.id}/edit")
     form = dict(re.findall(r'<input[^>]* name="([^"]+)"[^>]* value="([^"]*)"', page.text))
+    form.pop("open.open")  # an unchecked checkbox is not posted
     form["abstract"] = "修改后的摘要"
     form.update({"format": "database", "update_cycle": "daily", "share.type": "unconditional"})
     form.update({"share.method": "api", "items[0].data_type": "C", "items[1].data_type": "C"})
@@ -135,3 +139,24 @@ def test_publishing_a_draft_from_the_edit_page(client, db):
     assert response.status_code == 303
     db.refresh(created)
     assert created.status.value == "published"
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        (factories.DEPARTMENT_RESOURCE, "基础库视图：人口库中榕城市公安局的数据"),
+        (
+            "203001/000001",
+            "库表交换（资源数据集）：榕城市民政局的资源数据集，按“公民身份号码”查询，每个主体可有多行",
+        ),
+    ],
+)
+def test_the_resource_page_says_how_a_grant_is_delivered_and_the_grade(client, db, code, shown):
+    resource = resource_service.get_by_code(db=db, code=code)
+    sign_in(client, "catalog_admin")
+
+    page = client.get(f"/catalog/{resource.id}").text
+
+    delivery = re.search(r'data-testid="delivery">([^<]*)<', page)
+    assert delivery is not None and delivery[1].startswith(shown)
+    assert 'data-testid="grade">高度敏感' in page

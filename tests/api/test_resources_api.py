@@ -334,7 +334,12 @@ def test_longest_allowed_values_are_stored_on_every_database(client, as_user):
     response = client.post(
         "/api/v1/resources",
         headers=as_user("catalog_admin"),
-        json=factories.resource(name="称" * 200, items=items, format_detail="格" * 200),
+        json=factories.resource(
+            name="称" * 200,
+            items=items,
+            format_detail="格" * 200,
+            delivery={"kind": "dataset", "query_key": ["名" * 200]},
+        ),
     )
 
     assert response.status_code == 201

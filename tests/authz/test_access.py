@@ -23,6 +23,7 @@ from authz.sharing import service as sharing_service
 from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import RequestAction
 from catalog_schema.database import utcnow
+from catalog_schema.department import service as department_service
 from catalog_schema.errors import InvalidInput
 from catalog_schema.user import service as user_service
 from tests import factories
@@ -30,6 +31,7 @@ from tests.conftest import TEST_SECRET
 from tests.factories import DEPARTMENT_RESOURCE, DIRECT_RESOURCE
 
 PENALTIES = "104002/000001"  # 信用 行政处罚信息（双公示）: 无条件共享, provided directly
+DEATHS = "101004/000001"  # 卫健 死亡人员信息: a view of 卫健's own elements
 BUSINESS_LICENCE = "105001/000001"  # 市场监管 营业执照电子证照: control parameters → 市场监管 decides
 
 
@@ -175,11 +177,12 @@ def test_credit_lookup_by_subject_code_serves_every_decision_about_the_subject(d
     served = _lookup(session_factory, _call(system, grant), PENALTIES, company.lower())
 
     assert sorted(r["决定文书号"] for r in served.records) == ["榕市监罚〔2026〕1号", "榕市监罚〔2026〕2号"]
-    assert {r["主体代码"] for r in served.records} == {company}
+    # A subject code may be an ID number: it is masked as one (the credit code's ends stay).
+    assert {r["主体代码"] for r in served.records} == {company[:6] + "*" * 8 + company[-4:]}
 
 
 def test_certificate_lookup_by_type_code_and_number(db, session_factory, system):
-    type_code = factories.credit_code(7) + "001"
+    type_code = department_service.get_by_ref(db=db, ref="shichang").credit_code + "001"  # 营业执照
     values = {"certificate.type_code": type_code, "certificate.number": "N-0001", "certificate.status": "01"}
     factories.library_record(db, "certificate", [type_code, "N-0001"], values, department="shichang")
     grant = factories.grant(db, resource=BUSINESS_LICENCE, items=["证照编号", "证照状态"])
@@ -192,6 +195,30 @@ def test_certificate_lookup_by_type_code_and_number(db, session_factory, system)
     )
 
     assert served.records == [{"证照编号": "N-0001", "证照状态": "01"}]
+
+
+def test_a_certificate_view_does_not_serve_another_issuers_type(db, session_factory, system):
+    driving = department_service.get_by_ref(db=db, ref="gongan").credit_code + "001"  # 驾驶证
+    values = {"certificate.type_code": driving, "certificate.number": "N-0002", "certificate.status": "01"}
+    factories.library_record(db, "certificate", [driving, "N-0002"], values, department="shujuju")
+    grant = factories.grant(db, resource=BUSINESS_LICENCE, items=["证照编号", "证照状态"])
+    key = CertificateKey(type_code=driving, number="N-0002")
+
+    with pytest.raises(SubjectNotFound):
+        _lookup(session_factory, _call(system, grant), BUSINESS_LICENCE, key)
+
+
+def test_a_department_view_serves_its_providers_values_only(db, session_factory, system):
+    person = _person(db, 71)  # 公安's record only
+    dead = _person(db, 72)
+    factories.library_record(db, "population", [dead], {"population.death_flag": "1"}, department="weijian")
+    grant = factories.grant(db, resource=DEATHS, items=["公民身份号码", "死亡标识"])
+
+    with pytest.raises(SubjectNotFound):
+        _lookup(session_factory, _call(system, grant), DEATHS, person)
+    served = _lookup(session_factory, _call(system, grant, request_id="svc-2"), DEATHS, dead)
+
+    assert served.records == [{"公民身份号码": dead[:6] + "*" * 8 + dead[-4:], "死亡标识": "1"}]
 
 
 def test_certificate_named_by_a_plain_string_is_an_invalid_key(db, session_factory, system):

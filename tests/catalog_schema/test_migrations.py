@@ -1,5 +1,7 @@
 """The Alembic migrations build exactly the schema the models describe."""
 
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -61,3 +63,47 @@ def test_serve_on_an_unmigrated_database_exits_2_saying_what_to_run(tmp_path, mo
 
     assert result.exit_code == 2
     assert "govdx db upgrade" in result.output
+
+
+def test_resources_of_an_earlier_release_become_views_of_the_library_they_were_read_from(tmp_path):
+    older = make_engine(f"sqlite:///{tmp_path / 'older.sqlite'}")
+    migrate.upgrade(older, "0004")
+    with older.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO departments (id, slug, name, credit_code, region_code, kind, created_at, "
+            "updated_at) VALUES (1, 'gongan', '公安局', '11350100003571132M', '350100', 'government', "
+            "'2026-01-01', '2026-01-01')"
+        )
+        for element_id, code, library, grade in (
+            (1, "population.id_number", "population", "highly_sensitive"),
+            (2, "credit.subject_code", "credit", "internal"),
+        ):
+            conn.exec_driver_sql(
+                "INSERT INTO data_elements (id, code, name, library, data_type, sensitivity, created_at, "
+                f"updated_at) VALUES ({element_id}, '{code}', '{code}', '{library}', 'C', '{grade}', "
+                "'2026-01-01', '2026-01-01')"
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO resources (id, code, resource_class, category_item, category_catalog, "
+            "category_detail, classification_code, sequence, name, provider_id, abstract, format, "
+            "share_type, share_method, open_to_public, update_cycle, related_codes, control_params, "
+            "status, version, created_at, updated_at) VALUES (1, '101009/000001', 'basic', '01', '009', "
+            "'', '101009', 1, '人口', 1, '摘要', 'database', 'unconditional', 'api', 0, 'daily', '[]', "
+            "'[]', 'published', 1, '2026-01-01', '2026-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO resource_items (id, resource_id, position, name, data_type, element_id) "
+            "VALUES (1, 1, 0, '公民身份号码', 'C', 1)"
+        )
+
+    migrate.upgrade(older)
+
+    with older.connect() as conn:
+        kind, delivery = conn.exec_driver_sql("SELECT delivery_kind, delivery FROM resources").one()
+        grade = conn.exec_driver_sql("SELECT sensitivity FROM data_elements WHERE id = 2").scalar()
+    assert (kind, json.loads(delivery), grade) == (
+        "library",
+        {"kind": "library", "library": "population", "where": {}},
+        "highly_sensitive",
+    )
+    older.dispose()
