@@ -238,6 +238,14 @@ def _resource(conn: Connection, code: str) -> SharedResource:
             Library.of(library) if library else None,
             Sensitivity.of(sensitivity) if sensitivity else None,
         )
+    if row is not None and shared and row.delivery_kind is not DeliveryKind.library:
+        # Datasets (库表交换) and provider services (接口共享) are catalogued and requestable; the
+        # data plane serves library views only so far, and says so rather than serving nothing.
+        _refuse(
+            AccessReason.resource_unavailable,
+            f"信息资源 {code} 以“{row.delivery_kind.label}”方式交付，数据服务尚未接通",
+            f"resource {code} is delivered as a {row.delivery_kind.value}, not served by the data plane yet",
+        )
     view = row is not None and shared and row.delivery_kind is DeliveryKind.library
     binding = (json_value(row.delivery) or {}) if row is not None and view else {}
     library = binding.get("library")

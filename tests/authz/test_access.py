@@ -31,6 +31,7 @@ from tests.conftest import TEST_SECRET
 from tests.factories import DEPARTMENT_RESOURCE, DIRECT_RESOURCE
 
 PENALTIES = "104002/000001"  # 信用 行政处罚信息（双公示）: 无条件共享, provided directly
+SUBSISTENCE = "203001/000001"  # 民政 低保救助对象信息: a dataset (库表交换)
 DEATHS = "101004/000001"  # 卫健 死亡人员信息: a view of 卫健's own elements
 BUSINESS_LICENCE = "105001/000001"  # 市场监管 营业执照电子证照: control parameters → 市场监管 decides
 
@@ -363,3 +364,13 @@ def test_export_streams_one_row_group_per_export_rows_subjects(db, session_facto
     assert sorted(parquet.read().column("公民身份号码").to_pylist()) == sorted(
         k[:6] + "********" + k[-4:] for k in keys
     )
+
+
+def test_a_dataset_resource_is_refused_saying_its_delivery_is_not_connected(db, session_factory, system):
+    grant = factories.grant(db, consumer="renshe", resource=SUBSISTENCE, items=["公民身份号码", "救助类别"])
+
+    with pytest.raises(Refused) as refused:
+        _lookup(session_factory, _call(system, grant), SUBSISTENCE, factories.id_number(3))
+
+    assert refused.value.code == "resource_unavailable"
+    assert "库表交换" in refused.value.message
