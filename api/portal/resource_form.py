@@ -23,7 +23,19 @@ BLANK_ITEM_ROWS = 3
 BLANK_PARAM_ROWS = 1
 _ROW = re.compile(r"^(items|control_params)\[(\d{1,3})\]\.([a-z_]+)$")
 # Errors about a whole part of the form, shown at the top of that part.
-_SECTIONS = ("category", "share", "open", "items", "control_params", "related")
+_SECTIONS = ("category", "share", "open", "items", "control_params", "related", "delivery")
+DELIVERY_FIELDS = (
+    "kind",
+    "library",
+    "where",
+    "query_key",
+    "record_key",
+    "conn_id",
+    "path",
+    "timeout_s",
+    "retries",
+)
+_KEY_SEPARATOR = re.compile(r"\s*[+＋]\s*")
 
 
 def _flat(form: FormData) -> dict[str, str]:
@@ -61,6 +73,35 @@ def _drop_blank(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
+def _names(value: str) -> list[str]:
+    return [n for n in _KEY_SEPARATOR.split(value) if n]
+
+
+def _where(value: str) -> dict[str, list[str]]:
+    """``element: a、b`` lines as a view's record filter (a line without a colon is its own element)."""
+    found: dict[str, list[str]] = {}
+    for line in value.splitlines():
+        element, _, values = line.partition(":") if ":" in line else line.partition("：")
+        if element.strip():
+            found[element.strip()] = [v for v in re.split(r"[\s,，、;；]+", values) if v]
+    return found
+
+
+def _delivery(shown: dict[str, str]) -> dict[str, Any] | None:
+    """The delivery section as a binding; None when no kind is chosen (a new resource's default)."""
+    field = {f: shown.get(f"delivery.{f}", "") for f in DELIVERY_FIELDS}
+    if not field["kind"]:
+        return None
+    if field["kind"] == "library":
+        return _drop_blank({"kind": "library", "library": field["library"], "where": _where(field["where"])})
+    if field["kind"] == "dataset":
+        keys = {"query_key": _names(field["query_key"]), "record_key": _names(field["record_key"])}
+        return {"kind": "dataset", **keys}
+    binding = {"kind": field["kind"], "conn_id": field["conn_id"], "path": field["path"]}
+    limits = {"timeout_s": field["timeout_s"], "retries": field["retries"]}
+    return _drop_blank({**binding, "query_key": field["query_key"], **limits})
+
+
 def posted(form: FormData, *, create: bool) -> tuple[dict[str, Any], dict[str, str], int, int]:
     """The posted form as ``ResourceCreate``/``ResourceUpdate`` input, and the form to show again.
 
@@ -91,6 +132,7 @@ def posted(form: FormData, *, create: bool) -> tuple[dict[str, Any], dict[str, s
         "related": related,
         "control_params": [_drop_blank(p) for p in params],
         "items": [_drop_blank(i) for i in items],
+        "delivery": _delivery(shown),
     }
     values["share"] = _drop_blank(values["share"])
     values["open"] = _drop_blank(values["open"])
@@ -106,6 +148,8 @@ def posted(form: FormData, *, create: bool) -> tuple[dict[str, Any], dict[str, s
         values["provider"] = text("provider")
         values = _drop_blank(values)
     else:
+        if values["delivery"] is None:
+            del values["delivery"]
         if note := text("change_note"):
             values["change_note"] = note
     return values, shown, len(items), len(params)
@@ -145,6 +189,7 @@ def known_fields(shown: dict[str, str], item_rows: int, param_rows: int) -> set[
     known = set(shown) | set(_SECTIONS)
     known |= {f"items[{i}].{f}" for i in range(item_rows) for f in ITEM_FIELDS}
     known |= {f"control_params[{i}].{f}" for i in range(param_rows) for f in PARAM_FIELDS}
+    known |= {f"delivery.{f}" for f in DELIVERY_FIELDS}
     return known | {"name", "abstract", "format", "format_detail", "update_cycle", "published_on", "provider"}
 
 
@@ -166,6 +211,7 @@ def prefill(r: ResourceRead) -> dict[str, str]:
     }
     if r.open.open:
         form["open.open"] = "1"
+    form |= _delivery_fields(r.delivery.model_dump(mode="json"))
     for i, p in enumerate(r.control_params):
         form |= {f"control_params[{i}].kind": p.kind.value, f"control_params[{i}].value": p.value}
     for i, item in enumerate(r.items):
@@ -176,6 +222,19 @@ def prefill(r: ResourceRead) -> dict[str, str]:
             f"items[{i}].element": item.element.code if item.element else "",
             f"items[{i}].description": item.description or "",
         }
+    return form
+
+
+def _delivery_fields(binding: dict[str, Any]) -> dict[str, str]:
+    """A binding as the form's delivery fields."""
+    form = {"delivery.kind": binding["kind"]}
+    for name, value in binding.items():
+        if name == "where":
+            form["delivery.where"] = "\n".join(f"{e}: {'、'.join(v)}" for e, v in value.items())
+        elif isinstance(value, list):
+            form[f"delivery.{name}"] = "+".join(value)
+        elif value is not None and name in DELIVERY_FIELDS:
+            form[f"delivery.{name}"] = str(value)
     return form
 
 

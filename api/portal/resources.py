@@ -33,6 +33,8 @@ from catalog_schema.settings import platform_department
 from catalog_schema.types import (
     ControlParamKind,
     DataType,
+    DeliveryKind,
+    Library,
     ResourceClass,
     ResourceFormat,
     ResourceStatus,
@@ -122,6 +124,8 @@ def _form_choices(db: Session) -> dict[str, Any]:
         "cycles": options(UpdateCycle),
         "data_types": [(t.value, f"{t.value} {t.label}") for t in DataType],
         "param_kinds": options(ControlParamKind),
+        "delivery_kinds": options(DeliveryKind),
+        "libraries": options(Library),
         "providers": web.department_options(db),
     }
 

@@ -160,3 +160,34 @@ def test_the_resource_page_says_how_a_grant_is_delivered_and_the_grade(client, d
     delivery = re.search(r'data-testid="delivery">([^<]*)<', page)
     assert delivery is not None and delivery[1].startswith(shown)
     assert 'data-testid="grade">高度敏感' in page
+
+
+def test_admin_registers_a_dataset_through_the_form(client, db):
+    sign_in(client, "catalog_admin")
+    form = resource_form(**{"delivery.kind": "dataset", "delivery.query_key": "公民身份号码"})
+
+    response = post(client, "/catalog/new", form)
+
+    assert response.status_code == 303
+    created = db.scalar(select(Resource).where(Resource.name == "门户登记测试资源"))
+    assert created.delivery == {"kind": "dataset", "query_key": ["公民身份号码"], "record_key": []}
+
+
+def test_a_view_of_another_departments_element_is_refused_beside_the_item(client, db):
+    sign_in(client, "catalog_admin")
+    before = count_resources(db)
+
+    response = post(client, "/catalog/new", resource_form(provider="shichang"))
+
+    assert response.status_code == 422
+    assert "信息项“姓名”的数据元 population.name（姓名）的权威源是榕城市公安局" in text_of(response)
+    assert count_resources(db) == before
+
+
+def test_the_edit_form_keeps_a_certificate_views_types(client, db):
+    licence = resource_service.get_by_code(db=db, code="105001/000001")
+    sign_in(client, "catalog_admin")
+
+    page = text_of(client.get(f"/catalog/{licence.id}/edit"))
+
+    assert ">certificate.type_code: 11350100003576486C001</textarea>" in page
