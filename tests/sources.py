@@ -87,3 +87,51 @@ def household_register(path: Path, rows: list[dict[str, str]], **extra: Any) -> 
 
 def social_insurance(path: Path, rows: list[dict[str, str]]) -> SourceSpec:
     return spec("test_canbao", write_csv(path, rows), department="renshe", columns=SOCIAL_INSURANCE_COLUMNS)
+
+
+# -- a dataset source (库表交换): 民政's 低保 table for 低保救助对象信息 ------------------------------
+
+SUBSISTENCE = "203001/000001"
+SUBSISTENCE_COLUMNS = {
+    "sfzh": "公民身份号码",
+    "xm": "姓名",
+    "jtzz": "家庭住址",
+    "jzlb": "救助类别",
+    "bzrs": "保障人数",
+    "ybzje": "月保障金额",
+    "rdrq": "认定日期",
+    "ssjd": "所属街道（乡镇）",
+}
+
+
+def subsistence_row(n: int, **overrides: str) -> dict[str, str]:
+    """One 认定 record of the n-th test person on 低保."""
+    row = {
+        "sfzh": id_number(n),
+        "xm": f"测试{n}",
+        "jtzz": "榕城市鼓楼区五四路1号",
+        "jzlb": "01",
+        "bzrs": "2",
+        "ybzje": "1520.00",
+        "rdrq": "2025-03-01",
+        "ssjd": "鼓东街道",
+    }
+    row.update(overrides)
+    return row
+
+
+def subsistence(
+    path: Path, rows: list[dict[str, str]], *, department: str = "minzheng", **extra: Any
+) -> SourceSpec:
+    """民政's 低保 table, a CSV drop, loading the dataset of 低保救助对象信息."""
+    return SourceSpec.model_validate(
+        {
+            "name": "test_dibao",
+            "title": "测试数据源 低保",
+            "department": department,
+            "resource": SUBSISTENCE,
+            "connector": {"kind": "file", "path": str(write_csv(path, rows)), "format": "csv"},
+            "columns": SUBSISTENCE_COLUMNS,
+            **extra,
+        }
+    )
