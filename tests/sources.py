@@ -135,3 +135,46 @@ def subsistence(
             **extra,
         }
     )
+
+
+# -- 法院's 失信被执行人 table for 失信被执行人信息 (a dataset keyed by 主体代码, one row per 执行案号) --
+
+DISHONEST_DEBTORS = "104003/000001"
+DISHONEST_DEBTOR_COLUMNS = {
+    "bzxrzjhm": "主体代码",
+    "bzxrmc": "被执行人名称",
+    "sxbz": "失信被执行人标识",
+    "ah": "执行案号",
+    "zxfy": "执行法院",
+    "sxqx": "失信行为情形",
+    "fbrq": "发布日期",
+}
+
+
+def dishonest_debtor(code: str, case: str, **overrides: str) -> dict[str, str]:
+    """One 失信被执行人 case of the subject ``code`` (an ID number or a credit code)."""
+    row = {
+        "bzxrzjhm": code,
+        "bzxrmc": "榕城测试贸易有限公司",
+        "sxbz": "1",
+        "ah": case,
+        "zxfy": "榕城市鼓楼区人民法院",
+        "sxqx": "有履行能力而拒不履行生效法律文书确定义务",
+        "fbrq": "2026-05-18",
+    }
+    row.update(overrides)
+    return row
+
+
+def dishonest_debtors(path: Path, rows: list[dict[str, str]]) -> SourceSpec:
+    """法院's 失信被执行人 list, a CSV drop, loading the dataset of 失信被执行人信息."""
+    return SourceSpec.model_validate(
+        {
+            "name": "test_shixin",
+            "title": "测试数据源 失信被执行人",
+            "department": "fayuan",
+            "resource": DISHONEST_DEBTORS,
+            "connector": {"kind": "file", "path": str(write_csv(path, rows)), "format": "csv"},
+            "columns": DISHONEST_DEBTOR_COLUMNS,
+        }
+    )
