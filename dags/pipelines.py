@@ -83,7 +83,7 @@ def dataset_asset(resource: str) -> Asset:
 
 @task
 def report_dataset(resource: str, summary: dict[str, Any]) -> dict[str, Any]:
-    """Great Expectations suite over the rows this run loaded into the dataset; Data Docs under var/quality."""
+    """Great Expectations suite over the rows this run loaded into the dataset; Data Docs under var/."""
     return scheduled.dataset_quality_report(resource, [summary["batch_id"]])
 
 
