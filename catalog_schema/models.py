@@ -8,6 +8,7 @@ from authz.clock.models import ClockStage, Notification, NotificationReceipt, Ou
 from authz.sharing.models import Grant, RequestEvent, SharingRequest
 from catalog_schema.certificate.models import IssuerKey
 from catalog_schema.database import Base
+from catalog_schema.dataset.models import DatasetRecord
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
 from catalog_schema.library.models import (
@@ -29,6 +30,7 @@ __all__ = [
     "CalendarArrangement",
     "ClockStage",
     "DataElement",
+    "DatasetRecord",
     "Department",
     "Discrepancy",
     "ElementSource",

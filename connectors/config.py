@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from catalog_schema.types import DepartmentSlug, ElementCode, Library, ShortText
 
 SourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+# 信息资源代码 (1272号): classification code, "/", six-digit sequence code.
+ResourceCode = Annotated[str, Field(pattern=r"^[123][0-9]{5}[0-9]{0,12}/[0-9]{6}$")]
+_ELEMENT: TypeAdapter[str] = TypeAdapter(ElementCode)
 ConnId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
 
 
@@ -79,19 +82,23 @@ ConnectorSpec = Annotated[SqlSpec | FileSpec | HttpSpec, Field(discriminator="ki
 
 
 class SourceSpec(_Strict):
-    """One department source feeding one base library."""
+    """One department source feeding one base library, or the dataset (库表交换) of one resource."""
 
     name: SourceName
     title: ShortText
     department: DepartmentSlug
-    library: Library
+    # Exactly one target: a base library, or a resource (by code) whose delivery is a dataset.
+    library: Library | None = None
+    resource: ResourceCode | None = None
     connector: ConnectorSpec
-    # Source column -> data element it carries. Columns not listed are ignored.
-    columns: dict[str, ElementCode]
-    # Elements whose values, joined with ":", form the subject key in the library.
-    key: list[ElementCode] = Field(min_length=1)
-    # Elements that must not be empty (the key elements always are required).
-    required: list[ElementCode] = []
+    # Source column -> the data element it carries (a library source) or the resource's item
+    # name (a dataset source). Columns not listed are ignored.
+    columns: dict[str, ShortText]
+    # A library source: elements whose values, joined with ":", form the subject key in the
+    # library. A dataset source declares none: its keys are the resource binding's.
+    key: list[ElementCode] = []
+    # Elements (items, for a dataset) that must not be empty (key parts always are required).
+    required: list[ShortText] = []
     # Elements with one value for every row of this source (e.g. the certificate type).
     constants: dict[ElementCode, str] = {}
     # First characters of credit codes this department registers (GB 32100 §4.1: 1 机构编制,
@@ -105,6 +112,28 @@ class SourceSpec(_Strict):
     after: list[SourceName] = []
 
     @model_validator(mode="after")
+    def _one_target(self) -> "SourceSpec":
+        if (self.library is None) == (self.resource is None):
+            raise ValueError("declare exactly one of library (a base library) or resource (a dataset)")
+        if self.library is None:
+            if self.key or self.constants or self.registering_authority or self.registration_date:
+                raise ValueError(
+                    "a dataset source takes its keys from the resource's delivery binding: "
+                    "declare no key, constants, registering_authority or registration_date"
+                )
+            return self
+        if not self.key:
+            raise ValueError("a library source declares its key")
+        try:
+            for value in [*self.columns.values(), *self.required]:
+                _ELEMENT.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(
+                f"a library source maps columns to element codes: {exc.errors()[0]['input']!r}"
+            ) from None
+        return self
+
+    @model_validator(mode="after")
     def _elements_are_mapped(self) -> "SourceSpec":
         carried = set(self.columns.values()) | set(self.constants)
         for code in [*self.key, *self.required]:
@@ -113,12 +142,17 @@ class SourceSpec(_Strict):
         if self.registration_date is not None and self.registration_date not in carried:
             raise ValueError(f"registration_date {self.registration_date} is not mapped")
         if len(set(self.columns.values())) != len(self.columns):
-            raise ValueError("two columns carry the same element")
+            raise ValueError("two columns carry the same element or item")
         return self
 
     @property
+    def target(self) -> str:
+        """What the source loads, for messages and logs: a library's name or ``dataset:<code>``."""
+        return self.library.value if self.library is not None else f"dataset:{self.resource}"
+
+    @property
     def elements(self) -> list[str]:
-        """Every element this source carries, mapped or constant."""
+        """Every element (item, for a dataset) this source carries, mapped or constant."""
         return [*dict.fromkeys([*self.columns.values(), *self.constants])]
 
 

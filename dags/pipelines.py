@@ -1,7 +1,9 @@
-"""Builds the base-library DAGs: one load task per declared source, then the library's quality report.
+"""Builds the pipeline DAGs: per base library, one load task per declared source, then the library's
+quality report; per dataset source (库表交换), its load, then the dataset's quality report.
 
 Not a DAG file itself: ``population.py``, ``legal_person.py``, ``certificate.py`` and
-``credit.py`` each call :func:`library_dag` once. Tasks call ``ingest.scheduled``
+``credit.py`` each call :func:`library_dag` once, ``datasets.py`` :func:`dataset_dag` per dataset
+source. Tasks call ``ingest.scheduled``
 and nothing else; a source error that a retry cannot fix fails the task at once.
 """
 
@@ -70,5 +72,37 @@ def library_dag(library: Library, *, doc_md: str | None, schedule: str = "@daily
                     tasks[upstream] >> tasks[spec.name]
         # The load tasks' XComArgs resolve to their batch summaries at run time.
         report.override(outlets=[library_asset(library)])(library.value, list(tasks.values()))  # type: ignore[arg-type]
+
+    return pipeline()
+
+
+def dataset_asset(resource: str) -> Asset:
+    """A resource's dataset as an Airflow Asset, updated when its DAG's quality report completes."""
+    return Asset(name=f"govdx_dataset_{resource.replace('/', '_')}", uri=f"govdx://dataset/{resource}")
+
+
+@task
+def report_dataset(resource: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """Great Expectations suite over the rows this run loaded into the dataset; Data Docs under var/."""
+    return scheduled.dataset_quality_report(resource, [summary["batch_id"]])
+
+
+def dataset_dag(source: str, resource: str, *, title: str, schedule: str = "@daily") -> DAG:
+    """The DAG of one dataset source (库表交换): load the provider's table, then report its quality."""
+
+    @dag(
+        dag_id=scheduled.dataset_dag_id(source),
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["govdx", "dataset", resource],
+        doc_md=f"库表交换 {resource}: {title}. Loads the provider's table into the resource's dataset, "
+        "then runs its Great Expectations suite.",
+    )
+    def pipeline() -> None:
+        loaded = load.override(task_id=f"load_{source}")(source)
+        report_dataset.override(outlets=[dataset_asset(resource)])(resource, loaded)  # type: ignore[arg-type]
 
     return pipeline()

@@ -118,7 +118,7 @@ def demo_pipelines(
     try:
         for name, value in demo_sources.demo_connection_env(sources_dir, base_url).items():
             os.environ.setdefault(name, value)
-        ingest_cli.run_dags(home, ingest_cli.LIBRARY_DAGS)
+        ingest_cli.run_dags(home, ingest_cli.pipeline_dags())
     finally:
         server.shutdown()
     with session_scope(write=False) as db:

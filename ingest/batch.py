@@ -105,7 +105,8 @@ def open_batch(
         batch = IngestBatch(
             source=spec.name,
             title=spec.title,
-            library=spec.library,
+            library=registry.library,
+            resource_id=registry.resource_id,
             department_id=registry.department_id,
             run_id=run_id[:250],
             status=BatchStatus.running,

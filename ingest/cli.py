@@ -339,3 +339,9 @@ LIBRARY_DAGS = [
     "govdx_credit",
     "govdx_update_cycles",
 ]
+
+
+def pipeline_dags() -> list[str]:
+    """Every pipeline DAG in the order a demo run needs: libraries, then datasets, then freshness."""
+    datasets = [scheduled.dataset_dag_id(s.name) for s in scheduled.dataset_sources()]
+    return [*LIBRARY_DAGS[:-1], *datasets, LIBRARY_DAGS[-1]]

@@ -7,6 +7,9 @@ the batch reconciles: rows that fail a rule, lack a key or repeat an earlier key
 (``ingest.quarantine_writer``); the others are upserted here, a new version (SCD2) only where the
 row's digest changed; then those loaded rows are cross-checked against the authoritative sources
 of the elements the source only verifies, opening discrepancy tickets (``ingest.tickets``).
+
+The same loader fills a base library or a resource's dataset (库表交换); ``ingest.targets`` holds
+what differs: how a chunk is named and checked, what identifies a row, where its versions live.
 """
 
 from dataclasses import dataclass, field, fields
@@ -26,16 +29,16 @@ from catalog_schema.library.subjects import KEY_SEPARATOR, MAX_KEY_LENGTH
 from connectors.base import ROW_COLUMN
 from connectors.config import SourceSpec
 from ingest.batch import BatchSummary, BatchWriter
-from ingest.bulk import RECORDS, bulk_insert, canonical_json, current_records, slices
+from ingest.bulk import bulk_insert, canonical_json, slices
 from ingest.quarantine_writer import QuarantineWriter
 from ingest.registry import Registry
+from ingest.targets import target_of
 from ingest.tickets import TicketWriter
-from quality import rules
 
 
 @dataclass
 class Loader:
-    """One batch's chunks: keys, duplicates and the library upsert; quarantine and tickets by its writers."""
+    """One batch's chunks: keys, duplicates, the upsert into its target; quarantine and tickets by writers."""
 
     db: Session
     spec: SourceSpec
@@ -53,11 +56,14 @@ class Loader:
             # SQLite's default 2 MB page cache thrashes on a million random-key index inserts; a
             # fixed 128 MB keeps the indexes' upper levels in memory (bounded, whatever the table size).
             self.conn.exec_driver_sql("PRAGMA cache_size = -131072")
+        self.target = target_of(self.spec, self.registry, self.keyring)
+        self.key = self.registry.key
         self.writes = self.registry.authoritative(self.spec)
         self.sealed_writes = self.registry.sealed(self.writes)
         self.clear_writes = [e for e in self.writes if e not in self.sealed_writes]
         # Blind indexes, not keys: a temporary table still lands in the database's temp files, and
-        # every loaded row needs its index anyway (equal keys, equal indexes).
+        # every loaded row needs its index anyway (equal keys, equal indexes). A dataset row's
+        # identity adds its record key's digest.
         self.seen = Table(
             f"govdx_seen_{self.batch_id}",
             MetaData(),
@@ -79,29 +85,19 @@ class Loader:
     def load(self, chunk: pa.RecordBatch) -> None:
         raw = chunk.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
         rows = chunk.column(ROW_COLUMN).to_numpy(zero_copy_only=False)
-        frame = rules.normalise(raw[list(self.spec.columns)].rename(columns=self.spec.columns))
-        for element, value in self.spec.constants.items():
-            frame[element] = value
-        verdicts = rules.evaluate(
-            frame,
-            types=self.registry.types,
-            required=[*self.spec.key, *self.spec.required],
-            registering_authority=self.spec.registering_authority,
-            registration_date=self.spec.registration_date,
-        )
+        frame, verdicts = self.target.check(raw)
         # normalise() already gave every key part its canonical form (subjects.canonical_part).
-        keys = frame[self.spec.key[0]].astype("string")
-        for element in self.spec.key[1:]:
-            keys = keys + KEY_SEPARATOR + frame[element].astype("string")
-        verdicts.add(
-            "key_too_long", self.spec.key[0], (keys.str.len() > MAX_KEY_LENGTH).fillna(False).to_numpy()
-        )
+        keys = frame[self.key[0]].astype("string")
+        for column in self.key[1:]:
+            keys = keys + KEY_SEPARATOR + frame[column].astype("string")
+        verdicts.add("key_too_long", self.key[0], (keys.str.len() > MAX_KEY_LENGTH).fillna(False).to_numpy())
         has_key = keys.notna().to_numpy()
         stored = self._stored_keys(frame, has_key)
         failed = verdicts.rejected | (np.zeros(len(frame), bool) if self.accept_review else verdicts.review)
         candidates = ~failed & has_key
-        duplicate = self._duplicates(stored, rows, candidates)
-        verdicts.add("duplicate_key", self.spec.key[0], duplicate)
+        identities = self.target.identities(frame, stored, np.flatnonzero(candidates))
+        duplicate = self._duplicates(identities, rows, candidates)
+        verdicts.add("duplicate_key", self.key[0], duplicate)
         quarantined = failed | duplicate | ~has_key
         self.summary.rows_read += len(frame)
         self.quarantine.write(
@@ -117,21 +113,22 @@ class Loader:
         if good.any():
             loaded = frame[good].set_index(keys[good].to_numpy())
             stored_keys: list[str] = stored[good].tolist()
-            self._upsert(loaded, stored_keys, rows[good])
-            self.tickets.crosscheck(loaded, stored_keys)
+            self._upsert(loaded, stored_keys, identities[good].tolist(), rows[good])
+            if self.target.crosschecks:
+                self.tickets.crosscheck(loaded, stored_keys)
 
     def _stored_keys(self, frame: pd.DataFrame, has_key: np.ndarray) -> np.ndarray:
         """The blind index of each row's key (None where the key is missing): one HMAC per part."""
         stored = np.full(len(frame), None, dtype=object)
         positions = np.flatnonzero(has_key)
         if len(positions):
-            index, library = self.keyring.subject_index, self.spec.library.value
-            parts = zip(*(frame[e].iloc[positions].tolist() for e in self.spec.key), strict=True)
-            stored[positions] = [index(library, p) for p in parts]
+            index, namespace = self.keyring.subject_index, self.registry.namespace
+            parts = zip(*(frame[c].iloc[positions].tolist() for c in self.key), strict=True)
+            stored[positions] = [index(namespace, p) for p in parts]
         return stored
 
     def _duplicates(self, stored: np.ndarray, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Rows whose key came earlier in this batch (this chunk or an earlier one); the first one loads."""
+        """Rows whose identity came earlier in this batch (this chunk or an earlier one); the first loads."""
         duplicate = np.zeros(len(stored), bool)
         positions = np.flatnonzero(candidates)
         within = pd.Series(stored[positions]).duplicated(keep="first").to_numpy()
@@ -158,10 +155,11 @@ class Loader:
     # -- change detection and SCD2 ------------------------------------------------------------
 
     def _sealed_values(self, frame: pd.DataFrame, stored: list[str]) -> list[str]:
-        """What ``library_records.values`` holds for each row: clear members, then one ``~sealed``.
+        """What a record's ``values`` holds for each row: clear members, then one ``~sealed``.
 
         The same object as ``json.dumps(keyring.seal(...), sort_keys=True)`` gives, built column-wise:
-        ``"~sealed"`` sorts after every element code, so it is appended to the clear members' JSON.
+        ``"~sealed"`` sorts after every element code, so it is appended to the clear members' JSON
+        (a dataset's item names sort after it; readers parse the object, whatever its order).
         """
         if not self.sealed_writes:
             return canonical_json(frame[self.clear_writes])
@@ -173,19 +171,15 @@ class Loader:
             for c, h, key in zip(clear, hidden, stored, strict=True)
         ]
 
-    def _upsert(self, loaded: pd.DataFrame, stored: list[str], rows: np.ndarray) -> None:
+    def _upsert(
+        self, loaded: pd.DataFrame, stored: list[str], identities: list[str], rows: np.ndarray
+    ) -> None:
         digest = self.keyring.digest
         hashes = [digest(line) for line in canonical_json(loaded[self.writes])]
-        r = RECORDS.c
-        existing = {
-            k: (i, h)
-            for k, i, h in current_records(
-                self.conn, self.spec.library.value, self.registry.department_id, stored, r.id, r.row_hash
-            )
-        }
+        existing = self.target.current(self.conn, identities)
         changed, closing = [], []
-        for position, (key, row_hash) in enumerate(zip(stored, hashes, strict=True)):
-            current = existing.get(key)
+        for position, (identity, row_hash) in enumerate(zip(identities, hashes, strict=True)):
+            current = existing.get(identity)
             if current is not None and current[1] == row_hash:
                 self.summary.unchanged += 1
                 continue
@@ -199,10 +193,9 @@ class Loader:
         encrypt = self.keyring.encrypt
         fresh = [
             {
-                "library": self.spec.library.value,
+                **self.target.columns(identities[position]),
                 "subject_key": key,
                 "subject_cipher": encrypt(subject, aad=subjects.cipher_aad(key)),
-                "department_id": self.registry.department_id,
                 "values": line,
                 "row_hash": hashes[position],
                 "valid_from": self.now,
@@ -212,8 +205,9 @@ class Loader:
             }
             for position, key, subject, line in zip(changed, keys, plain, values, strict=True)
         ]
+        table = self.target.table
         for part in slices(closing):
-            self.conn.execute(update(RECORDS).where(r.id.in_(part)).values(valid_to=self.now))
-        bulk_insert(self.conn, RECORDS, fresh)
+            self.conn.execute(update(table).where(table.c.id.in_(part)).values(valid_to=self.now))
+        bulk_insert(self.conn, table, fresh)
         self.summary.updated += len(closing)
         self.summary.inserted += len(fresh) - len(closing)

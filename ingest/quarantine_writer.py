@@ -37,7 +37,7 @@ class QuarantineWriter(BatchWriter):
         # Open entries this batch met again unchanged: a resubmission leaves them open.
         self.kept_open: set[int] = set()
         self.seal_raw = bool(
-            self.registry.sealed(self.spec.elements) or _ID_BEARING.intersection(self.spec.elements)
+            self.registry.sealed(self.spec.elements) or _ID_BEARING.intersection(self.registry.carried)
         )
 
     def write(
@@ -62,14 +62,19 @@ class QuarantineWriter(BatchWriter):
             if not reasons:
                 zh, en = rules.message("required_missing")
                 reasons = [
-                    {"rule": "required_missing", "element": self.spec.key[0], "message": zh, "message_en": en}
+                    {
+                        "rule": "required_missing",
+                        "element": self.registry.key[0],
+                        "message": zh,
+                        "message_en": en,
+                    }
                 ]
             subject_key = stored[position]
             entries.append(
                 {
                     "batch_id": self.batch_id,
                     "source": self.spec.name,
-                    "library": self.spec.library,
+                    "library": self.registry.library,
                     "source_row": int(rows[position]),
                     "subject_key": subject_key,
                     "subject_cipher": None
@@ -94,7 +99,7 @@ class QuarantineWriter(BatchWriter):
             {
                 "batch_id": self.batch_id,
                 "source": self.spec.name,
-                "library": self.spec.library,
+                "library": self.registry.library,
                 "source_row": r.row,
                 "subject_key": None,
                 "subject_cipher": None,

@@ -1,20 +1,31 @@
-"""What the catalog says about one source's elements, read once per batch, and what it refuses."""
+"""What the catalog says about one source's elements, read once per batch, and what it refuses.
+
+A library source's columns carry data elements of its library; a dataset source's columns carry
+the items of one resource whose delivery is a dataset (库表交换), provided by the source's own
+department. Either way the registry names the loaded frame's columns (element codes, or item
+names) with their data types and sensitivities, and the columns of the subject key.
+"""
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog_schema.dataset import subjects as dataset_subjects
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import InvalidInput
 from catalog_schema.library.sealing import (
     SEALED_SENSITIVITY,
 )
+from catalog_schema.resource.models import Resource
+from catalog_schema.resource.schemas import DatasetDelivery, DeliveryAdapter
 from catalog_schema.types import (
     DataType,
+    DeliveryKind,
+    Library,
     Sensitivity,
 )
 from connectors.config import SourceSpec
@@ -28,27 +39,68 @@ class SourceConfigError(InvalidInput):
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """The resource a dataset source loads, and its binding's keys (item names)."""
+
+    resource_id: int
+    code: str
+    query_key: tuple[str, ...]
+    record_key: tuple[str, ...]
+    # Item name -> the element it carries, for the items that carry one (their checks and key forms).
+    elements: dict[str, str]
+
+    @property
+    def namespace(self) -> str:
+        return dataset_subjects.namespace(self.code)
+
+
+@dataclass(frozen=True)
 class Registry:
-    """What the catalog says about one source's elements, read once per batch."""
+    """What the catalog says about one source's columns (elements or items), read once per batch."""
 
     department_id: int
     types: dict[str, DataType]
     element_ids: dict[str, int]
     owners: dict[str, int]  # element code -> authoritative department id
     sensitivity: dict[str, Sensitivity]
+    # The target: a base library, or a resource's dataset; and the frame columns of the subject key.
+    library: Library | None = None
+    dataset: Dataset | None = None
+    key: tuple[str, ...] = ()
+    # Element codes the source's columns carry (a dataset's items' elements), for sealing what it quarantines.
+    carried: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def resource_id(self) -> int | None:
+        return self.dataset.resource_id if self.dataset is not None else None
+
+    @property
+    def namespace(self) -> str:
+        """The blind-index namespace of the subject keys this source writes."""
+        if self.dataset is not None:
+            return self.dataset.namespace
+        assert self.library is not None
+        return self.library.value
 
     def sealed(self, codes: Iterable[str]) -> list[str]:
         """Those of ``codes`` that are encrypted at rest."""
         return sorted(c for c in codes if self.sensitivity.get(c) in SEALED_SENSITIVITY)
 
     def authoritative(self, spec: SourceSpec) -> list[str]:
-        """Non-key elements this source is the authoritative source of: what it writes."""
+        """Non-key columns this source is the authoritative source of: what it writes.
+
+        A dataset is its provider's own table: every item but the query key (sealed as the key).
+        """
+        if self.dataset is not None:
+            return sorted(c for c in spec.columns.values() if c not in self.key)
         return sorted(
             e for e in spec.elements if self.owners.get(e) == self.department_id and e not in spec.key
         )
 
     def verified(self, spec: SourceSpec) -> list[str]:
-        """Non-key elements this source only verifies."""
+        """Non-key elements this source only verifies (none of a dataset's: no discrepancy tickets)."""
+        if self.dataset is not None:
+            return []
         return sorted(
             e
             for e in spec.elements
@@ -64,6 +116,9 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
             f"数据源 {spec.name} 的提供部门 {spec.department} 未登记",
             f"source {spec.name}: department {spec.department} is not registered",
         )
+    if spec.resource is not None:
+        return _dataset_registry(db, spec, department)
+    assert spec.library is not None
     elements = db.scalars(select(DataElement).where(DataElement.code.in_(spec.elements))).all()
     by_code = {e.code: e for e in elements}
     problems = [code for code in spec.elements if code not in by_code]
@@ -86,6 +141,9 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
         element_ids={e.code: e.id for e in elements},
         owners=owners,
         sensitivity={e.code: e.sensitivity for e in elements},
+        library=spec.library,
+        key=tuple(spec.key),
+        carried=frozenset(spec.elements),
     )
     if not registry.authoritative(spec):
         raise SourceConfigError(
@@ -94,3 +152,57 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
             "only an authoritative source writes into a base library",
         )
     return registry
+
+
+def _dataset_registry(db: Session, spec: SourceSpec, department: Department) -> Registry:
+    """A dataset source: its resource is a dataset of this department, its columns the resource's items."""
+    resource = db.scalar(select(Resource).where(Resource.code == spec.resource))
+    if resource is None:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 的目标资源 {spec.resource} 未登记",
+            f"source {spec.name}: resource {spec.resource} is not registered",
+        )
+    if resource.delivery_kind is not DeliveryKind.dataset:
+        raise SourceConfigError(
+            f"资源 {resource.code}（{resource.name}）的交付方式是“{resource.delivery_kind.label}”，"
+            f"不是库表交换，数据源 {spec.name} 不能写入",
+            f"resource {resource.code} is delivered as a {resource.delivery_kind.value}, not a dataset; "
+            f"source {spec.name} cannot load it",
+        )
+    if resource.provider_id != department.id:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 的提供部门 {department.name} 不是资源 {resource.code}（{resource.name}）"
+            f"的提供方 {resource.provider.name}：库表交换只归集提供方自己的数据",
+            f"source {spec.name}: {spec.department} is not the provider ({resource.provider.slug}) of "
+            f"resource {resource.code}; a dataset collects its provider's own table",
+        )
+    binding = DeliveryAdapter.validate_python(resource.delivery)
+    assert isinstance(binding, DatasetDelivery)
+    items = {i.name: i for i in resource.items}
+    mapped = set(spec.columns.values())
+    unknown = sorted(mapped - set(items))
+    unmapped = [k for k in [*binding.query_key, *binding.record_key] if k not in mapped]
+    if unknown or unmapped:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 的列须对应资源 {resource.code} 的信息项，并包含其查询键和记录键："
+            f"{'、'.join(unknown + unmapped)}",
+            f"source {spec.name}: columns map to items of resource {resource.code}, keys included: "
+            f"{', '.join(unknown + unmapped)}",
+        )
+    carried = {name: items[name].element for name in mapped if items[name].element is not None}
+    return Registry(
+        department_id=department.id,
+        types={name: items[name].data_type for name in mapped},
+        element_ids={},
+        owners={},
+        sensitivity={name: e.sensitivity for name, e in carried.items() if e is not None},
+        dataset=Dataset(
+            resource_id=resource.id,
+            code=resource.code,
+            query_key=tuple(binding.query_key),
+            record_key=tuple(binding.record_key),
+            elements={name: e.code for name, e in carried.items() if e is not None},
+        ),
+        key=tuple(binding.query_key),
+        carried=frozenset(e.code for e in carried.values() if e is not None),
+    )

@@ -1,4 +1,5 @@
-"""The periodic jobs the DAGs call: load a source, report a library's quality, flag missed update cycles.
+"""The periodic jobs the DAGs call: load a source, report a library's or a dataset's quality, flag
+missed update cycles.
 
 Each takes plain arguments and returns a small JSON-able dict (an XCom), so a DAG task is one
 call. Errors a retry cannot fix are raised as Airflow's ``AirflowFailException`` by the task
@@ -6,23 +7,32 @@ wrapper in ``dags/``; here they stay govdx errors.
 """
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import func, select
 
 from catalog_schema.database import for_writing, get_sessionmaker, utcnow
+from catalog_schema.dataset.models import DatasetRecord
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
 from catalog_schema.library import sealing
 from catalog_schema.library.models import IngestBatch, LibraryRecord, ResourceFreshness
+from catalog_schema.library.subjects import KEY_SEPARATOR
 from catalog_schema.resource.models import Resource, ResourceItem
-from catalog_schema.types import BatchStatus, Library, ResourceStatus, UpdateCycle
+from catalog_schema.resource.schemas import DatasetDelivery, DeliveryAdapter
+from catalog_schema.types import BatchStatus, DeliveryKind, Library, ResourceStatus, UpdateCycle
 from connectors.config import SourceSpec, load_sources
 from ingest import flows
 from ingest.batch import RESUBMIT_PREFIX
 from ingest.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from quality.suites import SuiteResult
 
 # How long each 更新周期 may go without new data before it counts as missed.
 CYCLE_PERIODS: dict[UpdateCycle, timedelta | None] = {
@@ -43,6 +53,17 @@ def sources_of(library: Library, settings: PipelineSettings | None = None) -> li
     """Declared sources of ``library``, in declaration order."""
     settings = settings or PipelineSettings()
     return [s for s in load_sources(settings.sources_file).sources if s.library is library]
+
+
+def dataset_sources(settings: PipelineSettings | None = None) -> list[SourceSpec]:
+    """Declared sources of resource datasets (库表交换), in declaration order."""
+    settings = settings or PipelineSettings()
+    return [s for s in load_sources(settings.sources_file).sources if s.resource is not None]
+
+
+def dataset_dag_id(source: str) -> str:
+    """The id of the DAG that loads a dataset source."""
+    return f"govdx_dataset_{source}"
 
 
 def load_source(name: str, *, run_id: str, force: bool = False) -> dict[str, Any]:
@@ -90,6 +111,74 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
         run_name=f"{library.value}-batches-{'-'.join(map(str, batch_ids))}",
         project_dir=settings.quality_dir / "gx",
     )
+    docs = _record_report(session_factory, batch_ids, result, settings)
+    return {
+        "library": library.value,
+        "evaluated": result.evaluated,
+        "unsuccessful": result.unsuccessful,
+        "success": result.success,
+        "docs": docs,
+    }
+
+
+def dataset_quality_report(resource_code: str, batch_ids: list[int]) -> dict[str, Any]:
+    """Run a dataset's Great Expectations suite over the rows these batches loaded; Data Docs under var/."""
+    from quality import suites  # GX is heavy to import; only this job needs it
+
+    settings = PipelineSettings()
+    session_factory = get_sessionmaker()
+    keyring = keys_service.get_keyring()
+    with session_factory() as db:
+        resource = db.scalars(select(Resource).where(Resource.code == resource_code)).one()
+        binding = DeliveryAdapter.validate_python(resource.delivery)
+        assert isinstance(binding, DatasetDelivery)
+        # An item carrying an element is named by the element's code (the first item carrying it).
+        names: dict[str, str] = {}
+        for item in resource.items:
+            if item.element is not None and item.element.code not in names.values():
+                names[item.name] = item.element.code
+        found = db.execute(
+            select(DatasetRecord.subject_key, DatasetRecord.subject_cipher, DatasetRecord.values)
+            .where(DatasetRecord.batch_id.in_(batch_ids), DatasetRecord.resource_id == resource.id)
+            .limit(QUALITY_SAMPLE_ROWS)
+        ).all()
+    if not found:
+        return {"resource": resource_code, "evaluated": 0, "success": None, "docs": None}
+    rows = []
+    for subject_key, subject_cipher, values in found:
+        subject = sealing.open_subject(keyring, subject_key, subject_cipher) or subject_key
+        row = keyring.unseal(json.loads(values), aad=subject_key)
+        row.update(
+            zip(binding.query_key, subject.split(KEY_SEPARATOR, len(binding.query_key) - 1), strict=False)
+        )
+        rows.append(row)
+    frame = pd.DataFrame(rows).astype("string").rename(columns=names)
+    key = [names.get(k, k) for k in [*binding.query_key, *binding.record_key]]
+    name = f"dataset_{resource_code.replace('/', '_')}"
+    result = suites.run_dataset_suite(
+        name,
+        frame,
+        key=key,
+        run_name=f"{name}-batches-{'-'.join(map(str, batch_ids))}",
+        project_dir=settings.quality_dir / "gx",
+    )
+    docs = _record_report(session_factory, batch_ids, result, settings)
+    return {
+        "resource": resource_code,
+        "evaluated": result.evaluated,
+        "unsuccessful": result.unsuccessful,
+        "success": result.success,
+        "docs": docs,
+    }
+
+
+def _record_report(
+    session_factory: Callable[[], "Session"],
+    batch_ids: list[int],
+    result: "SuiteResult",
+    settings: PipelineSettings,
+) -> str | None:
+    """Note the suite's outcome and Data Docs page on the batches; the page's path under var/quality."""
     docs = None
     if result.docs_index is not None:
         docs = result.docs_index.resolve().relative_to(settings.quality_dir.resolve()).as_posix()
@@ -99,13 +188,7 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
             batch.quality_success = result.success
             batch.quality_report = docs
         db.commit()
-    return {
-        "library": library.value,
-        "evaluated": result.evaluated,
-        "unsuccessful": result.unsuccessful,
-        "success": result.success,
-        "docs": docs,
-    }
+    return docs
 
 
 def _key_element(library: Library) -> str | None:
@@ -131,11 +214,17 @@ def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
                     .where(ResourceItem.resource_id == resource.id)
                 )
             )
-            feeding = [
-                s.name
-                for s in declared
-                if s.department == resource.provider.slug and elements & set(s.elements)
-            ]
+            if resource.delivery_kind is DeliveryKind.dataset:
+                # A dataset is fresh from its own sources' loads only.
+                feeding = [s.name for s in declared if s.resource == resource.code]
+            else:
+                feeding = [
+                    s.name
+                    for s in declared
+                    if s.library is not None
+                    and s.department == resource.provider.slug
+                    and elements & set(s.elements)
+                ]
             last = None
             if feeding:
                 last = db.scalar(

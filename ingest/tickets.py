@@ -19,7 +19,7 @@ from catalog_schema.element.models import DataElement, ElementSource
 from catalog_schema.library import subjects
 from catalog_schema.library.models import Discrepancy
 from catalog_schema.library.sealing import SEALED_SENSITIVITY, open_ticket_value, ticket_aad
-from catalog_schema.types import DiscrepancyKind, DiscrepancyStatus, SourceRole
+from catalog_schema.types import DiscrepancyKind, DiscrepancyStatus, Library, SourceRole
 from ingest.batch import BatchWriter
 from ingest.bulk import RECORDS, current_records, slices
 from quality import crosscheck
@@ -35,6 +35,12 @@ class TicketWriter(BatchWriter):
         # Plaintext key <-> stored key of the rows of the chunk being cross-checked.
         self.stored_of: dict[str, str] = {}
         self.plain_of: dict[str, str] = {}
+
+    @property
+    def library(self) -> Library:
+        """The library the tickets are about (a dataset source opens none)."""
+        assert self.spec.library is not None
+        return self.spec.library
 
     def crosscheck(self, loaded: pd.DataFrame, stored: list[str]) -> None:
         """Open tickets for ``loaded`` (by plaintext key): differences from the authoritative values."""
@@ -62,7 +68,7 @@ class TicketWriter(BatchWriter):
         # composite key such as subject + decision number names a record, not a subject).
         key_owner = self.registry.owners.get(self.spec.key[0])
         if len(self.spec.key) == 1 and key_owner is not None and key_owner != self.registry.department_id:
-            known = {k for (k,) in current_records(self.conn, self.spec.library.value, key_owner, stored)}
+            known = {k for (k,) in current_records(self.conn, self.library.value, key_owner, stored)}
             for key, subject in zip(stored, loaded.index, strict=True):
                 if key not in known:
                     tickets.append(
@@ -81,9 +87,7 @@ class TicketWriter(BatchWriter):
 
     def _authoritative_values(self, department_id: int, stored: list[str]) -> pd.DataFrame:
         """Another department's current values of these subjects, unsealed, by plaintext key."""
-        found = current_records(
-            self.conn, self.spec.library.value, department_id, stored, RECORDS.c["values"]
-        )
+        found = current_records(self.conn, self.library.value, department_id, stored, RECORDS.c["values"])
         if not found:
             return pd.DataFrame(index=pd.Index([], dtype=object))
         unseal = self.keyring.unseal
@@ -94,7 +98,7 @@ class TicketWriter(BatchWriter):
     def _cross_rules(self, loaded: pd.DataFrame, stored: list[str]) -> list[dict[str, Any]]:
         insurance, death = "population.insurance_status", "population.death_flag"
         owners = self.registry.owners
-        if self.spec.library.value != "population":
+        if self.library.value != "population":
             return []
         insurance_owner = owners.get(insurance) or self._owner_of(insurance)
         death_owner = owners.get(death) or self._owner_of(death)
@@ -155,7 +159,7 @@ class TicketWriter(BatchWriter):
     ) -> dict[str, Any]:
         """A ticket about ``subject`` (a plaintext key of this chunk), its values still in the clear."""
         return {
-            "library": self.spec.library,
+            "library": self.library,
             "element_id": self._element_id(element),
             "subject_key": self.stored_of[subject],
             "kind": kind,

@@ -9,7 +9,7 @@ Great Expectations runs over the loaded data afterwards (``quality.suites``) for
 results and Data Docs; row verdicts never depend on its COMPLETE result format.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,13 +131,17 @@ class Verdicts:
         return found
 
 
-def normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Trim whitespace, turn empty strings into nulls and upper-case code-like keys."""
+def normalise(frame: pd.DataFrame, elements: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Trim whitespace, turn empty strings into nulls and upper-case code-like keys.
+
+    Columns are element codes, or named otherwise with ``elements`` giving the element each carries.
+    """
     out = {}
     for column in frame.columns:
         values = frame[column].astype("string").str.strip()
         values = values.mask(values == "")
-        if column == ID_ELEMENT or column in CREDIT_CODE_ELEMENTS or column in SUBJECT_CODE_ELEMENTS:
+        code = elements.get(column, column) if elements is not None else column
+        if code == ID_ELEMENT or code in CREDIT_CODE_ELEMENTS or code in SUBJECT_CODE_ELEMENTS:
             # One canonical form per code, as the validators compact it: no inner spaces or hyphens.
             values = values.str.replace(r"[\s\-]", "", regex=True).str.upper()
         out[column] = values
@@ -167,6 +171,46 @@ def evaluate(
             verdicts.add("required_missing", element, frame[element].isna())
     for element in frame.columns:
         _check_type(verdicts, frame[element], element, types.get(element))
+    _check_elements(verdicts, frame, registering_authority, registration_date)
+    return verdicts
+
+
+def evaluate_carried(
+    frame: pd.DataFrame, *, elements: Mapping[str, str], types: dict[str, DataType], required: Iterable[str]
+) -> Verdicts:
+    """Check a normalised chunk whose columns are named otherwise (a resource's items).
+
+    Each column gets its data type checked and, when ``elements`` says it carries an element, that
+    element's checks (GB 11643 for an ID number, …); reasons name the column. Two columns may
+    carry the same element (男方、女方公民身份号码): they are checked in turns, one per element each.
+    """
+    verdicts = Verdicts(len(frame))
+    for column in required:
+        if column in frame:
+            verdicts.add("required_missing", column, frame[column].isna())
+    for column in frame.columns:
+        _check_type(verdicts, frame[column], column, types.get(column))
+    turns: list[dict[str, str]] = []  # each: element -> the column carrying it in that turn
+    for column, element in elements.items():
+        turn = next((t for t in turns if element not in t), None)
+        if turn is None:
+            turns.append(turn := {})
+        turn[element] = column
+    for turn in turns:
+        inner = Verdicts(len(frame))
+        _check_elements(inner, pd.DataFrame({e: frame[c] for e, c in turn.items()}, index=frame.index))
+        verdicts.checks += [
+            Check(c.rule, turn.get(c.element, c.element), c.mask, c.review) for c in inner.checks
+        ]
+    return verdicts
+
+
+def _check_elements(
+    verdicts: Verdicts,
+    frame: pd.DataFrame,
+    registering_authority: list[str] | None = None,
+    registration_date: str | None = None,
+) -> None:
     _check_population(verdicts, frame)
     _check_credit_codes(verdicts, frame, registering_authority, registration_date)
     for element in SUBJECT_CODE_ELEMENTS & set(frame.columns):
@@ -174,7 +218,6 @@ def evaluate(
         as_id = gb11643.check(values).isna()
         as_code = gb32100.check(values).isna()
         verdicts.add("subject_code_invalid", element, _present(values) & ~(as_id | as_code).to_numpy())
-    return verdicts
 
 
 def _check_type(verdicts: Verdicts, values: pd.Series, element: str, data_type: DataType | None) -> None:

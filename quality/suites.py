@@ -1,4 +1,5 @@
-"""Great Expectations suites for the four base libraries (人口库, 法人库, 电子证照库, 公共信用库).
+"""Great Expectations suites for the four base libraries (人口库, 法人库, 电子证照库, 公共信用库),
+and for resource datasets (库表交换).
 
 A frame has one column per data element code ("population.id_number", ...), values
 strings or None. A suite only covers the columns a frame carries: the library key (not
@@ -8,13 +9,16 @@ and region codes are left to the vectorised validators in ``quality.gb*``, which
 value fails; the suite is the summary a data steward reads in Data Docs.
 
 Dates are expected as ISO "YYYY-MM-DD", the form the pipeline writes.
+
+A dataset's frame has one column per item; an item carrying an element is named by the element's
+code, so it gets that element's expectations. Its key is the binding's query and record keys.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,15 +179,15 @@ def _context(project_dir: Path) -> gx.data_context.FileDataContext:
 
 
 def _batch_definition(
-    context: gx.data_context.FileDataContext, library: str
+    context: gx.data_context.FileDataContext, name: str
 ) -> gx.core.batch_definition.BatchDefinition:
-    """Return the whole-dataframe batch definition of the library, creating what is missing."""
+    """Return the whole-dataframe batch definition of the library or dataset, creating what is missing."""
     try:
-        source = context.data_sources.get(library)
+        source = context.data_sources.get(name)
     except LookupError:
-        source = context.data_sources.add_pandas(library)
+        source = context.data_sources.add_pandas(name)
     if not isinstance(source, PandasDatasource):
-        raise TypeError(f"GX datasource {library!r} in the project is not a pandas datasource")
+        raise TypeError(f"GX datasource {name!r} in the project is not a pandas datasource")
     try:
         asset = source.get_asset("frame")
     except LookupError:
@@ -194,18 +198,47 @@ def _batch_definition(
         return asset.add_batch_definition_whole_dataframe("whole")
 
 
+def build_dataset_suite(name: str, columns: Iterable[str], key: Sequence[str]) -> gx.ExpectationSuite:
+    """A dataset's suite: its key not null and unique, each element-named column its element's checks."""
+    present = set(columns)
+    expectations: list[gxe.Expectation] = [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in key]
+    if len(key) == 1:
+        expectations.append(gxe.ExpectColumnValuesToBeUnique(column=key[0]))
+    elif key:
+        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key)))
+    for library in Library:
+        expectations += [e for column, e in _value_expectations(library).items() if column in present]
+    return gx.ExpectationSuite(name=name, expectations=expectations)
+
+
 def run_suite(library: str, frame: pd.DataFrame, *, run_name: str, project_dir: Path) -> SuiteResult:
     """Validate the frame with the library's suite in the GX project under project_dir; update Data Docs."""
     library = _library(library).value
+    return _run(
+        library, build_suite(library, frame.columns), frame, run_name=run_name, project_dir=project_dir
+    )
+
+
+def run_dataset_suite(
+    name: str, frame: pd.DataFrame, *, key: Sequence[str], run_name: str, project_dir: Path
+) -> SuiteResult:
+    """Validate a dataset's frame with its suite (``build_dataset_suite``); update Data Docs."""
+    suite = build_dataset_suite(name, frame.columns, key)
+    return _run(name, suite, frame, run_name=run_name, project_dir=project_dir)
+
+
+def _run(
+    name: str, built: gx.ExpectationSuite, frame: pd.DataFrame, *, run_name: str, project_dir: Path
+) -> SuiteResult:
     with _locked(project_dir):
         context = _context(project_dir)
-        suite = context.suites.add_or_update(build_suite(library, frame.columns))
+        suite = context.suites.add_or_update(built)
         validation = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=library, data=_batch_definition(context, library), suite=suite)
+            gx.ValidationDefinition(name=name, data=_batch_definition(context, name), suite=suite)
         )
         checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(
-                name=library,
+                name=name,
                 validation_definitions=[validation],
                 actions=[gx.checkpoint.UpdateDataDocsAction(name=_DATA_DOCS_ACTION, site_names=[_SITE])],
                 # SUMMARY, never COMPLETE: listing every unexpected row is very slow when many fail.

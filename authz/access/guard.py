@@ -30,6 +30,7 @@ from authz.clients.models import ApiClient
 from authz.sharing.models import Grant, SharingRequest
 from authz.types import AccessReason, GrantStatus, MaskRule
 from catalog_schema.database import for_statement_reads, json_rows, json_value
+from catalog_schema.dataset import subjects as dataset_subjects
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Problem
@@ -37,7 +38,16 @@ from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.resource.models import Resource, ResourceItem
 from catalog_schema.settings import platform_department
-from catalog_schema.types import DeliveryKind, Library, ResourceStatus, Sensitivity, ShareType
+from catalog_schema.types import (
+    CREDIT_CODE_ELEMENTS,
+    ID_ELEMENT,
+    SUBJECT_CODE_ELEMENTS,
+    DeliveryKind,
+    Library,
+    ResourceStatus,
+    Sensitivity,
+    ShareType,
+)
 from quality import gb11643, gb32100
 
 MAX_KEY_PART = 64
@@ -58,21 +68,31 @@ class Item:
 
 
 @dataclass(frozen=True)
+class QueryKey:
+    """A dataset's query key: its items, and the element each carries (its key form and checks)."""
+
+    items: tuple[str, ...]
+    elements: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
 class SharedResource:
     """A published, shared resource as a call sees it: its binding and its items by name.
 
     A library view reads ``library``; a department's view only its provider's records
     (``department_id``), the platform's composite every department's (None). ``where`` keeps the
     records whose element holds one of the listed values (a 行政处罚 view of the credit library).
+    A dataset (库表交换) reads its own rows by ``query_key``; ``library`` is None.
     """
 
     id: int
     code: str
-    library: Library
+    library: Library | None
     items: dict[str, Item]
     delivery: DeliveryKind = DeliveryKind.library
     department_id: int | None = None
     where: tuple[tuple[str, frozenset[str]], ...] = ()
+    query_key: QueryKey | None = None
 
     def keeps(self, values: dict[str, Any]) -> bool:
         """Whether a record is in the view (its ``where`` elements hold allowed values)."""
@@ -238,14 +258,16 @@ def _resource(conn: Connection, code: str) -> SharedResource:
             Library.of(library) if library else None,
             Sensitivity.of(sensitivity) if sensitivity else None,
         )
-    if row is not None and shared and row.delivery_kind is not DeliveryKind.library:
-        # Datasets (库表交换) and provider services (接口共享) are catalogued and requestable; the
-        # data plane serves library views only so far, and says so rather than serving nothing.
+    if row is not None and shared and row.delivery_kind is DeliveryKind.proxy:
+        # Provider services (接口共享) are catalogued and requestable; the data plane does not
+        # forward to them yet, and says so rather than serving nothing.
         _refuse(
             AccessReason.resource_unavailable,
             f"信息资源 {code} 以“{row.delivery_kind.label}”方式交付，数据服务尚未接通",
             f"resource {code} is delivered as a {row.delivery_kind.value}, not served by the data plane yet",
         )
+    if row is not None and shared and row.delivery_kind is DeliveryKind.dataset:
+        return _dataset(row, code, items)
     view = row is not None and shared and row.delivery_kind is DeliveryKind.library
     binding = (json_value(row.delivery) or {}) if row is not None and view else {}
     library = binding.get("library")
@@ -261,6 +283,22 @@ def _resource(conn: Connection, code: str) -> SharedResource:
         where=tuple(
             (element, frozenset(allowed)) for element, allowed in (binding.get("where") or {}).items()
         ),
+    )
+
+
+def _dataset(row: Row[Any], code: str, items: dict[str, Item]) -> SharedResource:
+    """A dataset (库表交换): its provider's own rows, read by the binding's query key."""
+    names = tuple((json_value(row.delivery) or {}).get("query_key") or ())
+    if not names or any(name not in items for name in names):
+        _refuse(AccessReason.resource_unavailable, f"信息资源 {code}", f"resource {code}")
+    return SharedResource(
+        id=row.id,
+        code=code,
+        library=None,
+        items=items,
+        delivery=DeliveryKind.dataset,
+        department_id=row.provider_id,
+        query_key=QueryKey(names, tuple(items[name].element for name in names)),
     )
 
 
@@ -357,6 +395,36 @@ def _well_formed(library: Library, parts: tuple[str, ...]) -> bool:
     return all(parts)
 
 
+def _well_formed_part(element: str | None, part: str) -> bool:
+    """A dataset's key part, checked by the element its item carries (else by shape: not empty)."""
+    if element == ID_ELEMENT:
+        return gb11643.is_valid_key(part)
+    if element in CREDIT_CODE_ELEMENTS:
+        return gb32100.is_valid_key(part)
+    if element in SUBJECT_CODE_ELEMENTS:
+        return gb11643.is_valid_key(part) or gb32100.is_valid_key(part)
+    return bool(part)
+
+
+def _dataset_subject(keyring: Keyring, resource: SharedResource, key: SubjectKey) -> Subject | None:
+    """The canonical subject of ``key`` in a dataset: its query key's parts, joined by ':' when several."""
+    query_key = resource.query_key
+    assert query_key is not None
+    if not isinstance(key, str):
+        return None
+    raw = key.split(subjects.KEY_SEPARATOR, len(query_key.items) - 1)
+    if len(raw) != len(query_key.items):
+        return None
+    parts = tuple(subjects.canonical_part(e or "", v) for e, v in zip(query_key.elements, raw, strict=True))
+    if not all(_well_formed_part(e, p) for e, p in zip(query_key.elements, parts, strict=True)):
+        return None
+    return Subject(
+        parts=parts,
+        stored=dataset_subjects.stored_key(keyring, resource.code, parts),
+        fingerprint=keyring.fingerprint(subjects.plaintext_key(parts)),
+    )
+
+
 def _subject(keyring: Keyring, library: Library, key: SubjectKey) -> Subject | None:
     """The canonical subject of ``key``, or None when it is not a well-formed key of ``library``."""
     raw = _raw_parts(key)
@@ -373,7 +441,11 @@ def _subject(keyring: Keyring, library: Library, key: SubjectKey) -> Subject | N
     )
 
 
-def _key_problem(library: Library, path: str) -> Problem:
+def _key_problem(resource: SharedResource, path: str) -> Problem:
+    library = resource.library
+    if library is None:
+        names = "+".join(resource.query_key.items) if resource.query_key else ""
+        return Problem(path, f"不是有效的{names}", f"not a valid {names}")
     what = {
         Library.population: ("公民身份号码（GB 11643）", "an ID number (GB 11643)"),
         Library.legal_person: ("统一社会信用代码（GB 32100）", "a credit code (GB 32100)"),
@@ -387,13 +459,17 @@ def _key_problem(library: Library, path: str) -> Problem:
 
 
 def _subjects(
-    keyring: Keyring, trail: Trail, library: Library, keys: Sequence[SubjectKey]
+    keyring: Keyring, trail: Trail, resource: SharedResource, keys: Sequence[SubjectKey]
 ) -> tuple[list[Subject | None], list[Problem]]:
-    """Every key read as a subject of ``library``; well-formed ones are fingerprinted for the log."""
-    read = [_subject(keyring, library, key) for key in keys]
+    """Every key read as a subject of the resource; well-formed ones are fingerprinted for the log."""
+    library = resource.library
+    if library is None:
+        read = [_dataset_subject(keyring, resource, key) for key in keys]
+    else:
+        read = [_subject(keyring, library, key) for key in keys]
     trail.fingerprints = list(dict.fromkeys(s.fingerprint for s in read if s is not None))
     problems = [
-        _key_problem(library, "key" if len(keys) == 1 else f"keys[{i}]")
+        _key_problem(resource, "key" if len(keys) == 1 else f"keys[{i}]")
         for i, s in enumerate(read)
         if s is None
     ]
@@ -424,7 +500,7 @@ def authorise_keyed(
         )
     _check_shape(keys)
     resource = _resource(conn, resource_code)
-    read, problems = _subjects(keyring, trail, resource.library, keys)
+    read, problems = _subjects(keyring, trail, resource, keys)
     grant = _grant(trail, resource, grants, today)
     terms = _terms(trail, resource, grant, wanted)
     if problems:

@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from authz.access import guard, masking
+from authz.access import datasets, guard, masking
 from authz.access.exceptions import Refused, SubjectNotFound, Unauthenticated
 from authz.access.schemas import (
     BatchIn,
@@ -51,7 +51,9 @@ _CURRENT_OF_KEYS_IN_VIEW = _CURRENT_OF_KEYS.where(_OF_DEPARTMENT)
 
 
 def project(terms: guard.Terms, resource: guard.SharedResource, values: dict[str, Any]) -> Record:
-    """The granted items of one record, masked."""
+    """The granted items of one record, masked (a library's values by element, a dataset's by item)."""
+    if resource.library is None:
+        return {name: masking.mask(terms.rules[name], values.get(name)) for name in terms.items}
     out: Record = {}
     for name in terms.items:
         item = resource.items.get(name)
@@ -67,9 +69,12 @@ def _records(
 
     A department's view holds its own values; the platform's composite the union of every
     department's. A credit subject is named by its subject code alone and has a record per
-    decision: those are read as the stored-key range of that first part.
+    decision: those are read as the stored-key range of that first part. A dataset's rows are
+    its own (``authz.access.datasets``).
     """
     library = resource.library
+    if library is None:
+        return datasets.records(conn, keyring, resource, wanted)
     params: dict[str, Any] = {"library": library}
     if resource.department_id is not None:
         params["department"] = resource.department_id
@@ -202,7 +207,7 @@ def lookup(
     if not records:
         raise SubjectNotFound(
             "没有该主体的记录",
-            "the library holds no record of this subject",
+            "no record of this subject",
             extra={"request_id": call.request_id},
         )
     return LookupOut(**_answer_head(call, authorised), records=records)

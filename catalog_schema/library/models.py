@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from catalog_schema.database import Base, UTCDateTime, enum_column, utcnow
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
+from catalog_schema.resource.models import Resource
 from catalog_schema.types import (
     BatchStatus,
     DiscrepancyKind,
@@ -34,7 +35,9 @@ class IngestBatch(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
-    library: Mapped[Library] = mapped_column(enum_column(Library))
+    # What the batch loads: a base library, or a resource's dataset (库表交换); exactly one.
+    library: Mapped[Library | None] = mapped_column(enum_column(Library))
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id", ondelete="RESTRICT"))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     run_id: Mapped[str] = mapped_column(String(250))
     status: Mapped[BatchStatus] = mapped_column(enum_column(BatchStatus))
@@ -56,6 +59,7 @@ class IngestBatch(Base):
     quality_success: Mapped[bool | None]
 
     department: Mapped[Department] = relationship(lazy="joined")
+    resource: Mapped[Resource | None] = relationship(lazy="joined")
 
     @property
     def loaded(self) -> int:
@@ -111,7 +115,7 @@ class QuarantinedRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batches.id"), index=True)
     source: Mapped[str] = mapped_column(String(64))
-    library: Mapped[Library] = mapped_column(enum_column(Library))
+    library: Mapped[Library | None] = mapped_column(enum_column(Library))  # None: a dataset's source
     source_row: Mapped[int | None]
     subject_key: Mapped[str | None] = mapped_column(String(200))
     subject_cipher: Mapped[str | None] = mapped_column(Text)

@@ -28,7 +28,8 @@ class BatchRead(BaseModel):
     id: int
     source: str
     title: str
-    library: Library
+    library: Library | None = Field(description="基础库；资源数据集的批次为空 / none for a dataset's batch")
+    resource: str | None = Field(description="资源数据集的信息资源代码 / the dataset's resource code")
     department: str
     run_id: str
     status: BatchStatus
@@ -59,6 +60,7 @@ class BatchRead(BaseModel):
             source=batch.source,
             title=batch.title,
             library=batch.library,
+            resource=batch.resource.code if batch.resource is not None else None,
             department=batch.department.slug,
             run_id=batch.run_id,
             status=batch.status,
@@ -95,7 +97,7 @@ class QuarantinedRowRead(BaseModel):
     id: int
     batch_id: int
     source: str
-    library: Library
+    library: Library | None
     source_row: int | None
     subject_key: str | None
     raw: dict[str, Any]

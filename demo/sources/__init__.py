@@ -7,7 +7,8 @@ outcome the pipeline must reach for it (:mod:`demo.sources.manifest`).
 
 One module per library writes that library's sources: :mod:`~demo.sources.population`,
 :mod:`~demo.sources.legal_persons`, :mod:`~demo.sources.credit` and
-:mod:`~demo.sources.certificates` (signed by their issuers). They draw on the city's residents
+:mod:`~demo.sources.certificates` (signed by their issuers); :mod:`~demo.sources.assistance` writes
+民政's 低保 table, a resource dataset (库表交换). They draw on the city's residents
 (:mod:`~demo.sources.people`) and organisations (:mod:`~demo.sources.organisations`), and
 :mod:`~demo.sources.output` writes the files and tables.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from catalog_schema.errors import InvalidInput, Problem
 from connectors.config import load_sources
-from demo.sources import certificates, credit, legal_persons, population
+from demo.sources import assistance, certificates, credit, legal_persons, population
 from demo.sources.manifest import Manifest
 from demo.sources.organisations import CleanSubjects, organisations
 from demo.sources.output import Writer, write_table
@@ -93,6 +94,11 @@ def generate(
     firms = [e for e, bad in zip(city_orgs.enterprises, enterprises.tainted, strict=True) if not bad]
     named = CleanSubjects(pop, clean, firms)
     writer.json("fayuan_shixin", "fayuan/shixin.json", credit.dishonest_debtors(named, seed), indent=2)
+    # The same court list, read whole into the dataset of 失信被执行人信息 (库表交换).
+    manifest.sources["fayuan_shixin_mingdan"] = manifest.sources["fayuan_shixin"]
+    dibao = assistance.subsistence(named, seed)
+    writer.csv(assistance.SOURCE, "minzheng/dibao.csv", dibao.table)
+    manifest.faults += dibao.faults
     licences, penalties = credit.licences_and_penalties(named, seed)
     writer.csv("xinyong_xuke", "xinyong/xingzheng_xuke.csv", licences)
     writer.csv("xinyong_chufa", "xinyong/xingzheng_chufa.csv", penalties)

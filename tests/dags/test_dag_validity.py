@@ -7,6 +7,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from catalog_schema.types import Library
 from connectors.config import load_sources
+from ingest import scheduled
 from ingest.settings import DEMO_SOURCES_FILE
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -27,6 +28,7 @@ def test_every_dag_file_imports(bag: DagBag) -> None:
         "govdx_update_cycles",
         "govdx_sharing_clock",
         "govdx_audit_checkpoint",
+        *(scheduled.dataset_dag_id(s.name) for s in load_sources(DEMO_SOURCES_FILE).sources if s.resource),
     }
 
 
@@ -49,7 +51,19 @@ def test_library_dag_loads_each_declared_source_then_reports(bag: DagBag, librar
     assert [o.uri for o in report.outlets] == [f"govdx://library/{library.value}"]
 
 
+def test_a_dataset_source_has_its_dag_loading_it_then_reporting_its_quality(bag: DagBag) -> None:
+    specs = [s for s in load_sources(DEMO_SOURCES_FILE).sources if s.resource is not None]
+    assert specs
+    for spec in specs:
+        dag = bag.dags[scheduled.dataset_dag_id(spec.name)]
+        report = dag.get_task("report_dataset")
+        assert report.upstream_task_ids == {f"load_{spec.name}"}
+        assert [o.uri for o in report.outlets] == [f"govdx://dataset/{spec.resource}"]
+
+
 def test_sources_load_after_what_they_declare(bag: DagBag) -> None:
     for spec in load_sources(DEMO_SOURCES_FILE).sources:
+        if spec.library is None:
+            continue
         task = bag.dags[f"govdx_{spec.library.value}"].get_task(f"load_{spec.name}")
         assert {f"load_{a}" for a in spec.after} <= task.upstream_task_ids

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog_schema.dataset.models import DatasetRecord
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
 from catalog_schema.library import service as library_service
@@ -161,3 +162,23 @@ def test_reloading_unchanged_sources_changes_nothing(
         tickets_after = db.scalar(select(func.count()).select_from(Discrepancy))
     assert (after, tickets_after) == (before, open_tickets)
     assert all(s.inserted == 0 and s.updated == 0 for s in again)
+
+
+@pytest.mark.parametrize("source", ["minzheng_dibao", "fayuan_shixin_mingdan"])
+def test_a_demo_dataset_source_loads_every_row_but_its_faults(
+    loaded: tuple[sessionmaker[Session], dict[str, BatchSummary]], source: str
+) -> None:
+    factory, summaries = loaded
+    written = _MANIFEST["sources"][source]["rows"]
+    faults = [f for f in _MANIFEST["faults"] if f["source"] == source]
+    summary = summaries[source]
+    with factory() as db:
+        rows = db.scalar(
+            select(func.count()).select_from(DatasetRecord).where(DatasetRecord.batch_id == summary.batch_id)
+        )
+    assert (summary.rows_read, summary.quarantined, summary.inserted) == (
+        written,
+        len(faults),
+        written - len(faults),
+    )
+    assert rows == written - len(faults)

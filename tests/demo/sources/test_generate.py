@@ -61,6 +61,8 @@ def test_sources_yaml_is_valid() -> None:
         "fayuan_shixin",
         "xinyong_xuke",
         "xinyong_chufa",
+        "minzheng_dibao",
+        "fayuan_shixin_mingdan",
         "zhengzhao_yingye",
         "zhengzhao_jiehun",
         "zhengzhao_jiashi",
@@ -73,6 +75,8 @@ def test_sources_yaml_uses_elements_of_each_sources_library_that_its_department_
     elements = {e["code"]: e for e in catalog["elements"]}
 
     for spec in load_sources(sources.SOURCES_FILE).sources:
+        if spec.library is None:
+            continue
         for code in spec.elements:
             element = elements[code]
             providers = {element["authoritative"], *element.get("verification", [])}
@@ -145,3 +149,27 @@ def test_demo_dates_are_before_the_fixed_today(demo: Demo) -> None:
     births = [r["csrq"] for r in read(out, manifest, "gongan_huji")]
 
     assert date(2026, 11, 20) == TODAY and max(births) < TODAY.isoformat()
+
+
+def test_dataset_sources_map_items_of_a_dataset_resource_of_their_own_department() -> None:
+    catalog = yaml.safe_load(CATALOG_FILE.read_text(encoding="utf-8"))
+    departments = {d["slug"]: d for d in catalog["departments"]}
+    datasets = load_sources(sources.SOURCES_FILE).sources
+    resources = {r["name"]: r for r in catalog["resources"]}
+
+    for spec in (s for s in datasets if s.resource is not None):
+        (resource,) = [
+            r
+            for r in resources.values()
+            if r.get("delivery", {}).get("kind") == "dataset"
+            and r["provider"] == spec.department
+            and _code(r) == spec.resource
+        ]
+        assert spec.department in departments
+        assert set(spec.columns.values()) <= {i["name"] for i in resource["items"]}, spec.name
+
+
+def _code(resource: dict) -> str:
+    category = resource["category"]
+    digit = {"basic": "1", "theme": "2", "department": "3"}[category["class"]]
+    return f"{digit}{category['item']}{category['catalog']}{category.get('detail', '')}/000001"
