@@ -158,7 +158,7 @@ def grant_and_client(db: Session) -> tuple[str, str, str]:
             purpose="养老保险待遇资格认证时核验参保人身份",
             legal_basis="《社会保险法》第七十三条",
             business_reference="RS-BENCH-0001",
-            access_modes=["lookup", "batch"],
+            access_modes=["lookup"],  # 人口基本信息 is read 逐条查询 (its access_modes 管控参数)
             valid_from=today,
             valid_until=today + timedelta(days=180),
             expected_volume=10_000_000,
