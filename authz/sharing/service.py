@@ -183,17 +183,26 @@ def _check_modes(resource: Resource, modes: list[str], *, after: str = "", after
     )
 
 
-def _still_requestable(db: Session, request: SharingRequest, items: list[str], modes: list[str]) -> None:
+# What the one who acts can do about a mode the resource has come to forbid.
+_MODE_ADVICE = {
+    RequestAction.accept: ("；请驳回申请", "; reject the request"),
+    RequestAction.approve: (
+        "；请在审批时缩小访问方式，或不予同意",
+        "; narrow the modes when approving, or deny",
+    ),
+    RequestAction.provide: ("；请驳回申请", "; reject the request"),
+}
+
+
+def _still_requestable(
+    db: Session, request: SharingRequest, action: RequestAction, items: list[str], modes: list[str]
+) -> None:
     """The catalog may have changed since submission: a retired or no-longer-shared resource, a
     removed item or a mode it now forbids cannot be accepted, approved or provided (the request
     can be rejected or denied; an approver can narrow the modes)."""
     resource = _requestable(db, request.resource.code)
-    _check_modes(
-        resource,
-        modes,
-        after="；请驳回、要求补正或在审批时缩小访问方式",
-        after_en="; reject it, ask for supplementary material or narrow the modes when approving",
-    )
+    after, after_en = _MODE_ADVICE[action]
+    _check_modes(resource, modes, after=after, after_en=after_en)
     problems = _unknown_items(resource, items, "items")
     if problems:
         raise InvalidInput(
@@ -398,6 +407,7 @@ def act(
         _still_requestable(
             db,
             request,
+            action,
             terms["items"] if terms else request.items,
             terms["access_modes"] if terms else request.access_modes,
         )

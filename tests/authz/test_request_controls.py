@@ -71,7 +71,7 @@ def test_acceptance_is_refused_when_the_resource_has_since_forbidden_a_requested
         _act(db, request, RequestAction.accept, "catalog_admin")
 
     assert refused.value.code == "access_mode_not_allowed"
-    assert "请驳回、要求补正或在审批时缩小访问方式" in refused.value.message
+    assert refused.value.message.endswith("；请驳回申请")
     assert request.status is RequestStatus.submitted
 
 
@@ -85,6 +85,7 @@ def test_approval_cannot_grant_a_mode_the_resource_has_since_forbidden(db):
         _act(db, request, RequestAction.approve, "approver")
 
     assert refused.value.code == "access_mode_not_allowed"
+    assert "请在审批时缩小访问方式" in refused.value.message
     assert request.grant is None and request.status is RequestStatus.pending_approval
 
 
