@@ -136,6 +136,12 @@ class AccessReason(LabelledEnum):
     batch_too_large = "batch_too_large", "批量查询超过单次上限"
     invalid_key = "invalid_key", "主体标识格式错误"
     resource_unavailable = "resource_unavailable", "资源不存在或已停止共享"
+    # The resource's 管控参数 (catalog_schema.resource.controls), checked after the grant's terms.
+    mode_not_allowed = "mode_not_allowed", "资源不允许此访问方式"
+    query_key_required = "query_key_required", "资源须按查询条件逐条调用，不得批量导出"
+    outside_time_window = "outside_time_window", "不在资源允许的调用时段内"
+    address_not_allowed = "address_not_allowed", "来源地址不在资源允许的范围内"
+    rate_limited = "rate_limited", "超出资源的调用频率限制"
 
 
 # The auditor's "outside approval" view: calls that tried to go beyond what a grant allows.
@@ -150,6 +156,9 @@ OUTSIDE_APPROVAL = frozenset(
         AccessReason.purpose_missing,
         AccessReason.mode_not_granted,
         AccessReason.no_grant,
+        AccessReason.mode_not_allowed,
+        AccessReason.query_key_required,
+        AccessReason.address_not_allowed,
     }
 )
 

@@ -1,6 +1,6 @@
 """Every table of the platform, imported in one place for Alembic and for tests."""
 
-from authz.access.models import GrantUsage
+from authz.access.models import GrantUsage, RateWindow
 from authz.audit.models import AccessRecord, AuditCheckpoint, AuditHead
 from authz.calendar.models import CalendarArrangement
 from authz.clients.models import ApiClient
@@ -44,6 +44,7 @@ __all__ = [
     "OutboundMessage",
     "OwnershipTransfer",
     "QuarantinedRow",
+    "RateWindow",
     "RequestEvent",
     "Resource",
     "ResourceFreshness",

@@ -148,6 +148,7 @@ class ControlParamKind(LabelledEnum):
     rate_limit = "rate_limit", "调用频率限制"
     time_window = "time_window", "调用时段限制"
     ip_allowlist = "ip_allowlist", "来源地址限制"
+    access_modes = "access_modes", "允许的访问方式"
     other = "other", "其他"
 
 
@@ -157,6 +158,18 @@ class DeliveryKind(LabelledEnum):
     library = "library", "基础库视图"
     dataset = "dataset", "库表交换（资源数据集）"
     proxy = "proxy", "接口共享（部门服务代理）"
+
+
+class InterfaceMode(LabelledEnum):
+    """How a system reads a resource: the modes an ``access_modes`` 管控参数 names.
+
+    The data plane's own vocabulary is ``authz.types.AccessMode``; the catalog may not import authz,
+    so the names and labels are repeated here, and a test holds the two equal.
+    """
+
+    lookup = "lookup", "单条查询"
+    batch = "batch", "批量查询"
+    bulk_export = "bulk_export", "批量导出"
 
 
 class ResourceStatus(LabelledEnum):

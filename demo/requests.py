@@ -177,7 +177,8 @@ def seed(db: Session, *, now: datetime | None = None) -> int:
             purpose=spec.purpose,
             legal_basis="《社会保险法》第七十三条；《政务信息资源共享管理暂行办法》",
             business_reference=spec.reference,
-            access_modes=["lookup", "batch"],
+            # 人口基本信息 is read 逐条查询 (its access_modes 管控参数): keyed lookup only.
+            access_modes=["lookup"] if spec.resource == DEPARTMENT else ["lookup", "batch"],
             valid_from=start,
             valid_until=start + timedelta(days=spec.valid_days),
             expected_volume=300,

@@ -190,10 +190,18 @@ def app_for(settings: ApiSettings, session_factory: sessionmaker[Session]) -> Fa
 
 
 @pytest.fixture
-def client(settings: ApiSettings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+def client_address() -> tuple[str, int]:
+    """Where the test client calls from: ``testclient``, no IP address, unless a module says otherwise."""
+    return ("testclient", 50000)
+
+
+@pytest.fixture
+def client(
+    settings: ApiSettings, session_factory: sessionmaker[Session], client_address: tuple[str, int]
+) -> Iterator[TestClient]:
     app = app_for(settings, session_factory)
     try:
-        with TestClient(app) as test_client:
+        with TestClient(app, client=client_address) as test_client:
             yield test_client
     finally:
         # Nothing may reach this test's rolled-back connection once the test is over.

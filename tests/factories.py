@@ -321,3 +321,33 @@ def end_grant(db: Session, grant: Any, action: str = "revoke") -> Any:
     )
     db.flush()
     return grant
+
+
+# -- a resource of one's own: 管控参数 of the test's choosing ------------------------------------
+
+PEOPLE_ITEMS = [
+    {"name": "公民身份号码", "data_type": "C", "length": 18, "element": "population.id_number"},
+    {"name": "姓名", "data_type": "C", "length": 50, "element": "population.name"},
+    {"name": "出生日期", "data_type": "D", "length": 8, "element": "population.birth_date"},
+    {"name": "住址", "data_type": "C", "length": 200, "element": "population.address"},
+    {"name": "联系电话", "data_type": "C", "length": 20, "element": "population.phone"},
+]
+
+
+def people_resource(db: Session, name: str = "人口核验信息（测试）", **overrides: Any) -> str:
+    """A published 公安 resource over the population library (有条件共享, so 公安 approves); its code.
+
+    Without ``control_params`` it allows every access mode, unlike 人口基本信息 (逐条查询 only).
+    """
+    from catalog_schema.resource import service as resource_service
+    from catalog_schema.resource.schemas import ResourceCreate
+    from catalog_schema.types import ResourceStatus
+
+    document = resource(
+        name=name,
+        share={"type": "conditional", "condition": "仅限测试", "method": "api"},
+        items=PEOPLE_ITEMS,
+        **overrides,
+    )
+    created = resource_service.create(db=db, data=ResourceCreate(**document), status=ResourceStatus.published)
+    return created.code

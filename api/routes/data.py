@@ -78,6 +78,8 @@ def _error(call: Call, exc: GovdxError) -> JSONResponse:
     headers = {REQUEST_ID: call.request_id}
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if exc.status == 429:  # a resource's rate limit: seconds until its window ends (RFC 9110 §10.2.3)
+        headers["Retry-After"] = str(exc.extra["retry_after"])
     body: dict[str, Any] = {**exc.as_dict(), "request_id": call.request_id}
     return JSONResponse(status_code=exc.status, content=body, headers=headers)
 

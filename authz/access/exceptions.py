@@ -22,11 +22,18 @@ REASON_EN: dict[AccessReason, str] = {
     AccessReason.batch_too_large: "too many keys in one batch",
     AccessReason.invalid_key: "malformed subject key",
     AccessReason.resource_unavailable: "no such resource, or it is not shared",
+    AccessReason.mode_not_allowed: "the resource does not allow this access mode",
+    AccessReason.query_key_required: "the resource is read by its query key only, not exported in bulk",
+    AccessReason.outside_time_window: "outside the hours the resource takes calls",
+    AccessReason.address_not_allowed: "the calling address is not one the resource allows",
+    AccessReason.rate_limited: "the resource's rate limit is reached",
 }
+# A refusal is a 403, but for a rate limit: 429 with Retry-After (extra["retry_after"], seconds).
+STATUS: dict[AccessReason, int] = {AccessReason.rate_limited: 429}
 
 
 class Refused(Forbidden):
-    """A refused data call (403) with its stable reason; in the access log by the time it is seen."""
+    """A refused data call (403, or its ``STATUS``) with its stable reason; in the access log when seen."""
 
     outcome = AccessOutcome.refused
 
@@ -47,6 +54,7 @@ class Refused(Forbidden):
             extra=extra,
         )
         self.reason = reason
+        self.status = STATUS.get(reason, self.status)
 
 
 class Unauthenticated(Unauthorized):

@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from authz.access import controls as access_controls
 from authz.access import datasets, guard, lookup
 from authz.access.exceptions import Refused, Unauthenticated
 from authz.access.schemas import Call
 from authz.access.settings import DataSettings, get_settings
 from authz.access.trail import Trail, commit_served, record_refusal
-from authz.calendar.service import local_date
 from authz.types import AccessMode, AccessOutcome
 from catalog_schema.database import utcnow
 from catalog_schema.keys import service as keys_service
@@ -61,11 +61,10 @@ def open_export(
     ``rows_returned``, as of this moment; the stream reads the library as it is when it runs.
     """
     at = now or utcnow()
-    today = local_date(at)
     trail = Trail.begin(call, AccessMode.bulk_export, resource, items or [])
     try:
         found, terms = guard.authorise_export(
-            db=db, secret=secret, trail=trail, resource_code=resource, wanted=items, today=today
+            db=db, secret=secret, trail=trail, resource_code=resource, wanted=items, at=at
         )
         if found.library is None:
             count = datasets.count(db, found)
@@ -79,7 +78,10 @@ def open_export(
         raise
     trail.keys = count
     entry = trail.entry(AccessOutcome.served, subjects=count, rows_returned=count)
-    commit_served(db, trail, [entry], at, grant_id=terms.grant_id, quota=terms.daily_quota, count=count)
+    window = access_controls.window(trail=trail, resource_id=found.id, found=found.controls, at=at)
+    commit_served(
+        db, trail, [entry], at, grant_id=terms.grant_id, quota=terms.daily_quota, count=count, window=window
+    )
     return ExportPlan(request_id=call.request_id, resource=found, terms=terms, rows=count)
 
 

@@ -11,9 +11,12 @@ Nothing is answered early: :func:`submit` returns only after the transaction hol
 records has committed, and raises if it failed (no record, no data). When a group's transaction
 fails, its writes are retried one by one, so a failure fails only the calls it belongs to. A call
 over its quota is refused inside the group: its usage is not counted, its refusal records are
-appended instead. Within a process, one group is written at a time per engine; across processes,
-the chain head's row lock (PostgreSQL) or SQLite's write lock orders them, and usage rows are
-locked in grant order, so two processes' groups cannot deadlock on them.
+appended instead. A call over its resource's rate limit (管控参数) is refused the same way, before
+its quota is counted: its client's calls to the resource in the current window are counted in the
+same transaction, so the limit holds across API workers and processes. Within a process, one group
+is written at a time per engine; across processes, the chain head's row lock (PostgreSQL) or
+SQLite's write lock orders them, and rate windows (by client and resource) then usage rows (by
+grant) are locked in one order, so two processes' groups cannot deadlock on them.
 """
 
 import threading
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Date, Engine, Integer, bindparam, text
+from sqlalchemy import BigInteger, Date, Engine, Integer, bindparam, text
 from sqlalchemy.orm import Session
 
 from authz.audit import chain as audit_chain
@@ -40,18 +43,37 @@ class Usage:
     quota: int | None
 
 
+@dataclass(frozen=True)
+class Window:
+    """One call of a client to a resource in a fixed rate-limit window of ``seconds``, at most ``limit``.
+
+    ``start`` is the window's first second (since the epoch, UTC) that the call falls in.
+    """
+
+    client_id: str
+    resource_id: int
+    start: int
+    seconds: int
+    limit: int
+
+
 @dataclass(eq=False)
 class Write:
-    """One call's write: its records, and the usage they are served under.
+    """One call's write: its records, and the usage and rate window they are served under.
 
-    ``over_quota(used_before)`` gives the records of the refusal when the usage does not fit.
+    ``over_quota(used_before)`` gives the records of the refusal when the usage does not fit;
+    ``over_limit(window_end)`` those of the refusal when the window is full (``window_end`` in
+    seconds since the epoch).
     """
 
     entries: list[AccessEntry]
     at: datetime
     usage: Usage | None = None
     over_quota: Callable[[int], list[AccessEntry]] | None = None
+    window: Window | None = None
+    over_limit: Callable[[int], list[AccessEntry]] | None = None
     refused_at: int | None = field(default=None, init=False)  # subjects used before, when refused
+    limited: bool = field(default=False, init=False)  # refused for the rate limit
     done: bool = field(default=False, init=False)
     error: BaseException | None = field(default=None, init=False)
     _served: list[AccessEntry] = field(default_factory=list, init=False, repr=False)
@@ -60,8 +82,8 @@ class Write:
         self._served = self.entries
 
     def reset(self) -> None:
-        """Back to what the call asked, before a (re)try decides on its quota."""
-        self.entries, self.refused_at = self._served, None
+        """Back to what the call asked, before a (re)try decides on its rate limit and quota."""
+        self.entries, self.refused_at, self.limited = self._served, None, False
 
 
 # The same SQL on SQLite (3.35+) and PostgreSQL. As text it compiles once; the dialects' own
@@ -74,6 +96,21 @@ _COUNT_USAGE = (
     )
     .bindparams(bindparam("day", type_=Date()))
     .columns(subjects=Integer())
+)
+# One row per client and resource: a call in a later window starts it again, a late one (a group
+# that read its clock before another's) counts in the current one. Same SQL on both backends.
+_COUNT_CALLS = text(
+    "INSERT INTO rate_windows (client_id, resource_id, window_start, calls) "
+    "VALUES (:client, :resource, :start, :calls) "
+    "ON CONFLICT (client_id, resource_id) DO UPDATE SET "
+    "calls = CASE WHEN excluded.window_start > rate_windows.window_start THEN excluded.calls "
+    "ELSE rate_windows.calls + excluded.calls END, "
+    "window_start = CASE WHEN excluded.window_start > rate_windows.window_start "
+    "THEN excluded.window_start ELSE rate_windows.window_start END "
+    "RETURNING window_start, calls"
+).columns(window_start=BigInteger(), calls=Integer())
+_UNCOUNT_CALLS = text(
+    "UPDATE rate_windows SET calls = calls - :calls WHERE client_id = :client AND resource_id = :resource"
 )
 _UNCOUNT_USAGE = text(
     "UPDATE grant_usage SET calls = calls - :calls, subjects = subjects - :count "
@@ -162,6 +199,7 @@ def _transaction(db: Session, batch: list[Write]) -> None:
         for w in batch:
             w.reset()
         for_writing(db)
+        _count_calls(db, batch)
         _count_usage(db, batch)
         entries = [(entry, w.at) for w in sorted(batch, key=lambda w: w.at) for entry in w.entries]
         audit_chain.append_timed(db=db, entries=entries)
@@ -175,11 +213,35 @@ def _transaction(db: Session, batch: list[Write]) -> None:
         raise
 
 
+def _count_calls(db: Session, batch: list[Write]) -> None:
+    """One upsert per client and resource; the calls past the window's limit, in order, are refused."""
+    by_pair: dict[tuple[str, int], list[Write]] = {}
+    for w in batch:
+        if w.window is not None:
+            by_pair.setdefault((w.window.client_id, w.window.resource_id), []).append(w)
+    conn = db.connection()
+    for (client_id, resource_id), writes in sorted(by_pair.items(), key=lambda item: item[0]):
+        key = {"client": client_id, "resource": resource_id}
+        start = max(w.window.start for w in writes if w.window is not None)
+        row = conn.execute(_COUNT_CALLS, {**key, "start": start, "calls": len(writes)}).one()
+        before, refused = row.calls - len(writes), 0
+        for w in writes:
+            assert w.window is not None and w.over_limit is not None
+            if before + 1 > w.window.limit:
+                w.limited = True
+                w.entries = w.over_limit(row.window_start + w.window.seconds)
+                refused += 1
+            else:
+                before += 1
+        if refused:
+            conn.execute(_UNCOUNT_CALLS, {**key, "calls": refused})
+
+
 def _count_usage(db: Session, batch: list[Write]) -> None:
     """One upsert per grant and day; the calls that do not fit under the quota, in order, are refused."""
     by_grant: dict[tuple[int, date], list[Write]] = {}
     for w in batch:
-        if w.usage is not None:
+        if w.usage is not None and not w.limited:
             by_grant.setdefault((w.usage.grant_id, w.usage.day), []).append(w)
     conn = db.connection()
     # Grants in one order, so two processes' groups never wait for each other's usage rows.

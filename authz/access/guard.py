@@ -2,29 +2,35 @@
 
 Each call, in this order: authenticate the client; check the shape of the keys (length, control
 characters) before anything else is read; find the resource and this department's grant for it;
-check validity (Asia/Shanghai dates), purpose reference, access mode and items; check the keys'
+check validity (Asia/Shanghai dates), purpose reference, access mode and items; check the
+resource's 管控参数 (allowed modes, query key, time window, source address); check the keys'
 check digits; read the current records through the blind index; project them to the granted
-items; mask them per the grant; then, in the write transaction, count the subjects against the
-daily quota and append the access records; answer.
+items; mask them per the grant; then, in the write transaction, count the call against the
+resource's rate limit and the subjects against the daily quota, and append the access records;
+answer.
 
-Here: the checks up to the keys' check digits. ``lookup`` reads, projects and masks; ``export``
-streams; ``trail`` counts the quota, writes the records and explains the transactions.
+Here: the checks up to the keys' check digits (the 管控参数 in ``controls``). ``lookup`` reads,
+projects and masks; ``export`` streams; ``trail`` counts the rate and the quota, writes the
+records and explains the transactions.
 """
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NoReturn, cast
 
-from sqlalchemy import Connection, Row, Table, and_, bindparam, select
+from sqlalchemy import Connection, Row, Table, Text, and_, bindparam, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from authz import security
+from authz.access import controls as access_controls
 from authz.access import masking
 from authz.access.exceptions import Refused, Unauthenticated
 from authz.access.schemas import CertificateKey, SubjectKey
 from authz.access.trail import Trail
+from authz.calendar.service import local_date
 from authz.clients import service as clients_service
 from authz.clients.models import ApiClient
 from authz.sharing.models import Grant, SharingRequest
@@ -36,6 +42,7 @@ from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Problem
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
+from catalog_schema.resource.controls import Controls, InvalidControlParam
 from catalog_schema.resource.models import Resource, ResourceItem
 from catalog_schema.settings import platform_department
 from catalog_schema.types import (
@@ -77,7 +84,7 @@ class QueryKey:
 
 @dataclass(frozen=True)
 class SharedResource:
-    """A published, shared resource as a call sees it: its binding and its items by name.
+    """A published, shared resource as a call sees it: its binding, its items by name, its 管控参数.
 
     A library view reads ``library``; a department's view only its provider's records
     (``department_id``), the platform's composite every department's (None). ``where`` keeps the
@@ -89,6 +96,7 @@ class SharedResource:
     code: str
     library: Library | None
     items: dict[str, Item]
+    controls: Controls | InvalidControlParam
     delivery: DeliveryKind = DeliveryKind.library
     department_id: int | None = None
     where: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -154,6 +162,8 @@ _RESOURCE = (
         _RESOURCES.c.delivery,
         _DEPARTMENTS.c.slug.label("provider"),
         _ITEM_ROWS.label("items"),
+        # control_params as its JSON text: parsed once per text (authz.access.controls), not per call.
+        sql_cast(_RESOURCES.c.control_params, Text).label("controls"),
     )
     .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _RESOURCES.c.provider_id)
     .where(_RESOURCES.c.code == bindparam("code"))
@@ -278,6 +288,7 @@ def _resource(conn: Connection, code: str) -> SharedResource:
         code=code,
         library=Library.of(library),
         items=items,
+        controls=access_controls.parsed(row.controls),
         delivery=row.delivery_kind,
         department_id=_view_department(row.provider, row.provider_id, Library.of(library)),
         where=tuple(
@@ -296,6 +307,7 @@ def _dataset(row: Row[Any], code: str, items: dict[str, Item]) -> SharedResource
         code=code,
         library=None,
         items=items,
+        controls=access_controls.parsed(row.controls),
         delivery=DeliveryKind.dataset,
         department_id=row.provider_id,
         query_key=QueryKey(names, tuple(items[name].element for name in names)),
@@ -485,10 +497,11 @@ def authorise_keyed(
     resource_code: str,
     keys: Sequence[SubjectKey],
     wanted: list[str] | None,
-    today: date,
+    at: datetime,
     max_batch: int,
 ) -> Authorised:
     """Every check of a keyed call, in order; returns the distinct subjects to read, or raises a Denial."""
+    today = local_date(at)
     conn = for_statement_reads(db).connection()
     grants = _authenticate(conn, secret, trail, resource_code)
     if len(keys) > max_batch:
@@ -503,6 +516,7 @@ def authorise_keyed(
     read, problems = _subjects(keyring, trail, resource, keys)
     grant = _grant(trail, resource, grants, today)
     terms = _terms(trail, resource, grant, wanted)
+    access_controls.check(db=db, trail=trail, code=resource.code, found=resource.controls, at=at)
     if problems:
         _refuse(AccessReason.invalid_key, problems=problems)
     distinct_subjects = list({s.stored: s for s in read if s is not None}.values())
@@ -510,11 +524,13 @@ def authorise_keyed(
 
 
 def authorise_export(
-    *, db: Session, secret: str, trail: Trail, resource_code: str, wanted: list[str] | None, today: date
+    *, db: Session, secret: str, trail: Trail, resource_code: str, wanted: list[str] | None, at: datetime
 ) -> tuple[SharedResource, Terms]:
-    """Every check of a bulk export, in order: caller, resource, grant, items; or raises a Denial."""
+    """Every check of a bulk export, in order: caller, resource, grant, items, 管控参数; or a Denial."""
     conn = for_statement_reads(db).connection()
     grants = _authenticate(conn, secret, trail, resource_code)
     resource = _resource(conn, resource_code)
-    grant = _grant(trail, resource, grants, today)
-    return resource, _terms(trail, resource, grant, wanted)
+    grant = _grant(trail, resource, grants, local_date(at))
+    terms = _terms(trail, resource, grant, wanted)
+    access_controls.check(db=db, trail=trail, code=resource.code, found=resource.controls, at=at)
+    return resource, terms

@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from authz.access import controls as access_controls
 from authz.access import datasets, guard, masking
 from authz.access.exceptions import Refused, SubjectNotFound, Unauthenticated
 from authz.access.schemas import (
@@ -27,7 +28,6 @@ from authz.access.schemas import (
 )
 from authz.access.settings import DataSettings, get_settings
 from authz.access.trail import Trail, commit_served, record_refusal
-from authz.calendar.service import local_date
 from authz.types import AccessMode, AccessOutcome
 from catalog_schema.database import utcnow
 from catalog_schema.keys import service as keys_service
@@ -139,7 +139,7 @@ def _serve(
             resource_code=resource_code,
             keys=keys,
             wanted=wanted,
-            today=local_date(at),
+            at=at,
             max_batch=(settings or get_settings()).max_batch if mode is AccessMode.batch else 1,
         )
         resource, terms = authorised.resource, authorised.terms
@@ -166,6 +166,7 @@ def _serve(
         grant_id=terms.grant_id,
         quota=terms.daily_quota,
         count=len(authorised.subjects),
+        window=access_controls.window(trail=trail, resource_id=resource.id, found=resource.controls, at=at),
     )
     return authorised, served
 

@@ -4,12 +4,13 @@ The data plane owns its transactions (``lookup.lookup``, ``lookup.batch`` and
 ``export.open_export`` commit): a refusal rolls back whatever the call had done, then appends its
 access record, commits, and is raised (:func:`record_refusal`); a served call commits its usage and
 its access records together before anything is returned (:func:`commit_served`), so a failed
-append means no data. The checks and reads run in a read transaction; only the quota count, the
-records and the commit take the write lock, each write one of a group commit's
+append means no data. The checks and reads run in a read transaction; only the rate-limit and
+quota counts, the records and the commit take the write lock, each write one of a group commit's
 (``authz.access.group_commit``). A served call writes one record per subject, all with the call's
 request id, so an auditor searching a subject finds batch calls too.
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from authz.access import group_commit
 from authz.access.exceptions import Denial, Refused
-from authz.access.group_commit import Usage, Write
+from authz.access.group_commit import Usage, Window, Write
 from authz.access.schemas import Call
 from authz.audit.chain import AccessEntry
 from authz.calendar.service import local_date
 from authz.types import AccessMode, AccessOutcome, AccessReason
+from catalog_schema.resource.controls import RateLimit
 
 # access_records.resource_code; an unknown code is logged cut to fit, and refused as unavailable.
 _RESOURCE_MAX = 40
@@ -90,6 +92,18 @@ def _over_quota(quota: int | None, before: int, count: int) -> Refused:
     )
 
 
+def _over_limit(window: Window, at: datetime, window_end: int) -> Refused:
+    """The refusal of a call past its resource's rate limit: 429, retry when the window ends."""
+    limit = RateLimit(calls=window.limit, seconds=window.seconds).text
+    retry_after = max(1, math.ceil(window_end - at.timestamp()))
+    return Refused(
+        AccessReason.rate_limited,
+        f"调用频率限制 {limit}，请 {retry_after} 秒后重试",
+        f"the rate limit is {limit}; retry in {retry_after} s",
+        extra={"rate_limit": limit, "retry_after": retry_after},
+    )
+
+
 def commit_served(
     db: Session,
     trail: Trail,
@@ -99,8 +113,10 @@ def commit_served(
     grant_id: int,
     quota: int | None,
     count: int,
+    window: Window | None = None,
 ) -> None:
-    """Count ``count`` subjects against the grant's quota and commit the call's records; raise if over it.
+    """Count the call in its rate window and ``count`` subjects against the grant's quota, and commit
+    the call's records; raise if over either.
 
     The read transaction ends first: the write is one of a group commit's.
     """
@@ -112,9 +128,18 @@ def commit_served(
         denial = _over_quota(quota, before, count)
         return trail.refusals(denial)
 
+    def over_limit(window_end: int) -> list[AccessEntry]:
+        nonlocal denial
+        assert window is not None
+        denial = _over_limit(window, at, window_end)
+        return trail.refusals(denial)
+
     usage = Usage(grant_id=grant_id, day=local_date(at), subjects=count, quota=quota)
     write = group_commit.submit(
-        db=db, write=Write(entries=entries, at=at, usage=usage, over_quota=over_quota)
+        db=db,
+        write=Write(
+            entries=entries, at=at, usage=usage, over_quota=over_quota, window=window, over_limit=over_limit
+        ),
     )
-    if write.refused_at is not None and denial is not None:
+    if (write.refused_at is not None or write.limited) and denial is not None:
         raise denial

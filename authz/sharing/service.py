@@ -24,6 +24,7 @@ from authz.sharing.flows import Actor, ClockEffect, Transition
 from authz.sharing.models import Grant, RequestEvent, SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import (
+    AccessMode,
     GrantStatus,
     NotificationKind,
     RequestAction,
@@ -34,6 +35,7 @@ from authz.types import (
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
+from catalog_schema.resource import controls as resource_controls
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
 from catalog_schema.settings import PlatformSettings
@@ -154,10 +156,54 @@ def _unknown_items(resource: Resource, items: list[str], path: str) -> list[Prob
     ]
 
 
-def _still_requestable(db: Session, request: SharingRequest, items: list[str]) -> None:
-    """The catalog may have changed since submission: a retired or no-longer-shared resource, or a
-    removed item, cannot be accepted, approved or provided (the request can be rejected or denied)."""
+def _check_modes(resource: Resource, modes: list[str], *, after: str = "", after_en: str = "") -> None:
+    """Refuse access modes the resource's access_modes 管控参数 forbids, naming them and its condition."""
+    try:
+        allowed = resource_controls.of(resource.control_params or [])
+    except resource_controls.InvalidControlParam as exc:
+        raise Conflict(
+            f"信息资源《{resource.name}》的{exc.message}，请平台数据管理员更正后再办理",
+            f"resource {resource.code}: {exc.message_en}; the catalog administrator must correct it first",
+            code="control_params_invalid",
+        ) from exc
+    forbidden = [(i, AccessMode.of(m)) for i, m in enumerate(modes) if not allowed.allows_mode(m)]
+    if not forbidden:
+        return
+    labels = "、".join(f"“{m.label}”" for _, m in forbidden)
+    condition = f"共享条件：{resource.share_condition}；" if resource.share_condition else ""
+    raise InvalidInput(
+        f"信息资源《{resource.name}》不允许{labels}；{condition}允许的访问方式：{allowed.modes_text}{after}",
+        f"resource {resource.code} does not allow {', '.join(m.value for _, m in forbidden)}; "
+        f"it allows {', '.join(m.value for m in allowed.modes or ())}{after_en}",
+        code="access_mode_not_allowed",
+        problems=[
+            Problem(f"access_modes[{i}]", f"资源不允许“{m.label}”", f"the resource does not allow {m.value}")
+            for i, m in forbidden
+        ],
+        extra={"allowed_modes": [m.value for m in allowed.modes or ()]},
+    )
+
+
+# What the one who acts can do about a mode the resource has come to forbid.
+_MODE_ADVICE = {
+    RequestAction.accept: ("；请驳回申请", "; reject the request"),
+    RequestAction.approve: (
+        "；请在审批时缩小访问方式，或不予同意",
+        "; narrow the modes when approving, or deny",
+    ),
+    RequestAction.provide: ("；请驳回申请", "; reject the request"),
+}
+
+
+def _still_requestable(
+    db: Session, request: SharingRequest, action: RequestAction, items: list[str], modes: list[str]
+) -> None:
+    """The catalog may have changed since submission: a retired or no-longer-shared resource, a
+    removed item or a mode it now forbids cannot be accepted, approved or provided (the request
+    can be rejected or denied; an approver can narrow the modes)."""
     resource = _requestable(db, request.resource.code)
+    after, after_en = _MODE_ADVICE[action]
+    _check_modes(resource, modes, after=after, after_en=after_en)
     problems = _unknown_items(resource, items, "items")
     if problems:
         raise InvalidInput(
@@ -235,6 +281,7 @@ def submit(*, db: Session, data: RequestCreate, user: User, now: datetime | None
             code="permission_denied",
         )
     resource = _requestable(db, data.resource)
+    _check_modes(resource, [m.value for m in data.access_modes])
     problems = _unknown_items(resource, data.items, "items")
     if resource.provider_id == user.department_id:
         problems.append(
@@ -358,7 +405,13 @@ def act(
         terms["masking"] = sharing_grants.masking_rules(request.resource, terms["items"], data.masking)
         details = {"masking": terms["masking"]}
     if action in (RequestAction.accept, RequestAction.approve, RequestAction.provide):
-        _still_requestable(db, request, terms["items"] if terms else request.items)
+        _still_requestable(
+            db,
+            request,
+            action,
+            terms["items"] if terms else request.items,
+            terms["access_modes"] if terms else request.access_modes,
+        )
     source = request.status
     cal = calendar(db=db)
     profile = clock_service.active_profile(db=db)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.resource import code as resource_code
+from catalog_schema.resource import controls
 from catalog_schema.resource.models import Resource, ResourceItem
 from catalog_schema.types import (
     ControlParamKind,
@@ -85,12 +86,27 @@ class OpenAttribute(BaseModel):
 
 
 class ControlParam(BaseModel):
-    """管控参数 of the service interface."""
+    """管控参数 of the service interface; the value must follow its kind's grammar (``controls``)."""
 
     model_config = _Strict
 
     kind: ControlParamKind
     value: ShortText
+
+    @model_validator(mode="after")
+    def _parses(self) -> "ControlParam":
+        try:
+            controls.parse(self.kind, self.value)
+        except controls.InvalidControlParam as exc:
+            raise BilingualValueError(exc.message, exc.message_en, field="value") from exc
+        return self
+
+
+class ControlParamRead(BaseModel):
+    """管控参数 as stored: a value kept from before its grammar was checked is shown, not refused."""
+
+    kind: ControlParamKind
+    value: str
 
 
 class ItemIn(BaseModel):
@@ -385,7 +401,7 @@ class ResourceRead(ResourceSummary):
     share: Share
     open: OpenAttribute
     related: list[str]
-    control_params: list[ControlParam]
+    control_params: list[ControlParamRead]
     delivery: Delivery
     delivery_kind: Labelled
     grade: Labelled = Field(description="分级：最敏感信息项的等级 / the most sensitive item's grade")
@@ -419,7 +435,7 @@ class ResourceRead(ResourceSummary):
             ),
             open=OpenAttribute(open=r.open_to_public, condition=r.open_condition),
             related=list(r.related_codes or []),
-            control_params=[ControlParam(**p) for p in r.control_params or []],
+            control_params=[ControlParamRead(**p) for p in r.control_params or []],
             delivery=DeliveryAdapter.validate_python(r.delivery),
             delivery_kind=Labelled.of(r.delivery_kind),
             grade=Labelled.of(r.grade),

@@ -18,6 +18,7 @@ from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Conflict, InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.resource import code as resource_code
+from catalog_schema.resource import controls
 from catalog_schema.resource import delivery as resource_delivery
 from catalog_schema.resource.models import Resource, ResourceItem, ResourceVersion
 from catalog_schema.resource.schemas import (
@@ -269,6 +270,18 @@ def _control_params(params: list[ControlParam]) -> list[dict[str, Any]]:
     return [p.model_dump(mode="json") for p in params]
 
 
+def check_controls(params: list[dict[str, Any]], items: list[str]) -> None:
+    """A resource's 管控参数 must each parse, name its own items, and declare a single kind once."""
+    problems = [
+        Problem(f"control_params[{i}].value", error.message, error.message_en)
+        for i, error in controls.check(params, items=items)
+    ]
+    if problems:
+        raise InvalidInput(
+            "管控参数有误", "invalid control parameters", code="invalid_control_params", problems=problems
+        )
+
+
 def _ensure_name_free(db: Session, *, provider_id: int, name: str, exclude_id: int | None = None) -> None:
     stmt = select(Resource.code).where(Resource.provider_id == provider_id, Resource.name == name)
     if exclude_id is not None:
@@ -294,6 +307,7 @@ def create(
     provider = department_service.get_by_ref(db=db, ref=data.provider)
     _ensure_name_free(db, provider_id=provider.id, name=data.name)
     items = _build_items(db, data.items)
+    check_controls(_control_params(data.control_params), [i.name for i in data.items])
     code, sequence = _assign_code(db, data.category, data.code)
     check_related(db, data.related, own_code=code)
     resource = Resource(
@@ -430,6 +444,11 @@ def update(*, db: Session, resource: Resource, data: ResourceUpdate, actor_id: i
     _refuse_retired(resource)
     given = data.model_fields_set
     items = _build_items(db, data.items) if data.items is not None else None
+    if "control_params" in given or items is not None:
+        # The query key must name an item of the resource as it will be, whichever of the two changes.
+        params = _control_params(data.control_params or []) if "control_params" in given else None
+        names = [i.name for i in (items if items is not None else resource.items)]
+        check_controls(params if params is not None else list(resource.control_params or []), names)
     if data.related:
         check_related(db, data.related, own_code=resource.code, kept=frozenset(resource.related_codes or []))
     if data.name is not None:

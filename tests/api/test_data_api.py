@@ -49,6 +49,12 @@ def system(db):
 
 
 @pytest.fixture
+def open_resource(db):
+    """A 公安 resource over the same people that allows every mode (人口基本信息 is 逐条查询 only)."""
+    return factories.people_resource(db)
+
+
+@pytest.fixture
 def granted(db):
     """人社's grant for 公安's 人口基本信息: five items, keyed lookup, the provider's masking."""
     return factories.grant(db, items=GRANTED, masking=MASKING)
@@ -185,12 +191,16 @@ def test_lookup_of_an_unknown_subject_is_404_and_recorded_not_found(client, db, 
     assert _usage(db, granted) == 1
 
 
-def test_batch_answers_every_key_in_order_with_one_record_per_subject(client, db, system, people):
-    grant = factories.grant(db, items=["姓名"], access_modes=("batch",), masking={"姓名": "surname"})
+def test_batch_answers_every_key_in_order_with_one_record_per_subject(
+    client, db, system, people, open_resource
+):
+    grant = factories.grant(
+        db, resource=open_resource, items=["姓名"], access_modes=("batch",), masking={"姓名": "surname"}
+    )
     keys = [people[2], factories.id_number(98), people[0], people[0]]
 
     response = client.post(
-        f"{API}/batch", headers=_headers(system, grant), json={"resource": DEPARTMENT_RESOURCE, "keys": keys}
+        f"{API}/batch", headers=_headers(system, grant), json={"resource": open_resource, "keys": keys}
     )
 
     assert response.status_code == 200, response.json()
@@ -210,12 +220,12 @@ def test_batch_answers_every_key_in_order_with_one_record_per_subject(client, db
     assert _usage(db, grant) == 3
 
 
-def test_batch_beyond_the_maximum_is_refused(client, db, system, people):
-    grant = factories.grant(db, items=["姓名"], access_modes=("batch",))
+def test_batch_beyond_the_maximum_is_refused(client, db, system, people, open_resource):
+    grant = factories.grant(db, resource=open_resource, items=["姓名"], access_modes=("batch",))
     keys = [factories.id_number(i) for i in range(101)]
 
     response = client.post(
-        f"{API}/batch", headers=_headers(system, grant), json={"resource": DEPARTMENT_RESOURCE, "keys": keys}
+        f"{API}/batch", headers=_headers(system, grant), json={"resource": open_resource, "keys": keys}
     )
 
     body, records = _refused(db, response, 403, "batch_too_large")
@@ -223,13 +233,17 @@ def test_batch_beyond_the_maximum_is_refused(client, db, system, people):
     assert _usage(db, grant) == 0
 
 
-def test_export_streams_parquet_with_only_the_granted_items(client, db, system, people):
+def test_export_streams_parquet_with_only_the_granted_items(client, db, system, people, open_resource):
     grant = factories.grant(
-        db, items=["公民身份号码", "姓名"], access_modes=("bulk_export",), masking={"姓名": "surname"}
+        db,
+        resource=open_resource,
+        items=["公民身份号码", "姓名"],
+        access_modes=("bulk_export",),
+        masking={"姓名": "surname"},
     )
 
     response = client.get(
-        f"{API}/export", headers=_headers(system, grant), params={"resource": DEPARTMENT_RESOURCE}
+        f"{API}/export", headers=_headers(system, grant), params={"resource": open_resource}
     )
 
     assert response.status_code == 200, response.content[:300]
@@ -243,13 +257,15 @@ def test_export_streams_parquet_with_only_the_granted_items(client, db, system, 
     assert (record.outcome, record.mode, record.rows_returned) == ("served", "bulk_export", 3)
 
 
-def test_export_of_some_items_has_only_those_columns(client, db, system, people):
-    grant = factories.grant(db, items=["公民身份号码", "姓名"], access_modes=("bulk_export",))
+def test_export_of_some_items_has_only_those_columns(client, db, system, people, open_resource):
+    grant = factories.grant(
+        db, resource=open_resource, items=["公民身份号码", "姓名"], access_modes=("bulk_export",)
+    )
 
     response = client.get(
         f"{API}/export",
         headers=_headers(system, grant),
-        params={"resource": DEPARTMENT_RESOURCE, "items": ["姓名"]},
+        params={"resource": open_resource, "items": ["姓名"]},
     )
 
     assert pq.read_table(io.BytesIO(response.content)).column_names == ["姓名"]
@@ -401,13 +417,13 @@ def test_key_with_control_characters_is_refused(client, db, system, granted, peo
     _refused(db, response, 403, "invalid_key")
 
 
-def test_one_bad_key_refuses_the_whole_batch(client, db, system, people):
-    grant = factories.grant(db, items=["姓名"], access_modes=("batch",))
+def test_one_bad_key_refuses_the_whole_batch(client, db, system, people, open_resource):
+    grant = factories.grant(db, resource=open_resource, items=["姓名"], access_modes=("batch",))
 
     response = client.post(
         f"{API}/batch",
         headers=_headers(system, grant),
-        json={"resource": DEPARTMENT_RESOURCE, "keys": [people[0], "110105194912310021"]},
+        json={"resource": open_resource, "keys": [people[0], "110105194912310021"]},
     )
 
     body, _ = _refused(db, response, 403, "invalid_key")

@@ -28,6 +28,12 @@ def _load(spec, session_factory, tmp_path):
 
 
 @pytest.fixture
+def client_address():
+    """人社's system calls from this machine: 低保's allowlist lets 本机（演示） 127.0.0.1 in."""
+    return ("127.0.0.1", 50000)
+
+
+@pytest.fixture
 def subsistence(session_factory, tmp_path):
     """民政's 低保 table: person 1 once (城市低保), person 2 twice (re-assessed 特困供养)."""
     rows = [

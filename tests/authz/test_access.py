@@ -313,8 +313,9 @@ def test_quota_is_counted_per_beijing_day(db, session_factory, system):
 
 def test_a_batch_over_quota_serves_nothing_and_counts_nothing(db, session_factory, system):
     keys = [_person(db, 1), _person(db, 2), _person(db, 3)]
-    grant = factories.grant(db, items=["姓名"], access_modes=("batch",), daily_quota=2)
-    data = BatchIn(resource=DEPARTMENT_RESOURCE, keys=keys)
+    batchable = factories.people_resource(db)  # 人口基本信息 is 逐条查询 only
+    grant = factories.grant(db, resource=batchable, items=["姓名"], access_modes=("batch",), daily_quota=2)
+    data = BatchIn(resource=batchable, keys=keys)
 
     with pytest.raises(Refused) as refused:
         _in_own_session(
@@ -351,11 +352,12 @@ def test_when_the_access_log_cannot_be_written_nothing_is_served_or_counted(db, 
 
 def test_export_streams_one_row_group_per_export_rows_subjects(db, session_factory, system):
     keys = [_person(db, seed) for seed in (1, 2, 3)]
-    grant = factories.grant(db, items=["公民身份号码"], access_modes=("bulk_export",))
+    exportable = factories.people_resource(db)  # 人口基本信息 forbids 批量导出
+    grant = factories.grant(db, resource=exportable, items=["公民身份号码"], access_modes=("bulk_export",))
     plan = _in_own_session(
         session_factory,
         lambda s: export.open_export(
-            db=s, secret=TEST_SECRET, call=_call(system, grant), resource=DEPARTMENT_RESOURCE, items=None
+            db=s, secret=TEST_SECRET, call=_call(system, grant), resource=exportable, items=None
         ),
     )
 

@@ -7,7 +7,7 @@ dataset source: a batch names the resource it loads (``resource_id``) instead of
 ``library`` becomes nullable; existing batches keep their library.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 15:00:00
 """
 
@@ -19,8 +19,7 @@ from alembic import op
 import catalog_schema.database
 
 revision: str = "0007"
-# Written beside 0006 (another branch); re-chained to "0006" when the branches merge.
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
