@@ -93,6 +93,7 @@ class NotificationKind(LabelledEnum):
     to_provide = "to_provide", "待提供"
     supplement_needed = "supplement_needed", "需补正"
     decided = "decided", "办理结果"
+    update_missed = "update_missed", "数据未按期更新"
 
 
 class OutboundStatus(LabelledEnum):

@@ -1,18 +1,26 @@
 """更新周期 watch: flags every published resource whose provider sent no data within its declared
-update cycle (每日, 每周, …), so the catalog shows freshness and the administrator can chase it."""
+update cycle (每日, 每周, …), or never received any, so the catalog shows freshness, the administrator
+has the overdue list, and each provider is told once per lapse."""
 
 from typing import Any
 
 from airflow.sdk import dag, task
 
+from authz.clock import supply
 from dags.pipelines import DEFAULT_ARGS, START
-from ingest import scheduled
+from ingest import freshness
 
 
 @task
 def flag_missed() -> dict[str, Any]:
     """Recompute each resource's last load and whether its update cycle was missed."""
-    return scheduled.flag_missed_update_cycles()
+    return freshness.flag_missed_update_cycles()
+
+
+@task
+def warn_providers(checked: dict[str, Any]) -> dict[str, Any]:
+    """Tell the provider of each resource that became overdue in this check."""
+    return supply.warn_providers(resource_ids=checked["newly_missed"])
 
 
 @dag(
@@ -26,7 +34,8 @@ def flag_missed() -> dict[str, Any]:
     doc_md=__doc__,
 )
 def update_cycles() -> None:
-    flag_missed()
+    # The flag task's XComArg resolves to its result at run time.
+    warn_providers(flag_missed())  # type: ignore[arg-type]
 
 
 update_cycles_dag = update_cycles()

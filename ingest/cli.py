@@ -21,7 +21,7 @@ from catalog_schema.library.schemas import DiscrepancyRead, QuarantinedRowRead, 
 from catalog_schema.pagination import PageParams
 from catalog_schema.types import DiscrepancyStatus, Library, QuarantineQueue
 from connectors.config import load_sources
-from ingest import flows, quarantine, scheduled
+from ingest import flows, freshness, quarantine, scheduled
 from ingest.batch import BatchSummary
 from ingest.settings import PipelineSettings
 
@@ -286,11 +286,11 @@ def show(
 
 
 @library_app.command("freshness")
-def freshness() -> None:
-    """Flag resources whose update cycle was missed."""
-    result = scheduled.flag_missed_update_cycles()
+def freshness_command() -> None:
+    """Flag resources whose update cycle was missed or that never received data."""
+    result = freshness.flag_missed_update_cycles()
     out.print(
-        f"检查 {result['checked']} 个资源，逾期未更新 {len(result['missed'])} 个: "
+        f"检查 {result['checked']} 个资源，逾期未更新或从未收到数据 {len(result['missed'])} 个: "
         f"{', '.join(result['missed'])}"
     )
 

@@ -1,5 +1,6 @@
-"""The periodic jobs the DAGs call: load a source, report a library's or a dataset's quality, flag
-missed update cycles.
+"""The periodic jobs the DAGs call: load a source, report a library's or a dataset's quality.
+
+The 更新周期 watch is ``ingest.freshness``.
 
 Each takes plain arguments and returns a small JSON-able dict (an XCom), so a DAG task is one
 call. Errors a retry cannot fix are raised as Airflow's ``AirflowFailException`` by the task
@@ -8,25 +9,22 @@ wrapper in ``dags/``; here they stay govdx errors.
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from catalog_schema.database import for_writing, get_sessionmaker, utcnow
+from catalog_schema.database import for_writing, get_sessionmaker
 from catalog_schema.dataset.models import DatasetRecord
-from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
 from catalog_schema.library import sealing
-from catalog_schema.library.models import IngestBatch, LibraryRecord, ResourceFreshness
+from catalog_schema.library.models import IngestBatch, LibraryRecord
 from catalog_schema.library.subjects import KEY_SEPARATOR
-from catalog_schema.resource.models import Resource, ResourceItem
+from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import DatasetDelivery, DeliveryAdapter
-from catalog_schema.types import BatchStatus, DeliveryKind, Library, ResourceStatus, UpdateCycle
+from catalog_schema.types import Library
 from connectors.config import SourceSpec, load_sources
 from ingest import flows
-from ingest.batch import RESUBMIT_PREFIX
 from ingest.settings import PipelineSettings
 
 if TYPE_CHECKING:
@@ -34,17 +32,6 @@ if TYPE_CHECKING:
 
     from quality.suites import SuiteResult
 
-# How long each 更新周期 may go without new data before it counts as missed.
-CYCLE_PERIODS: dict[UpdateCycle, timedelta | None] = {
-    UpdateCycle.realtime: timedelta(hours=1),
-    UpdateCycle.daily: timedelta(days=1),
-    UpdateCycle.weekly: timedelta(days=7),
-    UpdateCycle.monthly: timedelta(days=31),
-    UpdateCycle.quarterly: timedelta(days=92),
-    UpdateCycle.semiannual: timedelta(days=183),
-    UpdateCycle.yearly: timedelta(days=366),
-    UpdateCycle.irregular: None,
-}
 # Rows of a batch given to Great Expectations: enough for suite statistics, bounded in memory.
 QUALITY_SAMPLE_ROWS = 100_000
 
@@ -195,57 +182,3 @@ def _key_element(library: Library) -> str | None:
     return {Library.population: "population.id_number", Library.legal_person: "legal_person.credit_code"}.get(
         library
     )
-
-
-def flag_missed_update_cycles(*, now: datetime | None = None) -> dict[str, Any]:
-    """Record when each published resource last got data and whether its 更新周期 was missed."""
-    now = now or utcnow()
-    declared = load_sources(PipelineSettings().sources_file).sources
-    session_factory = get_sessionmaker()
-    missed = []
-    with session_factory() as db:
-        for_writing(db)
-        resources = db.scalars(select(Resource).where(Resource.status == ResourceStatus.published)).all()
-        for resource in resources:
-            elements = set(
-                db.scalars(
-                    select(DataElement.code)
-                    .join(ResourceItem, ResourceItem.element_id == DataElement.id)
-                    .where(ResourceItem.resource_id == resource.id)
-                )
-            )
-            if resource.delivery_kind is DeliveryKind.dataset:
-                # A dataset is fresh from its own sources' loads only.
-                feeding = [s.name for s in declared if s.resource == resource.code]
-            else:
-                feeding = [
-                    s.name
-                    for s in declared
-                    if s.library is not None
-                    and s.department == resource.provider.slug
-                    and elements & set(s.elements)
-                ]
-            last = None
-            if feeding:
-                last = db.scalar(
-                    select(func.max(IngestBatch.finished_at)).where(
-                        IngestBatch.source.in_(feeding),
-                        # New data arrived: a skipped unchanged file or a resubmission is not an update.
-                        IngestBatch.status == BatchStatus.succeeded,
-                        IngestBatch.rows_read > 0,
-                        IngestBatch.run_id.not_like(f"{RESUBMIT_PREFIX}%"),
-                    )
-                )
-            period = CYCLE_PERIODS[resource.update_cycle]
-            due = last + period if last is not None and period is not None else None
-            is_missed = (
-                bool(feeding) and period is not None and (last is None or (due is not None and due < now))
-            )
-            row = db.get(ResourceFreshness, resource.id) or ResourceFreshness(resource_id=resource.id)
-            row.last_loaded_at, row.due_at, row.missed = last, due, is_missed
-            row.sources, row.checked_at = ",".join(feeding)[:500], now
-            db.add(row)
-            if is_missed:
-                missed.append(resource.code)
-        db.commit()
-    return {"checked": len(resources), "missed": missed}

@@ -19,6 +19,7 @@ from authz import permissions
 from authz.permissions import CatalogBrowse, CatalogManage, visible_resource_statuses
 from catalog_schema.errors import GovdxError
 from catalog_schema.library import service as library_service
+from catalog_schema.library.schemas import OverdueRead
 from catalog_schema.pagination import page_of
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
@@ -89,6 +90,13 @@ def browse(
         "can_manage": permissions.CatalogManage.allows(user),
     }
     return web.render(request, "catalog.html", context)
+
+
+@router.get("/catalog/overdue", dependencies=[web.page_requires(CatalogManage)])
+def overdue_page(request: Request, db: DbSession, paging: Paging) -> Response:
+    rows, total = library_service.overdue(db=db, params=paging)
+    page = page_of([OverdueRead.of(r) for r in rows], total, paging)
+    return web.render(request, "resources_overdue.html", {"title": "逾期未更新的资源", "page": page})
 
 
 @router.get("/catalog/{resource_id:int}", dependencies=[web.page_requires(CatalogBrowse)])

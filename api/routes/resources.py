@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import CurrentUser, DbSession, DepartmentKeyQuery, ElementCodeQuery, Paging, RowId, requires
 from authz.permissions import CatalogBrowse, CatalogManage, visible_resource_statuses
 from catalog_schema.library import service as library_service
+from catalog_schema.library.schemas import OverdueRead
 from catalog_schema.pagination import Page, page_of
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
@@ -75,6 +76,17 @@ def search_resources(
         db=db, params=paging, filters=filters, visible=visible_resource_statuses(user)
     )
     return page_of([ResourceSummary.of(r) for r in rows], total, paging)
+
+
+@router.get(
+    "/overdue",
+    response_model=Page[OverdueRead],
+    dependencies=[requires(CatalogManage)],
+    summary="逾期未更新的资源（从未收到数据的在前） / resources whose data is overdue, never supplied first",
+)
+def list_overdue(db: DbSession, paging: Paging) -> Page[OverdueRead]:
+    rows, total = library_service.overdue(db=db, params=paging)
+    return page_of([OverdueRead.of(r) for r in rows], total, paging)
 
 
 @router.get(

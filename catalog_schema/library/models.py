@@ -191,3 +191,10 @@ class ResourceFreshness(Base):
     missed: Mapped[bool] = mapped_column(default=False)
     sources: Mapped[str] = mapped_column(String(500), default="")
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    resource: Mapped[Resource] = relationship(lazy="joined")
+
+    @property
+    def never_supplied(self) -> bool:
+        """No data ever arrived (or nothing feeds the resource): listed first, told first."""
+        return self.last_loaded_at is None

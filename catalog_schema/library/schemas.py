@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import sealing
-from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow
+from catalog_schema.library.models import Discrepancy, IngestBatch, QuarantinedRow, ResourceFreshness
+from catalog_schema.resource.schemas import ResourceSummary
 from catalog_schema.types import (
     BatchStatus,
     DiscrepancyKind,
@@ -220,3 +221,25 @@ class SubjectRecord(BaseModel):
     subject_key: str
     on: date | None
     values: list[SubjectValue]
+
+
+class OverdueRead(BaseModel):
+    """A published resource whose data is overdue: never supplied, or its 更新周期 passed."""
+
+    resource: ResourceSummary
+    never_supplied: bool = Field(description="从未收到数据（或没有数据源） / no data ever arrived")
+    last_loaded_at: datetime | None
+    due_at: datetime | None
+    sources: list[str] = Field(description="为该资源供数的数据源 / the sources that feed it")
+    checked_at: datetime
+
+    @classmethod
+    def of(cls, row: ResourceFreshness) -> "OverdueRead":
+        return cls(
+            resource=ResourceSummary.of(row.resource),
+            never_supplied=row.never_supplied,
+            last_loaded_at=row.last_loaded_at,
+            due_at=row.due_at,
+            sources=[s for s in row.sources.split(",") if s],
+            checked_at=row.checked_at,
+        )

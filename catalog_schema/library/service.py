@@ -22,12 +22,14 @@ from catalog_schema.library.models import (
 )
 from catalog_schema.library.schemas import DiscrepancyResolve, SubjectRecord, SubjectValue
 from catalog_schema.pagination import PageParams, paginate
+from catalog_schema.resource.models import Resource
 from catalog_schema.types import (
     BatchStatus,
     DiscrepancyStatus,
     Library,
     QuarantineQueue,
     QuarantineStatus,
+    ResourceStatus,
 )
 from catalog_schema.user.models import User
 
@@ -71,6 +73,17 @@ def list_batches(
 def freshness(*, db: Session, resource_id: int) -> ResourceFreshness | None:
     """The last freshness check of a resource (``govdx library freshness`` and the pipelines write it)."""
     return db.get(ResourceFreshness, resource_id)
+
+
+def overdue(*, db: Session, params: PageParams) -> tuple[list[ResourceFreshness], int]:
+    """Published resources whose data is overdue: never supplied first, then the longest overdue."""
+    stmt = (
+        select(ResourceFreshness)
+        .join(ResourceFreshness.resource)
+        .where(ResourceFreshness.missed.is_(True), Resource.status == ResourceStatus.published)
+        .order_by(ResourceFreshness.last_loaded_at.is_not(None), ResourceFreshness.due_at, Resource.code)
+    )
+    return paginate(db, stmt, params)
 
 
 def get_batch(*, db: Session, batch_id: int) -> IngestBatch:
