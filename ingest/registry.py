@@ -17,6 +17,7 @@ from catalog_schema.dataset import subjects as dataset_subjects
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import InvalidInput
+from catalog_schema.library import subjects
 from catalog_schema.library.sealing import (
     SEALED_SENSITIVITY,
 )
@@ -93,9 +94,10 @@ class Registry:
         """
         if self.dataset is not None:
             return sorted(c for c in spec.columns.values() if c not in self.key)
-        return sorted(
-            e for e in spec.elements if self.owners.get(e) == self.department_id and e not in spec.key
-        )
+        # Key parts a lookup does not name (a credit record's decision or case number) are stored
+        # with the values too, so a lookup by subject can show which record is which.
+        named = set(spec.key[: len(subjects.LOOKUP_KEY[spec.library])]) if spec.library else set(spec.key)
+        return sorted(e for e in spec.elements if self.owners.get(e) == self.department_id and e not in named)
 
     def verified(self, spec: SourceSpec) -> list[str]:
         """Non-key elements this source only verifies (none of a dataset's: no discrepancy tickets)."""

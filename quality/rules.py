@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from catalog_schema.types import CREDIT_CODE_ELEMENTS, ID_ELEMENT, SUBJECT_CODE_ELEMENTS, DataType
-from quality import gb2260, gb2261, gb3304, gb11643, gb32100
+from quality import credit_kinds, gb2260, gb2261, gb3304, gb11643, gb32100
 
+CREDIT_KIND_ELEMENT = "credit.kind"
 # GB 32100-2015 took effect on 2015-10-01; codes assigned before it (the pilot period) may
 # not satisfy its check character although they are legally valid.
 GB32100_EFFECTIVE = "2015-10-01"
@@ -45,6 +46,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sex_unknown_code": ("性别代码不在 GB/T 2261.1 中", "sex code is not in GB/T 2261.1"),
     "ethnicity_unknown_code": ("民族代码不在 GB/T 3304 中", "ethnicity code is not in GB/T 3304"),
     "region_unknown_code": ("行政区划代码不在 GB/T 2260 中", "region code is not in GB/T 2260"),
+    "credit_kind_unknown": (
+        "信用信息类别代码不在类别表中（01–08）",
+        "credit record kind is not a known code (01–08)",
+    ),
     "uscc_format": (
         "统一社会信用代码格式错误（GB 32100）",
         "unified social credit code is malformed (GB 32100)",
@@ -218,6 +223,9 @@ def _check_elements(
         as_id = gb11643.check(values).isna()
         as_code = gb32100.check(values).isna()
         verdicts.add("subject_code_invalid", element, _present(values) & ~(as_id | as_code).to_numpy())
+    if CREDIT_KIND_ELEMENT in frame:
+        kinds = frame[CREDIT_KIND_ELEMENT]
+        verdicts.add("credit_kind_unknown", CREDIT_KIND_ELEMENT, _coded(kinds, credit_kinds.check(kinds)))
 
 
 def _check_type(verdicts: Verdicts, values: pd.Series, element: str, data_type: DataType | None) -> None:

@@ -172,6 +172,7 @@ def test_credit_lookup_by_subject_code_serves_every_decision_about_the_subject(d
             "credit.subject_code": company,
             "credit.decision_doc_no": number,
             "credit.penalty_amount": "5000",
+            "credit.kind": "02",  # 行政处罚: the view's kind
         }
         factories.library_record(db, "credit", [company, number], values, department="xinyong")
     other = factories.credit_code(43)

@@ -1,0 +1,107 @@
+"""Credit as records: a 行政处罚 view serves penalties only, each with its 决定文书号 and 处罚机关.
+
+信用办's 双公示 files are loaded by the real pipeline into the credit library, each record with its
+kind (信用信息类别); 人社's system reads them under a grant of 行政处罚信息（双公示）.
+"""
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from catalog_schema.library.models import QuarantinedRow
+from ingest import flows
+from tests import factories, sources
+
+PENALTIES = "104002/000001"  # 信用办 行政处罚信息（双公示）: a credit view of kind 02
+LICENCES = "104001/000001"  # 信用办 行政许可信息（双公示）: a credit view of kind 01
+COMPANY = factories.credit_code(42)
+
+
+def _spec(name, path, rows, columns, kind):
+    return sources.spec(
+        name,
+        sources.write_csv(path, rows),
+        department="xinyong",
+        library="credit",
+        columns=columns,
+        key=["credit.subject_code", "credit.decision_doc_no"],
+        constants={"credit.kind": kind},
+    )
+
+
+@pytest.fixture
+def decisions(session_factory, tmp_path):
+    """One company with a 行政许可 and two 行政处罚, and a row of an unknown kind that quarantines."""
+    licence = {
+        "dm": COMPANY,
+        "mc": "榕城测试有限公司",
+        "wsh": "榕卫许〔2021〕70号",
+        "jg": "榕城市卫生健康委员会",
+    }
+    penalties = [
+        {
+            "dm": COMPANY,
+            "mc": "榕城测试有限公司",
+            "wsh": f"榕市监罚〔2026〕{n}号",
+            "jg": "榕城市市场监督管理局",
+        }
+        for n in (1, 2)
+    ]
+    columns = {
+        "dm": "credit.subject_code",
+        "mc": "credit.subject_name",
+        "wsh": "credit.decision_doc_no",
+        "jg": "credit.deciding_authority",
+    }
+    for name, rows, kind in (("test_xuke", [licence], "01"), ("test_chufa", penalties, "02")):
+        spec = _spec(name, tmp_path / f"{name}.csv", rows, columns, kind)
+        summary = flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test")
+        assert (summary.inserted, summary.quarantined) == (len(rows), 0)
+
+
+@pytest.fixture
+def system(db):
+    api_client, _secret = factories.api_client(db)
+    return api_client
+
+
+def _lookup(client, system, grant, resource):
+    headers = {**factories.client_headers(system), "X-Govdx-Purpose": grant.request_number}
+    return client.post("/api/v1/data/lookup", headers=headers, json={"resource": resource, "key": COMPANY})
+
+
+def test_a_penalty_lookup_serves_penalties_only_with_their_number_and_authority(
+    client, db, system, decisions
+):
+    grant = factories.grant(db, resource=PENALTIES, items=["决定文书号", "处罚机关"])
+
+    response = _lookup(client, system, grant, PENALTIES)
+
+    assert response.status_code == 200, response.json()
+    assert sorted(response.json()["records"], key=lambda r: r["决定文书号"]) == [
+        {"决定文书号": "榕市监罚〔2026〕1号", "处罚机关": "榕城市市场监督管理局"},
+        {"决定文书号": "榕市监罚〔2026〕2号", "处罚机关": "榕城市市场监督管理局"},
+    ]
+
+
+def test_a_licence_lookup_serves_the_licence_only(client, db, system, decisions):
+    grant = factories.grant(db, resource=LICENCES, items=["决定文书号", "许可机关"])
+
+    response = _lookup(client, system, grant, LICENCES)
+
+    assert response.json()["records"] == [
+        {"决定文书号": "榕卫许〔2021〕70号", "许可机关": "榕城市卫生健康委员会"}
+    ]
+
+
+def test_a_record_of_an_unknown_kind_is_quarantined_with_its_reason(db, session_factory, tmp_path):
+    row = {"dm": COMPANY, "mc": "榕城测试有限公司", "wsh": "榕X〔2026〕1号"}
+    columns = {"dm": "credit.subject_code", "mc": "credit.subject_name", "wsh": "credit.decision_doc_no"}
+    spec = _spec("test_unknown_kind", tmp_path / "unknown.csv", [row], columns, "99")
+
+    summary = flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test")
+
+    (row,) = db.scalars(select(QuarantinedRow).where(QuarantinedRow.batch_id == summary.batch_id)).all()
+    assert (summary.inserted, summary.quarantined) == (0, 1)
+    assert [r["rule"] for r in json.loads(row.reasons)] == ["credit_kind_unknown"]
