@@ -35,6 +35,9 @@ SessionFactory = Callable[[], Session]
 T = TypeVar("T")
 
 
+CERTIFICATE_TYPE = "certificate.type_code"
+
+
 class SourceConfigError(InvalidInput):
     code = "source_config_invalid"
 
@@ -70,6 +73,9 @@ class Registry:
     key: tuple[str, ...] = ()
     # Element codes the source's columns carry (a dataset's items' elements), for sealing what it quarantines.
     carried: frozenset[str] = field(default_factory=frozenset)
+    # 谁发证、谁负责: the source is the issuer of the one certificate type it loads, and writes
+    # its certificates whole (the element registry's owner of certificate elements keeps the schema).
+    issuer: bool = False
 
     @property
     def resource_id(self) -> int | None:
@@ -94,14 +100,16 @@ class Registry:
         """
         if self.dataset is not None:
             return sorted(c for c in spec.columns.values() if c not in self.key)
+        if self.issuer:
+            return sorted(e for e in spec.elements if e not in spec.key)
         # Key parts a lookup does not name (a credit record's decision or case number) are stored
         # with the values too, so a lookup by subject can show which record is which.
         named = set(spec.key[: len(subjects.LOOKUP_KEY[spec.library])]) if spec.library else set(spec.key)
         return sorted(e for e in spec.elements if self.owners.get(e) == self.department_id and e not in named)
 
     def verified(self, spec: SourceSpec) -> list[str]:
-        """Non-key elements this source only verifies (none of a dataset's: no discrepancy tickets)."""
-        if self.dataset is not None:
+        """Non-key elements this source only verifies (none of a dataset's or an issuer's)."""
+        if self.dataset is not None or self.issuer:
             return []
         return sorted(
             e
@@ -146,6 +154,7 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
         library=spec.library,
         key=tuple(spec.key),
         carried=frozenset(spec.elements),
+        issuer=spec.library is Library.certificate and _check_issuer(spec, department),
     )
     if not registry.authoritative(spec):
         raise SourceConfigError(
@@ -154,6 +163,24 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
             "only an authoritative source writes into a base library",
         )
     return registry
+
+
+def _check_issuer(spec: SourceSpec, department: Department) -> bool:
+    """A certificate source loads one type, a constant, that its department issues (its code begins it)."""
+    type_code = spec.constants.get(CERTIFICATE_TYPE)
+    if type_code is None:
+        raise SourceConfigError(
+            f"电子证照数据源 {spec.name} 须以常量 {CERTIFICATE_TYPE} 声明所归集的证照类型",
+            f"certificate source {spec.name} must declare its type as the constant {CERTIFICATE_TYPE}",
+        )
+    if not type_code.startswith(department.credit_code):
+        raise SourceConfigError(
+            f"谁发证、谁负责：证照类型 {type_code} 不是{department.name}颁发的（类型代码以颁发部门的统一社会"
+            f"信用代码开头），只有颁发部门可以归集该类证照",
+            f"certificate type {type_code} is not issued by {spec.department} (a type code begins with its "
+            "issuer's credit code); only the issuer loads its certificates",
+        )
+    return True
 
 
 def _dataset_registry(db: Session, spec: SourceSpec, department: Department) -> Registry:
