@@ -170,6 +170,7 @@ class InterfaceMode(LabelledEnum):
     lookup = "lookup", "单条查询"
     batch = "batch", "批量查询"
     bulk_export = "bulk_export", "批量导出"
+    verify = "verify", "核验"
 
 
 class ResourceStatus(LabelledEnum):

@@ -25,7 +25,8 @@ from pydantic import BaseModel
 from api.deps import SessionFactory, Settings, bearer_token
 from authz.access import export as access_export
 from authz.access import lookup as access_lookup
-from authz.access.schemas import BatchIn, BatchOut, Call, LookupIn, LookupOut
+from authz.access import verify as access_verify
+from authz.access.schemas import BatchIn, BatchOut, Call, LookupIn, LookupOut, VerifyIn, VerifyOut
 from catalog_schema.errors import GovdxError
 
 router = APIRouter(prefix="/data", tags=["data 数据服务"])
@@ -121,6 +122,17 @@ def batch(body: BatchIn, session_factory: SessionFactory, settings: Settings, ca
     with session_factory() as db:
         return _answer(
             call, lambda: access_lookup.batch(db=db, secret=settings.secret_key, call=call, data=body)
+        )
+
+
+@router.post(
+    "/verify", response_model=VerifyOut, summary="核验 / does a claim match the record (一致/不一致)"
+)
+def verify(body: VerifyIn, session_factory: SessionFactory, settings: Settings, call: DataCall) -> Response:
+    """一致 or 不一致 for each claimed item, under a grant of mode ``verify``; no value is handed over."""
+    with session_factory() as db:
+        return _answer(
+            call, lambda: access_verify.verify(db=db, secret=settings.secret_key, call=call, data=body)
         )
 
 

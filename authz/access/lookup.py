@@ -6,7 +6,7 @@ the quota and commits its access records, one per subject, before anything is an
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -50,16 +50,20 @@ _OF_DEPARTMENT = _LIBRARY_RECORDS.c.department_id == bindparam("department")
 _CURRENT_OF_KEYS_IN_VIEW = _CURRENT_OF_KEYS.where(_OF_DEPARTMENT)
 
 
-def project(terms: guard.Terms, resource: guard.SharedResource, values: dict[str, Any]) -> Record:
-    """The granted items of one record, masked (a library's values by element, a dataset's by item)."""
+Presenter = Callable[[guard.Terms, guard.SharedResource, dict[str, Any]], Record]
+
+
+def value_of(resource: guard.SharedResource, values: dict[str, Any], name: str) -> Any:
+    """Item ``name``'s value in one record: a library's values are by element, a dataset's by item."""
     if resource.library is None:
-        return {name: masking.mask(terms.rules[name], values.get(name)) for name in terms.items}
-    out: Record = {}
-    for name in terms.items:
-        item = resource.items.get(name)
-        value = values.get(item.element) if item is not None and item.element else None
-        out[name] = masking.mask(terms.rules[name], value)
-    return out
+        return values.get(name)
+    item = resource.items.get(name)
+    return values.get(item.element) if item is not None and item.element else None
+
+
+def project(terms: guard.Terms, resource: guard.SharedResource, values: dict[str, Any]) -> Record:
+    """The granted items of one record, masked."""
+    return {name: masking.mask(terms.rules[name], value_of(resource, values, name)) for name in terms.items}
 
 
 def _records(
@@ -121,8 +125,13 @@ def _serve(
     keyring: Keyring | None,
     settings: DataSettings | None,
     now: datetime | None,
+    present: Presenter | None = None,
 ) -> tuple[guard.Authorised, dict[str, list[Record]]]:
-    """Authorise, read, project, mask and log a keyed call, and commit; the served records by stored key."""
+    """Authorise, read, project, mask and log a keyed call, and commit; the served records by stored key.
+
+    ``present`` turns a record into what the call answers (the granted items, masked, by default;
+    a 核验 call's verdicts); rows_returned counts records only when it hands values over.
+    """
     at = now or utcnow()
     keyring = keyring or keys_service.get_keyring()
     trail = Trail.begin(call, mode, resource_code, list(wanted or []))
@@ -150,13 +159,12 @@ def _serve(
     served: dict[str, list[Record]] = {}
     entries = []
     for subject in authorised.subjects:
-        records = [project(terms, resource, values) for values in found[subject.stored]]
+        records = [(present or project)(terms, resource, values) for values in found[subject.stored]]
         served[subject.stored] = records
         outcome = AccessOutcome.served if records else AccessOutcome.not_found
+        returned = len(records) if present is None else 0
         entries.append(
-            trail.entry(
-                outcome, subject_fingerprint=subject.fingerprint, subjects=1, rows_returned=len(records)
-            )
+            trail.entry(outcome, subject_fingerprint=subject.fingerprint, subjects=1, rows_returned=returned)
         )
     commit_served(
         db,

@@ -7,7 +7,7 @@ not here, so that a malformed key is refused with ``invalid_key`` and recorded l
 """
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -87,3 +87,25 @@ class BatchResult(BaseModel):
 
 class BatchOut(Served):
     results: list[BatchResult]
+
+
+class VerifyIn(BaseModel):
+    """核验: a subject and the values claimed for some of its items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resource: ResourceCodeIn = Field(description="信息资源代码 / resource code")
+    key: SubjectKey = Field(description="主体标识 / subject key")
+    claims: dict[ItemName, Annotated[str, StringConstraints(max_length=2000)]] = Field(
+        min_length=1, max_length=50, description="信息项 → 声称的值 / item → the value claimed"
+    )
+
+
+class VerifyOut(BaseModel):
+    """一致 or 不一致, per claimed item and overall; no value of the record is handed over."""
+
+    request_id: str
+    resource: str
+    grant: str = Field(description="授权对应的申请单号 / the grant's request number")
+    result: Literal["一致", "不一致"]
+    items: dict[str, Literal["一致", "不一致"]]

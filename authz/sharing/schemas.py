@@ -44,7 +44,7 @@ class RequestCreate(BaseModel):
     business_reference: BusinessReference | None = Field(
         default=None, description="业务事项或办件编号 / business reference"
     )
-    access_modes: list[AccessMode] = Field(min_length=1, max_length=3)
+    access_modes: list[AccessMode] = Field(min_length=1, max_length=4)
     valid_from: GrantDate
     valid_until: GrantDate
     expected_volume: int = Field(
@@ -85,7 +85,7 @@ class TransitionIn(BaseModel):
 
     reason: LongText | None = Field(default=None, description="理由或说明 / reason or note")
     items: list[ItemName] | None = Field(default=None, min_length=1, max_length=200)
-    access_modes: list[AccessMode] | None = Field(default=None, min_length=1, max_length=3)
+    access_modes: list[AccessMode] | None = Field(default=None, min_length=1, max_length=4)
     valid_from: GrantDate | None = None
     valid_until: GrantDate | None = None
     daily_quota: int | None = Field(default=None, ge=1, le=10**9, description="每日调用上限 / calls per day")

@@ -20,5 +20,6 @@ def test_only_routes_declaring_read_db_or_the_session_factory_post_without_the_w
         ("POST", "/api/v1/quarantine/resubmit"),
         ("POST", "/api/v1/data/lookup"),
         ("POST", "/api/v1/data/batch"),
+        ("POST", "/api/v1/data/verify"),
         ("POST", "/login"),
     }

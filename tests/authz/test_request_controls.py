@@ -52,7 +52,7 @@ def test_requesting_batch_of_a_lookup_only_resource_is_refused_naming_mode_and_c
     )
     assert "does not allow batch" in refused.value.message_en
     assert [p.path for p in refused.value.problems] == ["access_modes[1]"]
-    assert refused.value.extra == {"allowed_modes": ["lookup"]}
+    assert refused.value.extra == {"allowed_modes": ["lookup", "verify"]}
     assert db.scalar(select(func.count()).select_from(SharingRequest)) == before
 
 
@@ -122,4 +122,4 @@ def test_a_forbidden_mode_is_a_422_over_the_api(client, as_user):
     body = response.json()
     assert (response.status_code, body["code"]) == (422, "access_mode_not_allowed")
     assert "批量导出" in body["message"] and body["message_en"]
-    assert body["allowed_modes"] == ["lookup"]
+    assert body["allowed_modes"] == ["lookup", "verify"]
