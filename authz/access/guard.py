@@ -91,8 +91,7 @@ class SharedResource:
     A library view reads ``library``; a department's view only its provider's records
     (``department_id``), the platform's composite every department's (None). ``where`` keeps the
     records whose element holds one of the listed values (a 行政处罚 view of the credit library).
-    A dataset (库表交换) reads its own rows by ``query_key``; ``library`` is None. A provider's
-    service (接口共享) is called with its ``query_key`` through its ``proxy`` binding; ``library`` is None.
+    A dataset (库表交换) reads its own rows by ``query_key``; ``library`` is None.
     """
 
     id: int
@@ -104,11 +103,20 @@ class SharedResource:
     department_id: int | None = None
     where: tuple[tuple[str, frozenset[str]], ...] = ()
     query_key: QueryKey | None = None
-    proxy: ProxyDelivery | None = None
 
     def keeps(self, values: dict[str, Any]) -> bool:
         """Whether a record is in the view (its ``where`` elements hold allowed values)."""
         return all(values.get(element) in allowed for element, allowed in self.where)
+
+
+@dataclass(frozen=True)
+class ProxiedResource(SharedResource):
+    """A provider's service (接口共享): called with its ``query_key`` through its ``binding``.
+
+    A subclass, not a field of every resource: the library path builds a SharedResource per call.
+    """
+
+    binding: ProxyDelivery | None = None
 
 
 @dataclass(frozen=True)
@@ -317,7 +325,7 @@ def _proxy(row: Row[Any], code: str, items: dict[str, Item]) -> SharedResource:
     binding = ProxyDelivery.model_validate(json_value(row.delivery) or {})
     if binding.query_key not in items:
         _refuse(AccessReason.resource_unavailable, f"信息资源 {code}", f"resource {code}")
-    return SharedResource(
+    return ProxiedResource(
         id=row.id,
         code=code,
         library=None,
@@ -326,7 +334,7 @@ def _proxy(row: Row[Any], code: str, items: dict[str, Item]) -> SharedResource:
         delivery=DeliveryKind.proxy,
         department_id=row.provider_id,
         query_key=QueryKey((binding.query_key,), (items[binding.query_key].element,)),
-        proxy=binding,
+        binding=binding,
     )
 
 
@@ -548,15 +556,15 @@ def authorise_export(
     resource = _resource(conn, resource_code)
     grant = _grant(trail, resource, grants, local_date(at))
     terms = _terms(trail, resource, grant, wanted)
-    if resource.proxy is not None:
+    if isinstance(resource, ProxiedResource) and resource.binding is not None:
         # An interface answers a keyed query; there is no table on the platform to export.
+        key = resource.binding.query_key
         _refuse(
             AccessReason.query_key_required,
-            f"信息资源 {resource.code} 以“接口共享”方式交付，须以“{resource.proxy.query_key}”逐条查询，"
-            "不能批量导出",
+            f"信息资源 {resource.code} 以“接口共享”方式交付，须以“{key}”逐条查询，不能批量导出",
             f"resource {resource.code} is a provider's service (proxy), read by its query key "
-            f"({resource.proxy.query_key}) only, never exported",
-            extra={"query_key": [resource.proxy.query_key]},
+            f"({key}) only, never exported",
+            extra={"query_key": [key]},
         )
     access_controls.check(db=db, trail=trail, code=resource.code, found=resource.controls, at=at)
     return resource, terms

@@ -75,7 +75,7 @@ def _records(
     """
     library = resource.library
     if library is None:
-        if resource.proxy is not None:
+        if isinstance(resource, guard.ProxiedResource):
             return proxy.records(db=db, resource=resource, wanted=wanted)
         return datasets.records(db.connection(), keyring, resource, wanted)
     conn = db.connection()

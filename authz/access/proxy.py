@@ -158,13 +158,13 @@ def _fetch(
 
 
 def records(
-    *, db: Session, resource: guard.SharedResource, wanted: list[guard.Subject]
+    *, db: Session, resource: guard.ProxiedResource, wanted: list[guard.Subject]
 ) -> dict[str, list[dict[str, Any]]]:
     """Each subject's records (by stored key) from the provider's service, values by item name.
 
     Ends ``db``'s read transaction first: no connection is held while the provider answers.
     """
-    binding, query_key = resource.proxy, resource.query_key
+    binding, query_key = resource.binding, resource.query_key
     assert binding is not None and query_key is not None
     db.rollback()
     base = base_url(binding.conn_id)
