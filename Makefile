@@ -32,7 +32,7 @@ demo: $(VENV)/.installed
 	$(BIN)/govdx certificate import-keys
 	$(BIN)/govdx demo pipelines
 	$(BIN)/govdx clock run
-	$(BIN)/govdx serve
+	$(BIN)/govdx demo serve
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -120,10 +120,13 @@ class AccessOutcome(LabelledEnum):
     not_found = "not_found", "无此主体"
     refused = "refused", "已拒绝"
     unauthenticated = "unauthenticated", "身份认证失败"
+    # A proxy (接口共享) call the platform allowed, whose provider's service failed to answer it:
+    # not a refusal (nothing was decided against the caller), kept apart so outages are visible.
+    provider_failed = "provider_failed", "提供部门服务故障"
 
 
 class AccessReason(LabelledEnum):
-    """Why a data call was refused: the stable ``code`` of its 403 (or 400/401/429) answer."""
+    """Why a data call was refused or failed: the stable ``code`` of its 4xx, 502 or 504 answer."""
 
     invalid_token = "invalid_token", "凭证无效、过期或已吊销"
     purpose_missing = "purpose_missing", "未提供用途依据（申请单号或业务办件号）"
@@ -144,6 +147,9 @@ class AccessReason(LabelledEnum):
     outside_time_window = "outside_time_window", "不在资源允许的调用时段内"
     address_not_allowed = "address_not_allowed", "来源地址不在资源允许的范围内"
     rate_limited = "rate_limited", "超出资源的调用频率限制"
+    # A proxy resource's provider service (接口共享), outcome ``provider_failed``: 504 and 502.
+    provider_unavailable = "provider_unavailable", "提供部门服务无响应"
+    provider_error = "provider_error", "提供部门服务返回错误"
 
 
 # The auditor's "outside approval" view: calls that tried to go beyond what a grant allows.

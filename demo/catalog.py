@@ -18,6 +18,7 @@ DEMO_USERS: tuple[tuple[str, str, Role, str], ...] = (
     ("catalog_admin", "林数管", Role.catalog_admin, "shujuju"),
     ("requester", "陈经办", Role.dept_requester, "renshe"),
     ("approver", "王审批", Role.dept_approver, "gongan"),
+    ("weijian_approver", "李卫审", Role.dept_approver, "weijian"),
     ("renshe_system", "人社业务系统", Role.dept_system, "renshe"),
     ("auditor", "赵审计", Role.auditor, "shujuju"),
     ("platform_admin", "吴平台", Role.platform_admin, "shujuju"),

@@ -1,4 +1,5 @@
-"""`govdx demo …`: stand up the demo city — catalog and users, department sources, every pipeline."""
+"""`govdx demo …`: stand up the demo city — catalog and users, department sources, every pipeline,
+and the API with 卫健's service beside it."""
 
 import os
 from collections import Counter
@@ -140,3 +141,34 @@ def demo_pipelines(
         ]
     title = f"归集结果 / per-source counts ({get_engine().url.database})"
     ingest_cli.out.print(ingest_cli.summary_table(rows, title=title))
+
+
+@demo_app.command("serve")
+def demo_serve(
+    host: Annotated[str | None, typer.Option(help="默认 GOVDX_HOST 或 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="默认 GOVDX_PORT 或 8000")] = None,
+    weijian_port: Annotated[
+        int, typer.Option(help="卫健接口端口，0 为任一空闲端口 / 卫健 service port, 0: any free one")
+    ] = health_api.DEFAULT_PORT,
+) -> None:
+    """Run 卫健's demo service (接口共享 出生医学证明信息) on a thread, then `govdx serve`, until Ctrl-C."""
+    # Imported here: api.cli loads this module (its govdx.commands entry point) while it is imported.
+    from api import cli as api_cli
+
+    records = PipelineSettings().sources_dir / demo_sources.HEALTH_RECORDS
+    if not records.exists():
+        fail(
+            InvalidInput(
+                f"没有卫健的演示数据 {records}，请先运行 govdx demo sources",
+                f"no 卫健 demo records at {records}: run `govdx demo sources` first",
+                code="no_sources",
+            )
+        )
+    server, base_url = health_api.serve(records, port=weijian_port)
+    # The data plane finds the service named by the catalog's conn_id here (authz.access.proxy).
+    os.environ["GOVDX_CONN_WEIJIAN_API"] = base_url
+    out.print(f"卫健接口 / 卫健 service: {base_url}{health_api.BIRTH_CERTIFICATES_PATH}{{出生医学证明编号}}")
+    try:
+        api_cli.serve(host=host, port=port, workers=1)
+    finally:
+        server.shutdown()

@@ -5,7 +5,13 @@
 has no records; ``since`` keeps the records whose ``gxsj`` (更新时间, ``YYYY-MM-DD HH:MM:SS``)
 is later than it, as the real 全民健康信息平台 interface filters by update time.
 
-Run it beside the demo: ``python -m demo.health_api var/sources/weijian/vital_records.json``.
+``GET /api/v1/birth-certificates/{出生医学证明编号}`` is the 出生医学证明信息 service the platform
+forwards to (接口共享, ``authz.access.proxy``): ``{"records": [...]}`` in the catalog resource's item
+names (出生医学证明编号, 新生儿姓名, 新生儿性别, 出生日期; the items it holds no data for are absent),
+or 404 for a number it never issued.
+
+Run it beside the demo: ``python -m demo.health_api var/sources/weijian/vital_records.json``, or
+``govdx demo serve``, which runs it beside the API.
 """
 
 import argparse
@@ -15,9 +21,17 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 RECORDS_PATH = "/api/v1/vital-records"
+BIRTH_CERTIFICATES_PATH = "/api/v1/birth-certificates/"
+# 出生医学证明信息 (101003/000001): item name ← the vital record's field.
+BIRTH_CERTIFICATE_ITEMS = {
+    "出生医学证明编号": "cszmbh",
+    "新生儿姓名": "xm",
+    "新生儿性别": "xb",
+    "出生日期": "csrq",
+}
 INCREMENTAL_FIELD = "gxsj"
 DEFAULT_SIZE = 100
 MAX_SIZE = 10_000
@@ -32,6 +46,7 @@ class VitalRecordsServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], records: list[dict[str, Any]]) -> None:
         super().__init__(address, _Handler)
         self.records = records
+        self.birth_certificates = {r["cszmbh"]: r for r in records if r.get("cszmbh")}
 
     def shutdown(self) -> None:
         super().shutdown()
@@ -43,6 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
+        if url.path.startswith(BIRTH_CERTIFICATES_PATH):
+            self._birth_certificate(unquote(url.path.removeprefix(BIRTH_CERTIFICATES_PATH)))
+            return
         if url.path != RECORDS_PATH:
             self._send(HTTPStatus.NOT_FOUND, _error("not_found", "接口不存在", f"no such path: {url.path}"))
             return
@@ -60,6 +78,16 @@ class _Handler(BaseHTTPRequestHandler):
         start = (page - 1) * size
         body = {"data": records[start : start + size], "page": page, "size": size, "total": len(records)}
         self._send(HTTPStatus.OK, body)
+
+    def _birth_certificate(self, number: str) -> None:
+        record = self.server.birth_certificates.get(number)
+        if record is None:
+            self._send(
+                HTTPStatus.NOT_FOUND, _error("not_found", "无此出生医学证明", "no such birth certificate")
+            )
+            return
+        found = {item: record[field] for item, field in BIRTH_CERTIFICATE_ITEMS.items() if record.get(field)}
+        self._send(HTTPStatus.OK, {"records": [found]})
 
     def _send(self, status: HTTPStatus, body: dict[str, Any]) -> None:
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -24,8 +24,17 @@ from catalog_schema.user.models import User
 A = RequestAction
 DEPARTMENT = "101001/000001"  # 公安 人口基本信息: 有条件共享, the provider decides
 DIRECT = "102001/000001"  # 市场监管 企业登记基本信息: 无条件共享, the platform provides
+BIRTHS = "101003/000001"  # 卫健 出生医学证明信息: 卫健's service (接口共享), 卫健 decides
 PEOPLE_ITEMS = ["公民身份号码", "姓名", "出生日期", "户籍地"]
 COMPANY_ITEMS = ["统一社会信用代码", "名称", "登记状态", "住所"]
+BIRTH_ITEMS = ["出生医学证明编号", "新生儿姓名", "新生儿性别", "出生日期"]
+# What each resource's requests ask for: items, and access modes (人口基本信息 and 出生医学证明信息
+# are read 逐条查询 only, by their 管控参数).
+ASKS: dict[str, tuple[list[str], list[str]]] = {
+    DEPARTMENT: (PEOPLE_ITEMS, ["lookup"]),
+    DIRECT: (COMPANY_ITEMS, ["lookup", "batch"]),
+    BIRTHS: (BIRTH_ITEMS, ["lookup"]),
+}
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,13 @@ REQUESTS: tuple[DemoRequest, ...] = (
         (Step(A.accept, "catalog_admin", 39), Step(A.provide, "catalog_admin", 38)),
         valid_days=30,
     ),
+    DemoRequest(
+        "DEMO-16",
+        BIRTHS,
+        "新生儿参保登记核验出生医学证明（“出生一件事”联办，卫健已授权）",
+        12,
+        (Step(A.accept, "catalog_admin", 11), Step(A.approve, "weijian_approver", 6)),
+    ),
 )
 
 
@@ -170,15 +186,14 @@ def seed(db: Session, *, now: datetime | None = None) -> int:
             continue
         submitted_at = _at(calendar, today, spec.submitted_working_days_ago, now, 0)
         start = submitted_at.astimezone(TZ).date()
-        items = PEOPLE_ITEMS if spec.resource == DEPARTMENT else COMPANY_ITEMS
+        items, modes = ASKS[spec.resource]
         data = RequestCreate(
             resource=spec.resource,
             items=items,
             purpose=spec.purpose,
             legal_basis="《社会保险法》第七十三条；《政务信息资源共享管理暂行办法》",
             business_reference=spec.reference,
-            # 人口基本信息 is read 逐条查询 (its access_modes 管控参数): keyed lookup only.
-            access_modes=["lookup"] if spec.resource == DEPARTMENT else ["lookup", "batch"],
+            access_modes=modes,
             valid_from=start,
             valid_until=start + timedelta(days=spec.valid_days),
             expected_volume=300,

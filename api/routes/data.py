@@ -72,6 +72,14 @@ async def data_call(
 
 
 DataCall = Annotated[Call, Depends(data_call)]
+# A provider's service (接口共享) that fails a forwarded call: its status comes from
+# authz.access.exceptions.STATUS like the 429's; documented here for the keyed routes.
+_PROVIDER_FAILURES: dict[int | str, dict[str, Any]] = {
+    502: {
+        "description": "provider_error：提供部门服务返回错误 / the provider's service answered with an error"
+    },
+    504: {"description": "provider_unavailable：提供部门服务无响应 / the provider's service did not answer"},
+}
 
 
 def _error(call: Call, exc: GovdxError) -> JSONResponse:
@@ -101,7 +109,12 @@ def _answer(call: Call, work: Callable[[], BaseModel]) -> Response:
     )
 
 
-@router.post("/lookup", response_model=LookupOut, summary="单条查询 / keyed lookup of one subject")
+@router.post(
+    "/lookup",
+    response_model=LookupOut,
+    summary="单条查询 / keyed lookup of one subject",
+    responses=_PROVIDER_FAILURES,
+)
 def lookup(body: LookupIn, session_factory: SessionFactory, settings: Settings, call: DataCall) -> Response:
     """The masked record of one subject, as the caller's grant allows (404 when there is none).
 
@@ -113,7 +126,9 @@ def lookup(body: LookupIn, session_factory: SessionFactory, settings: Settings, 
         )
 
 
-@router.post("/batch", response_model=BatchOut, summary="批量查询 / batch lookup")
+@router.post(
+    "/batch", response_model=BatchOut, summary="批量查询 / batch lookup", responses=_PROVIDER_FAILURES
+)
 def batch(body: BatchIn, session_factory: SessionFactory, settings: Settings, call: DataCall) -> Response:
     """One result per key (found or not), in order, up to GOVDX_DATA_MAX_BATCH keys.
 

@@ -1,10 +1,10 @@
-"""What a data call can be refused with: a stable code, the reason in Chinese and English, an outcome."""
+"""What a data call can be refused or fail with: a stable code, the reason in Chinese and English."""
 
 from typing import Any
 
 from authz.clients import service as clients_service
 from authz.types import AccessOutcome, AccessReason
-from catalog_schema.errors import Forbidden, NotFound, Problem, Unauthorized
+from catalog_schema.errors import Forbidden, GovdxError, NotFound, Problem, Unauthorized
 
 REASON_EN: dict[AccessReason, str] = {
     AccessReason.invalid_token: "invalid, expired or revoked credentials",
@@ -27,9 +27,16 @@ REASON_EN: dict[AccessReason, str] = {
     AccessReason.outside_time_window: "outside the hours the resource takes calls",
     AccessReason.address_not_allowed: "the calling address is not one the resource allows",
     AccessReason.rate_limited: "the resource's rate limit is reached",
+    AccessReason.provider_unavailable: "the providing department's service did not answer",
+    AccessReason.provider_error: "the providing department's service answered with an error",
 }
 # A refusal is a 403, but for a rate limit: 429 with Retry-After (extra["retry_after"], seconds).
-STATUS: dict[AccessReason, int] = {AccessReason.rate_limited: 429}
+# A provider's service that fails a proxy call: 504 when it cannot be reached in time, else 502.
+STATUS: dict[AccessReason, int] = {
+    AccessReason.rate_limited: 429,
+    AccessReason.provider_unavailable: 504,
+    AccessReason.provider_error: 502,
+}
 
 
 class Refused(Forbidden):
@@ -67,7 +74,25 @@ class Unauthenticated(Unauthorized):
         super().__init__(*clients_service.INVALID_CLIENT, code=AccessReason.invalid_token.value)
 
 
-Denial = Refused | Unauthenticated
+class ProviderFailed(GovdxError):
+    """A proxy call the provider's service failed (504 ``provider_unavailable``, 502 ``provider_error``).
+
+    Recorded with outcome ``provider_failed``, one record per subject named, like a refusal.
+    """
+
+    outcome = AccessOutcome.provider_failed
+
+    def __init__(
+        self, reason: AccessReason, detail: str, detail_en: str, *, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(
+            f"{reason.label}：{detail}", f"{REASON_EN[reason]}: {detail_en}", code=reason.value, extra=extra
+        )
+        self.reason = reason
+        self.status = STATUS[reason]
+
+
+Denial = Refused | Unauthenticated | ProviderFailed
 
 
 class SubjectNotFound(NotFound):

@@ -4,14 +4,15 @@ Each call, in this order: authenticate the client; check the shape of the keys (
 characters) before anything else is read; find the resource and this department's grant for it;
 check validity (Asia/Shanghai dates), purpose reference, access mode and items; check the
 resource's 管控参数 (allowed modes, query key, time window, source address); check the keys'
-check digits; read the current records through the blind index; project them to the granted
-items; mask them per the grant; then, in the write transaction, count the call against the
+check digits; read the current records through the blind index (for a provider's service,
+接口共享: end the read transaction, then forward the key); project them to the granted items;
+mask them per the grant; then, in the write transaction, count the call against the
 resource's rate limit and the subjects against the daily quota, and append the access records;
 answer.
 
 Here: the checks up to the keys' check digits (the 管控参数 in ``controls``). ``lookup`` reads,
-projects and masks; ``export`` streams; ``trail`` counts the rate and the quota, writes the
-records and explains the transactions.
+projects and masks; ``proxy`` forwards; ``export`` streams (never a provider's service); ``trail``
+counts the rate and the quota, writes the records and explains the transactions.
 """
 
 import re
@@ -44,6 +45,7 @@ from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.resource.controls import Controls, InvalidControlParam
 from catalog_schema.resource.models import Resource, ResourceItem
+from catalog_schema.resource.schemas import ProxyDelivery
 from catalog_schema.settings import platform_department
 from catalog_schema.types import (
     CREDIT_CODE_ELEMENTS,
@@ -105,6 +107,16 @@ class SharedResource:
     def keeps(self, values: dict[str, Any]) -> bool:
         """Whether a record is in the view (its ``where`` elements hold allowed values)."""
         return all(values.get(element) in allowed for element, allowed in self.where)
+
+
+@dataclass(frozen=True)
+class ProxiedResource(SharedResource):
+    """A provider's service (接口共享): called with its ``query_key`` through its ``binding``.
+
+    A subclass, not a field of every resource: the library path builds a SharedResource per call.
+    """
+
+    binding: ProxyDelivery | None = None
 
 
 @dataclass(frozen=True)
@@ -268,16 +280,10 @@ def _resource(conn: Connection, code: str) -> SharedResource:
             Library.of(library) if library else None,
             Sensitivity.of(sensitivity) if sensitivity else None,
         )
-    if row is not None and shared and row.delivery_kind is DeliveryKind.proxy:
-        # Provider services (接口共享) are catalogued and requestable; the data plane does not
-        # forward to them yet, and says so rather than serving nothing.
-        _refuse(
-            AccessReason.resource_unavailable,
-            f"信息资源 {code} 以“{row.delivery_kind.label}”方式交付，数据服务尚未接通",
-            f"resource {code} is delivered as a {row.delivery_kind.value}, not served by the data plane yet",
-        )
     if row is not None and shared and row.delivery_kind is DeliveryKind.dataset:
         return _dataset(row, code, items)
+    if row is not None and shared and row.delivery_kind is DeliveryKind.proxy:
+        return _proxy(row, code, items)
     view = row is not None and shared and row.delivery_kind is DeliveryKind.library
     binding = (json_value(row.delivery) or {}) if row is not None and view else {}
     library = binding.get("library")
@@ -311,6 +317,24 @@ def _dataset(row: Row[Any], code: str, items: dict[str, Item]) -> SharedResource
         delivery=DeliveryKind.dataset,
         department_id=row.provider_id,
         query_key=QueryKey(names, tuple(items[name].element for name in names)),
+    )
+
+
+def _proxy(row: Row[Any], code: str, items: dict[str, Item]) -> SharedResource:
+    """A provider's service (接口共享): forwarded by ``authz.access.proxy``, keyed by one item."""
+    binding = ProxyDelivery.model_validate(json_value(row.delivery) or {})
+    if binding.query_key not in items:
+        _refuse(AccessReason.resource_unavailable, f"信息资源 {code}", f"resource {code}")
+    return ProxiedResource(
+        id=row.id,
+        code=code,
+        library=None,
+        items=items,
+        controls=access_controls.parsed(row.controls),
+        delivery=DeliveryKind.proxy,
+        department_id=row.provider_id,
+        query_key=QueryKey((binding.query_key,), (items[binding.query_key].element,)),
+        binding=binding,
     )
 
 
@@ -532,5 +556,15 @@ def authorise_export(
     resource = _resource(conn, resource_code)
     grant = _grant(trail, resource, grants, local_date(at))
     terms = _terms(trail, resource, grant, wanted)
+    if isinstance(resource, ProxiedResource) and resource.binding is not None:
+        # An interface answers a keyed query; there is no table on the platform to export.
+        key = resource.binding.query_key
+        _refuse(
+            AccessReason.query_key_required,
+            f"信息资源 {resource.code} 以“接口共享”方式交付，须以“{key}”逐条查询，不能批量导出",
+            f"resource {resource.code} is a provider's service (proxy), read by its query key "
+            f"({key}) only, never exported",
+            extra={"query_key": [key]},
+        )
     access_controls.check(db=db, trail=trail, code=resource.code, found=resource.controls, at=at)
     return resource, terms

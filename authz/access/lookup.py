@@ -1,8 +1,9 @@
 """Keyed and batch lookups: the current records of the subjects a call names, projected and masked.
 
-A call is authorised by ``authz.access.guard``, its records read here through the blind index,
-projected to the granted items and masked; ``authz.access.trail`` then counts its subjects against
-the quota and commits its access records, one per subject, before anything is answered.
+A call is authorised by ``authz.access.guard``, its records read here through the blind index (or
+asked of the provider's service, ``authz.access.proxy``), projected to the granted items and
+masked; ``authz.access.trail`` then counts its subjects against the quota and commits its access
+records, one per subject, before anything is answered.
 """
 
 import json
@@ -10,12 +11,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, or_, select
+from sqlalchemy import Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from authz.access import controls as access_controls
-from authz.access import datasets, guard, masking
-from authz.access.exceptions import Refused, SubjectNotFound, Unauthenticated
+from authz.access import datasets, guard, masking, proxy
+from authz.access.exceptions import ProviderFailed, Refused, SubjectNotFound, Unauthenticated
 from authz.access.schemas import (
     BatchIn,
     BatchOut,
@@ -67,18 +68,21 @@ def project(terms: guard.Terms, resource: guard.SharedResource, values: dict[str
 
 
 def _records(
-    conn: Connection, keyring: Keyring, resource: guard.SharedResource, wanted: list[guard.Subject]
+    db: Session, keyring: Keyring, resource: guard.SharedResource, wanted: list[guard.Subject]
 ) -> dict[str, list[dict[str, Any]]]:
     """Current records of each subject (by stored key) in the resource's view.
 
     A department's view holds its own values; the platform's composite the union of every
     department's. A credit subject is named by its subject code alone and has a record per
     decision: those are read as the stored-key range of that first part. A dataset's rows are
-    its own (``authz.access.datasets``).
+    its own (``authz.access.datasets``); a provider's service is asked (``authz.access.proxy``).
     """
     library = resource.library
     if library is None:
-        return datasets.records(conn, keyring, resource, wanted)
+        if isinstance(resource, guard.ProxiedResource):
+            return proxy.records(db=db, resource=resource, wanted=wanted)
+        return datasets.records(db.connection(), keyring, resource, wanted)
+    conn = db.connection()
     params: dict[str, Any] = {"library": library}
     if resource.department_id is not None:
         params["department"] = resource.department_id
@@ -152,8 +156,8 @@ def _serve(
             max_batch=(settings or get_settings()).max_batch if mode is AccessMode.batch else 1,
         )
         resource, terms = authorised.resource, authorised.terms
-        found = _records(db.connection(), keyring, resource, authorised.subjects)
-    except (Refused, Unauthenticated) as denial:
+        found = _records(db, keyring, resource, authorised.subjects)
+    except (Refused, Unauthenticated, ProviderFailed) as denial:
         record_refusal(db, trail, denial, at)
         raise
     served: dict[str, list[Record]] = {}

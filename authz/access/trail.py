@@ -77,7 +77,7 @@ class Trail:
 
 
 def record_refusal(db: Session, trail: Trail, denial: Denial, at: datetime) -> None:
-    """Undo whatever the call did, then log the refusal and commit it."""
+    """Undo whatever the call did, then log the refusal (or the provider's failure) and commit it."""
     db.rollback()
     group_commit.submit(db=db, write=Write(entries=trail.refusals(denial), at=at))
 

@@ -25,8 +25,6 @@ from authz.types import RequestAction
 from catalog_schema.database import utcnow
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import InvalidInput
-from catalog_schema.resource import service as resource_service
-from catalog_schema.resource.schemas import ResourceCreate
 from catalog_schema.user import service as user_service
 from ingest import flows
 from tests import factories, sources
@@ -385,26 +383,3 @@ def test_a_dataset_resource_is_read_from_its_providers_rows(db, session_factory,
 
     key = sources.id_number(1)
     assert served.records == [{"公民身份号码": key[:6] + "*" * 8 + key[-4:], "救助类别": "01"}]
-
-
-def test_a_proxy_resource_is_refused_saying_its_delivery_is_not_connected(db, session_factory, system):
-    admin = user_service.get_by_username(db=db, username="catalog_admin")
-    document = factories.resource(
-        name="测试户籍核验服务",
-        format="service_api",
-        delivery={
-            "kind": "proxy",
-            "conn_id": "gongan_hcfw",
-            "path": "/verify/{key}",
-            "query_key": "公民身份号码",
-        },
-    )
-    proxy = resource_service.create(db=db, data=ResourceCreate(**document), actor_id=admin.id)
-    resource_service.publish(db=db, resource=proxy, actor_id=admin.id)
-    grant = factories.grant(db, resource=proxy.code, items=["公民身份号码", "姓名"])
-
-    with pytest.raises(Refused) as refused:
-        _lookup(session_factory, _call(system, grant), proxy.code, factories.id_number(3))
-
-    assert refused.value.code == "resource_unavailable"
-    assert "接口共享" in refused.value.message and "尚未接通" in refused.value.message

@@ -76,3 +76,34 @@ def test_health_api_stops_on_shutdown(demo: Demo) -> None:
 
     with pytest.raises(httpx.ConnectError):
         httpx.get(base + health_api.RECORDS_PATH)
+
+
+def _base(url: str) -> str:
+    return url.removesuffix(health_api.RECORDS_PATH)
+
+
+def test_health_api_answers_a_birth_certificate_in_the_resources_item_names(served_records: Served) -> None:
+    url, records = served_records
+    record = next(r for r in records if r["cszmbh"])
+
+    response = httpx.get(_base(url) + health_api.BIRTH_CERTIFICATES_PATH + record["cszmbh"])
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "records": [
+            {
+                "出生医学证明编号": record["cszmbh"],
+                "新生儿姓名": record["xm"],
+                "新生儿性别": record["xb"],
+                "出生日期": record["csrq"],
+            }
+        ]
+    }
+
+
+def test_health_api_answers_404_for_a_birth_certificate_it_never_issued(served_records: Served) -> None:
+    url, _ = served_records
+
+    response = httpx.get(_base(url) + health_api.BIRTH_CERTIFICATES_PATH + "Z000000000")
+
+    assert response.status_code == 404 and response.json()["code"] == "not_found"

@@ -38,3 +38,16 @@ def test_demo_clock_shows_every_colour(db: Session, now: datetime) -> None:
 def test_seeding_demo_requests_again_adds_nothing(db: Session) -> None:
     demo_requests.seed(db, now=NOW)
     assert demo_requests.seed(db, now=NOW) == 0
+
+
+def test_renshe_holds_a_birth_certificate_grant_approved_by_weijian(db: Session) -> None:
+    demo_requests.seed(db, now=NOW)
+
+    request = db.scalars(select(SharingRequest).where(SharingRequest.business_reference == "DEMO-16")).one()
+
+    assert request.resource.code == demo_requests.BIRTHS
+    assert (request.status, request.department.slug) == (RequestStatus.granted, "renshe")
+    assert request.grant is not None and request.grant.items == demo_requests.BIRTH_ITEMS
+    approval = next(e for e in request.events if e.action == "approve")
+    assert approval.actor_department_id == request.provider_department_id
+    assert request.provider_department.slug == "weijian"
