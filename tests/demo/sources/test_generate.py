@@ -80,7 +80,8 @@ def test_sources_yaml_uses_elements_of_each_sources_library_that_its_department_
             continue
         issuer = spec.library.value == "certificate"  # 谁发证、谁负责: the type's issuer loads it whole
         if issuer:
-            assert spec.constants["certificate.type_code"].startswith(credit_codes[spec.department]), spec.name
+            type_code = spec.constants["certificate.type_code"]
+            assert type_code.startswith(credit_codes[spec.department]), spec.name
         for code in spec.elements:
             element = elements[code]
             providers = {element["authoritative"], *element.get("verification", [])}
