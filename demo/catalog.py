@@ -19,6 +19,7 @@ DEMO_USERS: tuple[tuple[str, str, Role, str], ...] = (
     ("requester", "陈经办", Role.dept_requester, "renshe"),
     ("approver", "王审批", Role.dept_approver, "gongan"),
     ("weijian_approver", "李卫审", Role.dept_approver, "weijian"),
+    ("minzheng_approver", "周民审", Role.dept_approver, "minzheng"),
     ("renshe_system", "人社业务系统", Role.dept_system, "renshe"),
     ("auditor", "赵审计", Role.auditor, "shujuju"),
     ("platform_admin", "吴平台", Role.platform_admin, "shujuju"),

@@ -25,6 +25,7 @@ A = RequestAction
 DEPARTMENT = "101001/000001"  # 公安 人口基本信息: 有条件共享, the provider decides
 DIRECT = "102001/000001"  # 市场监管 企业登记基本信息: 无条件共享, the platform provides
 BIRTHS = "101003/000001"  # 卫健 出生医学证明信息: 卫健's service (接口共享), 卫健 decides
+SUBSISTENCE = "203001/000001"  # 民政 低保救助对象信息: 民政's own table (库表交换), 民政 decides
 PEOPLE_ITEMS = ["公民身份号码", "姓名", "出生日期", "户籍地"]
 COMPANY_ITEMS = ["统一社会信用代码", "名称", "登记状态", "住所"]
 BIRTH_ITEMS = ["出生医学证明编号", "新生儿姓名", "新生儿性别", "出生日期"]
@@ -34,6 +35,7 @@ ASKS: dict[str, tuple[list[str], list[str]]] = {
     DEPARTMENT: (PEOPLE_ITEMS, ["lookup"]),
     DIRECT: (COMPANY_ITEMS, ["lookup", "batch"]),
     BIRTHS: (BIRTH_ITEMS, ["lookup"]),
+    SUBSISTENCE: (["公民身份号码", "姓名", "救助类别", "月保障金额", "认定日期"], ["lookup"]),
 }
 
 
@@ -54,6 +56,8 @@ class DemoRequest:
     submitted_working_days_ago: int
     steps: tuple[Step, ...] = ()
     valid_days: int = 365
+    # What is asked instead of ASKS[resource]: (items, access modes).
+    asks: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 _SUPPLEMENT = "请补充加盖公章的授权委托书 / please add the signed letter of authority"
@@ -149,6 +153,21 @@ REQUESTS: tuple[DemoRequest, ...] = (
         12,
         (Step(A.accept, "catalog_admin", 11), Step(A.approve, "weijian_approver", 6)),
     ),
+    DemoRequest(
+        "DEMO-17",
+        SUBSISTENCE,
+        "城乡居民医保缴费资助对象认定（核对低保身份，民政已授权）",
+        14,
+        (Step(A.accept, "catalog_admin", 13), Step(A.approve, "minzheng_approver", 8)),
+    ),
+    DemoRequest(
+        "DEMO-18",
+        DEPARTMENT,
+        "社保卡申领实名核验（姓名与公民身份号码是否一致，公安已授权）",
+        12,
+        (Step(A.accept, "catalog_admin", 11), Step(A.approve, "approver", 7)),
+        asks=(("公民身份号码", "姓名"), ("verify",)),
+    ),
 )
 
 
@@ -186,7 +205,7 @@ def seed(db: Session, *, now: datetime | None = None) -> int:
             continue
         submitted_at = _at(calendar, today, spec.submitted_working_days_ago, now, 0)
         start = submitted_at.astimezone(TZ).date()
-        items, modes = ASKS[spec.resource]
+        items, modes = (list(spec.asks[0]), list(spec.asks[1])) if spec.asks else ASKS[spec.resource]
         data = RequestCreate(
             resource=spec.resource,
             items=items,

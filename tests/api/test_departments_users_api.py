@@ -175,9 +175,9 @@ def test_user_in_unknown_department_is_a_404(client, as_user):
 def test_users_are_listed_in_pages(client, as_user):
     page = client.get("/api/v1/users", headers=as_user("platform_admin"), params={"page_size": 2}).json()
 
-    # The seven demo users, by username.
+    # The eight demo users, by username.
     assert [u["username"] for u in page["items"]] == ["approver", "auditor"]
-    assert (page["total"], page["pages"]) == (7, 4)
+    assert (page["total"], page["pages"]) == (8, 4)
 
 
 def test_department_supervisor_contact_is_updated(client, as_user):

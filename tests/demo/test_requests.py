@@ -51,3 +51,17 @@ def test_renshe_holds_a_birth_certificate_grant_approved_by_weijian(db: Session)
     approval = next(e for e in request.events if e.action == "approve")
     assert approval.actor_department_id == request.provider_department_id
     assert request.provider_department.slug == "weijian"
+
+
+def test_renshe_holds_a_subsistence_grant_approved_by_minzheng(db: Session) -> None:
+    demo_requests.seed(db, now=NOW)
+    request = db.scalars(select(SharingRequest).where(SharingRequest.business_reference == "DEMO-17")).one()
+
+    assert request.grant is not None and request.grant.items[2:4] == ["救助类别", "月保障金额"]
+
+
+def test_renshe_holds_a_verify_only_grant_of_the_population_resource(db: Session) -> None:
+    demo_requests.seed(db, now=NOW)
+    request = db.scalars(select(SharingRequest).where(SharingRequest.business_reference == "DEMO-18")).one()
+
+    assert request.grant is not None and request.grant.access_modes == ["verify"]
