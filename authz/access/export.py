@@ -4,13 +4,30 @@ An export is authorised by ``authz.access.guard`` and logged by ``authz.access.t
 byte of it is streamed (:func:`open_export` commits); :func:`export_chunks` then reads the library
 in a session of its own, one row group per ``export_rows`` subjects, so memory stays bounded by
 that and not by the library.
+
+Traced per person. The record :func:`open_export` commits promises what was authorised and
+counted against the quota: the subjects in the view *as of that moment*, by number. The stream
+reads the view as it is when it runs (a load in between may add or close subjects), so the
+opening record cannot name them. Instead each row group is traced when it is made: before its
+bytes are handed to the response, an access record of the export (same request id, client, grant
+and resource; ``subjects`` and ``rows_returned`` of that group) is committed through the group
+commit, listing the fingerprint of every subject in the group in ``access_subjects`` and binding
+that list into its hash by ``subjects_digest`` (``authz.audit.chain``). The rule is the data
+plane's own: no trace, no data. A stream cut off midway (the client gone, the process killed)
+therefore leaves traced every subject whose row group was handed over — at most one row group
+more than the client may have received, never one less; a failed trace write ends the stream
+before that group's bytes. Fingerprints are those the lookups log (``guard``): the keyring's
+fingerprint of the canonical plaintext key, the library's lookup key (a credit subject's code,
+not its decision's) or the dataset's query key, so one subject search finds lookups, batches and
+exports alike. Computing them costs one HMAC per subject (its key is unsealed for the file
+anyway); the trace rows are one insert per row group (``make bench-export`` measures it).
 """
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,10 +35,11 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from authz.access import controls as access_controls
-from authz.access import datasets, guard, lookup
+from authz.access import datasets, group_commit, guard, lookup
 from authz.access.exceptions import Refused, Unauthenticated
 from authz.access.schemas import Call
 from authz.access.settings import DataSettings, get_settings
+from authz.access.group_commit import Write
 from authz.access.trail import Trail, commit_served, record_refusal
 from authz.types import AccessMode, AccessOutcome
 from catalog_schema.database import utcnow
@@ -39,6 +57,7 @@ class ExportPlan:
     resource: guard.SharedResource
     terms: guard.Terms
     rows: int
+    trail: Trail  # who called, under which grant: each row group's trace record says it again
 
     @property
     def filename(self) -> str:
@@ -58,7 +77,8 @@ def open_export(
     """Authorise and log a bulk export and commit; the rows then stream through :func:`export_chunks`.
 
     The export counts every current subject of the library against the quota and in the record's
-    ``rows_returned``, as of this moment; the stream reads the library as it is when it runs.
+    ``rows_returned``, as of this moment; the stream reads the library as it is when it runs, and
+    traces each row group's subjects as it goes (see the module docstring).
     """
     at = now or utcnow()
     trail = Trail.begin(call, AccessMode.bulk_export, resource, items or [])
@@ -82,7 +102,7 @@ def open_export(
     commit_served(
         db, trail, [entry], at, grant_id=terms.grant_id, quota=terms.daily_quota, count=count, window=window
     )
-    return ExportPlan(request_id=call.request_id, resource=found, terms=terms, rows=count)
+    return ExportPlan(request_id=call.request_id, resource=found, terms=terms, rows=count, trail=trail)
 
 
 def _in_view(resource: guard.SharedResource) -> list[Any]:
@@ -122,14 +142,64 @@ class _Drain:
         return out
 
 
+class _Tracer:
+    """The subjects of the row group being made, committed as an access record before its bytes leave."""
+
+    def __init__(self, log_db: Session, plan: ExportPlan, keyring: Keyring, traced: bool) -> None:
+        self.log_db, self.plan, self.keyring, self.on = log_db, plan, keyring, traced
+        self.fingerprints: set[str] = set()
+
+    def library_subject(self, elements: tuple[str, ...], values: dict[str, Any]) -> None:
+        """A library subject, fingerprinted by its lookup key as ``guard`` fingerprints a lookup's."""
+        if not self.on:
+            return
+        parts = [values.get(element) for element in elements]
+        if all(isinstance(part, str) for part in parts):
+            canonical = subjects.canonical(elements, cast(list[str], parts))
+            self.fingerprints.add(self.keyring.fingerprint(subjects.plaintext_key(canonical)))
+
+    def dataset_subject(self, parts: tuple[str, ...]) -> None:
+        """A dataset subject by its query key's parts, fingerprinted as ``guard`` fingerprints a lookup's."""
+        if not self.on:
+            return
+        query_key = self.plan.resource.query_key
+        assert query_key is not None
+        canonical = [subjects.canonical_part(e or "", p) for e, p in zip(query_key.elements, parts, strict=True)]
+        self.fingerprints.add(self.keyring.fingerprint(subjects.plaintext_key(canonical)))
+
+    def commit(self, rows: int) -> None:
+        """Commit the group's trace record and its subjects (the data plane's group commit), or raise."""
+        if not self.on or not rows:
+            return
+        entry = self.plan.trail.entry(
+            AccessOutcome.served,
+            subjects=len(self.fingerprints),
+            rows_returned=rows,
+            traced=tuple(self.fingerprints),
+        )
+        group_commit.submit(db=self.log_db, write=Write(entries=[entry], at=utcnow()))
+        self.fingerprints = set()
+
+
 def export_chunks(
-    *, db: Session, plan: ExportPlan, keyring: Keyring | None = None, settings: DataSettings | None = None
+    *,
+    db: Session,
+    log_db: Session,
+    plan: ExportPlan,
+    keyring: Keyring | None = None,
+    settings: DataSettings | None = None,
+    traced: bool = True,
 ) -> Iterator[bytes]:
-    """The Parquet file of an authorised export, in pieces: one row group per ``export_rows`` subjects."""
+    """The Parquet file of an authorised export, in pieces: one row group per ``export_rows`` subjects.
+
+    ``db`` reads; each row group's trace is committed in ``log_db`` before the group is yielded.
+    ``traced=False`` is for bench-export's floor only: the same stream with no trace.
+    """
     keyring = keyring or keys_service.get_keyring()
     size = (settings or get_settings()).export_rows
+    tracer = _Tracer(log_db, plan, keyring, traced)
     if plan.resource.library is None:
-        yield from _dataset_chunks(db, plan, keyring, size)
+        yield from _dataset_chunks(db, plan, keyring, size, tracer)
         return
     schema = pa.schema([(name, pa.string()) for name in plan.terms.items])
     sink = _Drain()
@@ -150,10 +220,12 @@ def export_chunks(
     def flush_subject() -> None:
         if not plan.resource.keeps(pending):
             return
+        tracer.library_subject(key_elements, pending)
         for name, value in lookup.project(plan.terms, plan.resource, pending).items():
             columns[name].append(value)
 
     def write_group() -> bytes:
+        tracer.commit(len(columns[plan.terms.items[0]]))
         writer.write_batch(pa.RecordBatch.from_pydict(columns, schema=schema))
         for values in columns.values():
             values.clear()
@@ -184,23 +256,34 @@ def export_chunks(
             writer.close()
 
 
-def _dataset_chunks(db: Session, plan: ExportPlan, keyring: Keyring, size: int) -> Iterator[bytes]:
+def _dataset_chunks(
+    db: Session, plan: ExportPlan, keyring: Keyring, size: int, tracer: _Tracer
+) -> Iterator[bytes]:
     """A dataset's export: every current row (a subject may have several), ``size`` rows a group."""
     schema = pa.schema([(name, pa.string()) for name in plan.terms.items])
     sink = _Drain()
     writer = pq.ParquetWriter(sink, schema)
     columns: dict[str, list[str | None]] = {name: [] for name in plan.terms.items}
     rows = datasets.rows(db, keyring, plan.resource, size)
+    assert plan.resource.query_key is not None
+    names = plan.resource.query_key.items
+    last: tuple[str, ...] | None = None
     try:
         for values in rows:
+            parts = tuple(values.get(name) or "" for name in names)
+            if parts != last or not tracer.fingerprints:  # a subject's rows come together
+                tracer.dataset_subject(parts)
+                last = parts
             for name, value in lookup.project(plan.terms, plan.resource, values).items():
                 columns[name].append(value)
             if len(columns[plan.terms.items[0]]) >= size:
+                tracer.commit(len(columns[plan.terms.items[0]]))
                 writer.write_batch(pa.RecordBatch.from_pydict(columns, schema=schema))
                 for column in columns.values():
                     column.clear()
                 yield sink.take()
         if columns[plan.terms.items[0]]:
+            tracer.commit(len(columns[plan.terms.items[0]]))
             writer.write_batch(pa.RecordBatch.from_pydict(columns, schema=schema))
         writer.close()
         yield sink.take()
