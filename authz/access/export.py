@@ -37,9 +37,9 @@ from sqlalchemy.orm import Session
 from authz.access import controls as access_controls
 from authz.access import datasets, group_commit, guard, lookup
 from authz.access.exceptions import Refused, Unauthenticated
+from authz.access.group_commit import Write
 from authz.access.schemas import Call
 from authz.access.settings import DataSettings, get_settings
-from authz.access.group_commit import Write
 from authz.access.trail import Trail, commit_served, record_refusal
 from authz.types import AccessMode, AccessOutcome
 from catalog_schema.database import utcnow
@@ -164,7 +164,9 @@ class _Tracer:
             return
         query_key = self.plan.resource.query_key
         assert query_key is not None
-        canonical = [subjects.canonical_part(e or "", p) for e, p in zip(query_key.elements, parts, strict=True)]
+        canonical = [
+            subjects.canonical_part(e or "", p) for e, p in zip(query_key.elements, parts, strict=True)
+        ]
         self.fingerprints.add(self.keyring.fingerprint(subjects.plaintext_key(canonical)))
 
     def commit(self, rows: int) -> None:
@@ -198,9 +200,20 @@ def export_chunks(
     keyring = keyring or keys_service.get_keyring()
     size = (settings or get_settings()).export_rows
     tracer = _Tracer(log_db, plan, keyring, traced)
-    if plan.resource.library is None:
-        yield from _dataset_chunks(db, plan, keyring, size, tracer)
-        return
+    chunks = _dataset_chunks if plan.resource.library is None else _library_chunks
+    try:
+        yield from chunks(db, plan, keyring, size, tracer)
+    finally:
+        # The read wrote nothing. It ends by a commit, not a rollback, so that a session sharing its
+        # connection (the tests' savepoints) keeps the traces committed inside it.
+        db.commit()
+
+
+def _library_chunks(
+    db: Session, plan: ExportPlan, keyring: Keyring, size: int, tracer: _Tracer
+) -> Iterator[bytes]:
+    """A library view's export: one row per subject in the view, ``size`` subjects a group."""
+    assert plan.resource.library is not None
     schema = pa.schema([(name, pa.string()) for name in plan.terms.items])
     sink = _Drain()
     writer = pq.ParquetWriter(sink, schema)

@@ -176,7 +176,8 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
             rows = []
     if not rows:
         traced.clear()
-        rows = _chain(entries, *conn.execute(_READ_HEAD).one(), traced)
+        seq, prev_hash = conn.execute(_READ_HEAD).one()
+        rows = _chain(entries, seq, prev_hash, traced)
         conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
     conn.execute(_INSERT_RECORDS, rows)
     if traced:

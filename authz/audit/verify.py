@@ -407,7 +407,9 @@ def verify_export(*, path: Path, trusted_keys: dict[str, str] | None = None) -> 
             continue
         chain.record(*parsed)
         content, _digest, record_id = parsed
-        chain.subjects(content["seq"], record_id, content.get("subjects_digest"), audit_export.listed(document))
+        chain.subjects(
+            content["seq"], record_id, content.get("subjects_digest"), audit_export.listed(document)
+        )
     chain.unmatched_checkpoints()
     if isinstance(last_seq, int):
         chain.head(last_seq, None, what="文件头声明的末条记录", what_en="the header's last seq")
