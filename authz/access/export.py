@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -47,6 +47,7 @@ from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.library.models import LibraryRecord
+from catalog_schema.types import Library
 
 
 @dataclass(frozen=True)
@@ -148,26 +149,18 @@ class _Tracer:
     def __init__(self, log_db: Session, plan: ExportPlan, keyring: Keyring, traced: bool) -> None:
         self.log_db, self.plan, self.keyring, self.on = log_db, plan, keyring, traced
         self.fingerprints: set[str] = set()
+        self.last: str | None = None
 
-    def library_subject(self, elements: tuple[str, ...], values: dict[str, Any]) -> None:
-        """A library subject, fingerprinted by its lookup key as ``guard`` fingerprints a lookup's."""
-        if not self.on:
-            return
-        parts = [values.get(element) for element in elements]
-        if all(isinstance(part, str) for part in parts):
-            canonical = subjects.canonical(elements, cast(list[str], parts))
-            self.fingerprints.add(self.keyring.fingerprint(subjects.plaintext_key(canonical)))
+    def subject(self, key: str) -> None:
+        """A subject of the group by its canonical plaintext key, fingerprinted as ``guard`` does a lookup's.
 
-    def dataset_subject(self, parts: tuple[str, ...]) -> None:
-        """A dataset subject by its query key's parts, fingerprinted as ``guard`` fingerprints a lookup's."""
-        if not self.on:
-            return
-        query_key = self.plan.resource.query_key
-        assert query_key is not None
-        canonical = [
-            subjects.canonical_part(e or "", p) for e, p in zip(query_key.elements, parts, strict=True)
-        ]
-        self.fingerprints.add(self.keyring.fingerprint(subjects.plaintext_key(canonical)))
+        The sealed key a row carries is canonical already: its blind index, which a lookup finds it
+        by, was taken over the same canonical parts the lookup's fingerprint is. A subject's rows
+        come together (the stream is in stored-key order), so its key is fingerprinted once a group.
+        """
+        if self.on and key != self.last:
+            self.last = key
+            self.fingerprints.add(self.keyring.fingerprint(key))
 
     def commit(self, rows: int) -> None:
         """Commit the group's trace record and its subjects (the data plane's group commit), or raise."""
@@ -180,7 +173,7 @@ class _Tracer:
             traced=tuple(self.fingerprints),
         )
         group_commit.submit(db=self.log_db, write=Write(entries=[entry], at=utcnow()))
-        self.fingerprints = set()
+        self.fingerprints, self.last = set(), None
 
 
 def export_chunks(
@@ -229,11 +222,18 @@ def _library_chunks(
     pending: dict[str, Any] = {}
 
     key_elements = subjects.LOOKUP_KEY[plan.resource.library]
+    # A credit record's key is (subject, decision); a lookup, and so its fingerprint, names the subject.
+    lookup_parts = len(key_elements) if plan.resource.library is Library.credit else None
+    pending_plain: str | None = None
 
     def flush_subject() -> None:
         if not plan.resource.keeps(pending):
             return
-        tracer.library_subject(key_elements, pending)
+        if pending_plain is not None:
+            tracer.subject(pending_plain)
+        elif all(isinstance(pending.get(e), str) for e in key_elements):  # a record with its key in the clear
+            canonical = subjects.canonical(key_elements, [pending[e] for e in key_elements])
+            tracer.subject(subjects.plaintext_key(canonical))
         for name, value in lookup.project(plan.terms, plan.resource, pending).items():
             columns[name].append(value)
 
@@ -251,11 +251,16 @@ def _library_chunks(
                     flush_subject()
                     if len(columns[plan.terms.items[0]]) >= size:
                         yield write_group()
-                pending_key, pending = row.subject_key, {}
+                pending_key, pending, pending_plain = row.subject_key, {}, None
                 if row.subject_cipher is not None:
                     # The key is not among the values; it is sealed beside them.
                     plain = keyring.decrypt(row.subject_cipher, aad=subjects.cipher_aad(row.subject_key))
                     pending.update(zip(key_elements, plain.split(subjects.KEY_SEPARATOR), strict=False))
+                    pending_plain = (
+                        plain
+                        if lookup_parts is None
+                        else subjects.KEY_SEPARATOR.join(plain.split(subjects.KEY_SEPARATOR)[:lookup_parts])
+                    )
             pending.update(keyring.unseal(json.loads(row.values), aad=row.subject_key))
         if pending_key is not None:
             flush_subject()
@@ -280,13 +285,10 @@ def _dataset_chunks(
     rows = datasets.rows(db, keyring, plan.resource, size)
     assert plan.resource.query_key is not None
     names = plan.resource.query_key.items
-    last: tuple[str, ...] | None = None
     try:
         for values in rows:
-            parts = tuple(values.get(name) or "" for name in names)
-            if parts != last or not tracer.fingerprints:  # a subject's rows come together
-                tracer.dataset_subject(parts)
-                last = parts
+            if tracer.on:  # the query key, unsealed into the values, is the plaintext key
+                tracer.subject(subjects.plaintext_key([values.get(name) or "" for name in names]))
             for name, value in lookup.project(plan.terms, plan.resource, values).items():
                 columns[name].append(value)
             if len(columns[plan.terms.items[0]]) >= size:

@@ -119,11 +119,9 @@ def subjects_digest(fingerprints: Iterable[str]) -> str:
 # Built once: the data plane appends on every call, and the ORM's per-statement work would cost
 # more than the append itself (bench-api).
 _RECORDS = cast(Table, AccessRecord.__table__)
-_SUBJECTS = cast(Table, AccessSubject.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
 _READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
 _INSERT_RECORDS = insert(_RECORDS)
-_INSERT_SUBJECTS = insert(_SUBJECTS)
 _MOVE_HEAD = (
     update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
@@ -132,6 +130,7 @@ _MOVE_KNOWN_HEAD = (
     .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
+_INSERT_SUBJECTS = f"INSERT INTO {AccessSubject.__tablename__} (record_seq, fingerprint) VALUES"
 _ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry) if f.name != "traced")
 # Per engine: the head as this process last moved it (a hint, see append_timed).
 _LAST_HEAD: "weakref.WeakKeyDictionary[Engine, tuple[int, str]]" = weakref.WeakKeyDictionary()
@@ -160,7 +159,7 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
     # and then the head is read and locked as usual.
     known = _LAST_HEAD.get(engine)
     rows: list[dict[str, Any]] = []
-    traced: list[dict[str, Any]] = []
+    traced: list[tuple[int, str]] = []
     if known is not None:
         rows = _chain(entries, *known, traced)
         moved = conn.execute(
@@ -181,13 +180,16 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
         conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
     conn.execute(_INSERT_RECORDS, rows)
     if traced:
-        conn.execute(_INSERT_SUBJECTS, traced)
+        # Straight to the driver: an export's row group lists thousands of subjects, and
+        # SQLAlchemy's per-row parameter processing would cost more than the insert.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(f"{_INSERT_SUBJECTS} ({mark}, {mark})", traced)
     _LAST_HEAD[engine] = (rows[-1]["seq"], rows[-1]["hash"])
     return [row["seq"] for row in rows]
 
 
 def _chain(
-    entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash: str, traced: list[dict[str, Any]]
+    entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash: str, traced: list[tuple[int, str]]
 ) -> list[dict[str, Any]]:
     """The records of ``entries``, numbered and chained after the head (``seq``, ``prev_hash``);
     the access_subjects rows of those that trace subjects are added to ``traced``."""
@@ -203,7 +205,7 @@ def _chain(
         )
         if entry.traced:
             content["subjects_digest"] = subjects_digest(entry.traced)
-            traced += ({"record_seq": seq, "fingerprint": f} for f in sorted(set(entry.traced)))
+            traced += ((seq, f) for f in sorted(set(entry.traced)))
         prev_hash = content["hash"] = record_hash(content)
         rows.append(content)
     return rows

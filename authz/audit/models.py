@@ -64,7 +64,12 @@ class AccessSubject(Base):
     """
 
     __tablename__ = "access_subjects"
-    __table_args__ = (Index("ix_access_subjects_fingerprint", "fingerprint", "record_seq"),)
+    # SQLite keeps the rows in the primary key's B-tree (no rowid table beside it): an export's
+    # trace writes one B-tree in seq order and one index in fingerprint order, nothing more.
+    __table_args__ = (
+        Index("ix_access_subjects_fingerprint", "fingerprint", "record_seq"),
+        {"sqlite_with_rowid": False},
+    )
 
     record_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)

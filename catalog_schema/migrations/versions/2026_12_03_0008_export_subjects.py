@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("record_seq", sa.BigInteger(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("record_seq", "fingerprint", name=op.f("pk_access_subjects")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("access_subjects", schema=None) as batch_op:
         batch_op.create_index("ix_access_subjects_fingerprint", ["fingerprint", "record_seq"], unique=False)
