@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint install browser clean bench-ingest bench-clock bench-api
+.PHONY: demo test test-fast lint install browser clean bench-ingest bench-clock bench-api bench-export
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
@@ -71,9 +71,14 @@ bench-ingest: $(VENV)/.installed
 bench-clock: $(VENV)/.installed
 	$(BIN)/python bench/clock.py
 
-# 1,000,000 people: guarded keyed lookup vs a bare lookup, one uvicorn worker (see bench/access.py).
+# 1,000,000 people: guarded keyed lookup (a library view, a dataset) vs a bare lookup, one uvicorn
+# worker (see bench/access.py).
 bench-api: $(VENV)/.installed
 	$(BIN)/python bench/access.py
+
+# 200,000 people exported as Parquet, traced per person against the same export untraced (see bench/export.py).
+bench-export: $(VENV)/.installed
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

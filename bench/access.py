@@ -18,10 +18,15 @@
    - guarded ``POST /api/v1/data/lookup``: token, grant, purpose, items, quota, fetch, unseal,
      project, mask, access record (hash-chained, committed), answer.
 4. audit_lost = guarded answers received − access records written during the guarded phases.
+5. The dataset phase, in the same alternating slices: ``POST /api/v1/data/lookup`` of 民政's
+   低保救助对象信息 (203001/000001, 库表交换), whose dataset holds one 认定 row for each of the
+   first ``--dataset-rows`` people (default: all of them), written as the dataset pipeline stores
+   them, under a grant of its own (人社 asks, 民政 approves). Its ratio is to the same baseline.
 
 Targets: guarded throughput ≥ 70% of the baseline's; guarded p99 ≤ 2× the baseline's p99; no
-access record lost. The last line is
-``RESULT api throughput_ratio=<r> p99_ratio=<r> rps=<guarded rps> audit_lost=<n>``.
+access record lost. The last lines are
+``RESULT api throughput_ratio=<r> p99_ratio=<r> rps=<guarded rps> audit_lost=<n>`` and
+``RESULT api-dataset throughput_ratio=<r> p99_ratio=<r> rps=<dataset rps>``.
 """
 
 import argparse
@@ -52,6 +57,8 @@ from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import RequestAction
 from catalog_schema import migrate
 from catalog_schema.database import make_engine, utcnow
+from catalog_schema.dataset import subjects as dataset_subjects
+from catalog_schema.dataset.models import DatasetRecord
 from catalog_schema.department.models import Department
 from catalog_schema.element.models import DataElement
 from catalog_schema.keys import service as keys_service
@@ -61,9 +68,12 @@ from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.schemas import ResourceUpdate
 from catalog_schema.types import BatchStatus, Library, Sensitivity
 from catalog_schema.user.models import User
+from catalog_schema.user.roles import Role
 from demo import catalog as demo_catalog
 
 RESOURCE = "101001/000001"  # 公安 人口基本信息 (有条件共享)
+SUBSISTENCE = "203001/000001"  # 民政 低保救助对象信息 (库表交换)
+SUBSISTENCE_ITEMS = ["公民身份号码", "姓名", "救助类别", "月保障金额"]
 ITEMS = ["公民身份号码", "姓名", "出生日期", "住址"]
 REGIONS = ["350102", "350103", "350104", "350105", "350111", "350121"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -151,6 +161,111 @@ def load_people(db: Session, rows: int) -> float:
     return time.perf_counter() - started
 
 
+def load_subsistence(db: Session, rows: int) -> float:
+    """One 低保 认定 row for each of the first ``rows`` people, as the dataset pipeline stores it."""
+    started = time.perf_counter()
+    ring = keys_service.get_keyring()
+    resource = resource_service.get_by_code(db=db, code=SUBSISTENCE)
+    sensitive_elements = set(
+        db.scalars(
+            select(DataElement.code).where(
+                DataElement.sensitivity.in_([Sensitivity.sensitive, Sensitivity.highly_sensitive])
+            )
+        )
+    )
+    sensitive = {
+        item.name for item in resource.items if item.element and item.element.code in sensitive_elements
+    }
+    minzheng = db.scalar(select(Department.id).where(Department.slug == "minzheng"))
+    batch = IngestBatch(
+        source="bench_dibao",
+        title="bench-api 低保",
+        resource_id=resource.id,
+        department_id=minzheng,
+        run_id="bench-api",
+        status=BatchStatus.succeeded,
+        rows_read=rows,
+        inserted=rows,
+    )
+    db.add(batch)
+    db.flush()
+    now = utcnow()
+    conn = db.connection()
+    for start in range(0, rows, CHUNK):
+        records = []
+        for i in range(start, min(start + CHUNK, rows)):
+            key = id_number(i)
+            rnd = random.Random(i)
+            values = {
+                "姓名": person(i, key)["population.name"],
+                "家庭住址": f"榕城市鼓楼区五四路{rnd.randint(1, 400)}号",
+                "救助类别": rnd.choice(["01", "02", "03"]),
+                "保障人数": str(rnd.randint(1, 5)),
+                "月保障金额": f"{rnd.randint(500, 3000)}.00",
+                "认定日期": "2025-06-01",
+                "所属街道（乡镇）": "鼓东街道",
+            }
+            stored = dataset_subjects.stored_key(ring, SUBSISTENCE, [key])
+            line = json.dumps(values, ensure_ascii=False, sort_keys=True)
+            records.append(
+                {
+                    "resource_id": resource.id,
+                    "subject_key": stored,
+                    "record_key": dataset_subjects.record_key(ring, [values["认定日期"]]),
+                    "subject_cipher": dataset_subjects.subject_cipher(ring, SUBSISTENCE, [key]),
+                    "values": json.dumps(
+                        ring.seal(values, sensitive=sensitive, aad=stored), ensure_ascii=False, sort_keys=True
+                    ),
+                    "row_hash": ring.digest(line),
+                    "valid_from": now,
+                    "valid_to": None,
+                    "batch_id": batch.id,
+                    "source_row": i + 1,
+                }
+            )
+        conn.execute(insert(DatasetRecord), records)
+        print(f"  loaded {min(start + CHUNK, rows):>9,} / {rows:,} 低保 rows", flush=True)
+    return time.perf_counter() - started
+
+
+def subsistence_grant(db: Session) -> str:
+    """人社's grant for 民政's 低保救助对象信息 through the real workflow (民政's approver decides)."""
+    users = {u.username: u for u in db.scalars(select(User))}
+    approver = User(
+        username="bench_minzheng_approver",
+        full_name="bench 民政审批",
+        role=Role.dept_approver,
+        department_id=db.scalar(select(Department.id).where(Department.slug == "minzheng")),
+        password_hash=users["approver"].password_hash,
+    )
+    db.add(approver)
+    db.flush()
+    today = local_date(utcnow())
+    request = sharing_service.submit(
+        db=db,
+        data=RequestCreate(
+            resource=SUBSISTENCE,
+            items=SUBSISTENCE_ITEMS,
+            purpose="医疗救助对象认定时核验低保身份",
+            legal_basis="《社会救助暂行办法》第二十八条",
+            business_reference="RS-BENCH-0002",
+            access_modes=["lookup"],
+            valid_from=today,
+            valid_until=today + timedelta(days=180),
+            expected_volume=10_000_000,
+        ),
+        user=users["requester"],
+    )
+    sharing_service.act(
+        db=db, request=request, action=RequestAction.accept, data=TransitionIn(), user=users["catalog_admin"]
+    )
+    sharing_service.act(
+        db=db, request=request, action=RequestAction.approve, data=TransitionIn(), user=approver
+    )
+    assert request.number is not None
+    return request.number
+
+
 def raise_rate_limit(db: Session) -> None:
     """人口基本信息's rate limit, high enough that no call of the run is refused, still counted."""
     resource = resource_service.get_by_code(db=db, code=RESOURCE)
@@ -163,7 +278,7 @@ def raise_rate_limit(db: Session) -> None:
     )
 
 
-def grant_and_client(db: Session) -> tuple[str, str, str]:
+def grant_and_client(db: Session, access_modes: tuple[str, ...] = ("lookup",)) -> tuple[str, str, str]:
     """A grant of 人社 for 公安's 人口基本信息 through the real workflow, and a client of 人社."""
     users = {u.username: u for u in db.scalars(select(User))}
     today = local_date(utcnow())
@@ -175,7 +290,7 @@ def grant_and_client(db: Session) -> tuple[str, str, str]:
             purpose="养老保险待遇资格认证时核验参保人身份",
             legal_basis="《社会保险法》第七十三条",
             business_reference="RS-BENCH-0001",
-            access_modes=["lookup"],  # 人口基本信息 is read 逐条查询 (its access_modes 管控参数)
+            access_modes=list(access_modes),  # 人口基本信息 is read 逐条查询 (its access_modes 管控参数)
             valid_from=today,
             valid_until=today + timedelta(days=180),
             expected_volume=10_000_000,
@@ -214,14 +329,21 @@ class Phase:
 
 
 async def _connection(
-    port: int, path: str, headers: str, keys: list[str], deadline: float, out: list[float], errs: list[int]
+    port: int,
+    path: str,
+    headers: str,
+    keys: list[str],
+    deadline: float,
+    out: list[float],
+    errs: list[int],
+    resource: str,
 ) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     answered = 0
     rnd = random.Random()
     try:
         while time.perf_counter() < deadline:
-            body = json.dumps({"resource": RESOURCE, "key": rnd.choice(keys)}).encode()
+            body = json.dumps({"resource": resource, "key": rnd.choice(keys)}).encode()
             request = (
                 f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n{headers}\r\n"
@@ -246,14 +368,23 @@ async def _connection(
 
 
 async def _phase(
-    port: int, path: str, headers: str, keys: list[str], seconds: float, concurrency: int
+    port: int,
+    path: str,
+    headers: str,
+    keys: list[str],
+    seconds: float,
+    concurrency: int,
+    resource: str = RESOURCE,
 ) -> Phase:
     latencies: list[float] = []
     errors: list[int] = []
     started = time.perf_counter()
     deadline = started + seconds
     counts = await asyncio.gather(
-        *(_connection(port, path, headers, keys, deadline, latencies, errors) for _ in range(concurrency))
+        *(
+            _connection(port, path, headers, keys, deadline, latencies, errors, resource)
+            for _ in range(concurrency)
+        )
     )
     elapsed = time.perf_counter() - started
     if errors:
@@ -302,6 +433,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="slices each phase's seconds alternate in")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--dataset-rows", type=int, default=None, help="低保 rows (default: --rows)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="govdx-bench-api-"))
@@ -316,12 +448,16 @@ def main() -> None:
         with Session(engine) as db:
             demo_catalog.seed(db)
             load_seconds = load_people(db, args.rows)
+            dataset_rows = min(args.rows, args.dataset_rows or args.rows)
+            load_seconds += load_subsistence(db, dataset_rows)
             raise_rate_limit(db)
             client_id, secret, purpose = grant_and_client(db)
+            dataset_purpose = subsistence_grant(db)
             db.commit()
         print(f"  loaded in {load_seconds:.1f} s", flush=True)
         engine.dispose()
         sample = [id_number(random.randrange(args.rows)) for _ in range(10_000)]
+        dataset_sample = [id_number(random.randrange(dataset_rows)) for _ in range(10_000)]
 
         env = {**os.environ, "GOVDX_BENCH_BASELINE": "true"}
         server = subprocess.Popen(
@@ -349,6 +485,7 @@ def main() -> None:
         )["access_token"]
 
         guarded_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {purpose}\r\n"
+        dataset_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {dataset_purpose}\r\n"
         before = _count_records(make_engine(url))
         warm_seconds = min(3.0, args.seconds / 5)
         asyncio.run(_phase(args.port, BASELINE, "", sample, warm_seconds, args.concurrency))
@@ -356,13 +493,27 @@ def main() -> None:
             _phase(args.port, GUARDED, guarded_headers, sample, warm_seconds, args.concurrency)
         )
         # The phases alternate in slices, so a drift of the machine's speed over the run (page
-        # cache, WAL growth, neighbours) weighs on both alike; each gets --seconds in all.
-        slices: dict[str, list[Phase]] = {BASELINE: [], GUARDED: []}
+        # cache, WAL growth, neighbours) weighs on all alike; each gets --seconds in all. The
+        # library phases run as before; the dataset phase follows them in each round.
+        slices: dict[str, list[Phase]] = {BASELINE: [], GUARDED: [], SUBSISTENCE: []}
         for _ in range(args.rounds):
             for path, headers in ((BASELINE, ""), (GUARDED, guarded_headers)):
                 phase = _phase(args.port, path, headers, sample, args.seconds / args.rounds, args.concurrency)
                 slices[path].append(asyncio.run(phase))
+            written_so_far = _count_records(make_engine(url))
+            dataset_phase = _phase(
+                args.port,
+                GUARDED,
+                dataset_headers,
+                dataset_sample,
+                args.seconds / args.rounds,
+                args.concurrency,
+                SUBSISTENCE,
+            )
+            slices[SUBSISTENCE].append(asyncio.run(dataset_phase))
+            before += _count_records(make_engine(url)) - written_so_far  # audit_lost counts the library
         baseline, guarded = _merge(slices[BASELINE]), _merge(slices[GUARDED])
+        dataset = _merge(slices[SUBSISTENCE])
         written = _count_records(make_engine(url)) - before
         lost = max(0, warm.answered + guarded.answered - written)
     finally:
@@ -373,8 +524,7 @@ def main() -> None:
 
     print()
     print(f"{'':<10}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}{'answers':>10}{'non-200':>10}")
-    for phase in (baseline, guarded):
-        name = "baseline" if phase is baseline else "guarded"
+    for name, phase in (("baseline", baseline), ("guarded", guarded), ("dataset", dataset)):
         print(
             f"{name:<10}{phase.rps:>10.0f}{phase.pct(0.5):>10.2f}{phase.pct(0.99):>10.2f}"
             f"{phase.answered:>10}{phase.errors:>10}"
@@ -389,12 +539,16 @@ def main() -> None:
         f"targets: throughput ≥ 0.70 of baseline ({throughput_ratio:.2f}), "
         f"p99 ≤ 2× ({p99_ratio:.2f}), lost 0 ({lost})"
     )
-    if baseline.errors or guarded.errors or warm.errors:
+    if baseline.errors or guarded.errors or warm.errors or dataset.errors:
         print("bench-api: some calls were not answered with 200 (see above); the figures are not valid")
         raise SystemExit(1)
     print(
         f"RESULT api throughput_ratio={throughput_ratio:.2f} p99_ratio={p99_ratio:.2f} "
         f"rps={guarded.rps:.0f} audit_lost={lost}"
+    )
+    print(
+        f"RESULT api-dataset throughput_ratio={dataset.rps / baseline.rps:.2f} "
+        f"p99_ratio={dataset.pct(0.99) / baseline.pct(0.99):.2f} rps={dataset.rps:.0f}"
     )
 
 

@@ -1,7 +1,7 @@
 """Every table of the platform, imported in one place for Alembic and for tests."""
 
 from authz.access.models import GrantUsage, RateWindow
-from authz.audit.models import AccessRecord, AuditCheckpoint, AuditHead
+from authz.audit.models import AccessRecord, AccessSubject, AuditCheckpoint, AuditHead
 from authz.calendar.models import CalendarArrangement
 from authz.clients.models import ApiClient
 from authz.clock.models import ClockStage, Notification, NotificationReceipt, OutboundMessage, SlaProfile
@@ -23,6 +23,7 @@ from catalog_schema.user.models import User
 
 __all__ = [
     "AccessRecord",
+    "AccessSubject",
     "ApiClient",
     "AuditCheckpoint",
     "AuditHead",

@@ -8,7 +8,8 @@ bodies, never in URLs: URLs end up in proxy and server logs, ID numbers must not
 These routes own their transactions and declare ``SessionFactory``, not ``DbSession``: the data plane
 commits (the access log's group commit), and a refusal is in the access log before its 403 leaves,
 which the request-wide ``DbSession`` (rolled back on any error) could not give. Each route opens one
-session and closes it before the response is sent; the export streams from a second.
+session and closes it before the response is sent; the export streams from a second, and commits
+the trace of each row group it streams (``authz.access.export``) in a third.
 """
 
 import contextlib
@@ -179,8 +180,9 @@ def export(
         return _error(call, exc)
 
     def chunks() -> Iterator[bytes]:
-        with session_factory() as stream_db:
-            yield from access_export.export_chunks(db=stream_db, plan=plan)
+        # One session reads the view; each row group's trace commits in another before it leaves.
+        with session_factory() as stream_db, session_factory() as log_db:
+            yield from access_export.export_chunks(db=stream_db, log_db=log_db, plan=plan)
 
     filename = quote(plan.filename)
     return StreamingResponse(

@@ -4,6 +4,23 @@ An export is authorised by ``authz.access.guard`` and logged by ``authz.access.t
 byte of it is streamed (:func:`open_export` commits); :func:`export_chunks` then reads the library
 in a session of its own, one row group per ``export_rows`` subjects, so memory stays bounded by
 that and not by the library.
+
+Traced per person. The record :func:`open_export` commits promises what was authorised and
+counted against the quota: the subjects in the view *as of that moment*, by number. The stream
+reads the view as it is when it runs (a load in between may add or close subjects), so the
+opening record cannot name them. Instead each row group is traced when it is made: before its
+bytes are handed to the response, an access record of the export (same request id, client, grant
+and resource; ``subjects`` and ``rows_returned`` of that group) is committed through the group
+commit, listing the fingerprint of every subject in the group in ``access_subjects`` and binding
+that list into its hash by ``subjects_digest`` (``authz.audit.chain``). The rule is the data
+plane's own: no trace, no data. A stream cut off midway (the client gone, the process killed)
+therefore leaves traced every subject whose row group was handed over — at most one row group
+more than the client may have received, never one less; a failed trace write ends the stream
+before that group's bytes. Fingerprints are those the lookups log (``guard``): the keyring's
+fingerprint of the canonical plaintext key, the library's lookup key (a credit subject's code,
+not its decision's) or the dataset's query key, so one subject search finds lookups, batches and
+exports alike. Computing them costs one HMAC per subject (its key is unsealed for the file
+anyway); the trace rows are one insert per row group (``make bench-export`` measures it).
 """
 
 import json
@@ -18,8 +35,9 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from authz.access import controls as access_controls
-from authz.access import datasets, guard, lookup
+from authz.access import datasets, group_commit, guard, lookup
 from authz.access.exceptions import Refused, Unauthenticated
+from authz.access.group_commit import Write
 from authz.access.schemas import Call
 from authz.access.settings import DataSettings, get_settings
 from authz.access.trail import Trail, commit_served, record_refusal
@@ -29,6 +47,7 @@ from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.library.models import LibraryRecord
+from catalog_schema.types import Library
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,7 @@ class ExportPlan:
     resource: guard.SharedResource
     terms: guard.Terms
     rows: int
+    trail: Trail  # who called, under which grant: each row group's trace record says it again
 
     @property
     def filename(self) -> str:
@@ -58,7 +78,8 @@ def open_export(
     """Authorise and log a bulk export and commit; the rows then stream through :func:`export_chunks`.
 
     The export counts every current subject of the library against the quota and in the record's
-    ``rows_returned``, as of this moment; the stream reads the library as it is when it runs.
+    ``rows_returned``, as of this moment; the stream reads the library as it is when it runs, and
+    traces each row group's subjects as it goes (see the module docstring).
     """
     at = now or utcnow()
     trail = Trail.begin(call, AccessMode.bulk_export, resource, items or [])
@@ -82,7 +103,7 @@ def open_export(
     commit_served(
         db, trail, [entry], at, grant_id=terms.grant_id, quota=terms.daily_quota, count=count, window=window
     )
-    return ExportPlan(request_id=call.request_id, resource=found, terms=terms, rows=count)
+    return ExportPlan(request_id=call.request_id, resource=found, terms=terms, rows=count, trail=trail)
 
 
 def _in_view(resource: guard.SharedResource) -> list[Any]:
@@ -122,15 +143,70 @@ class _Drain:
         return out
 
 
+class _Tracer:
+    """The subjects of the row group being made, committed as an access record before its bytes leave."""
+
+    def __init__(self, log_db: Session, plan: ExportPlan, keyring: Keyring, traced: bool) -> None:
+        self.log_db, self.plan, self.keyring, self.on = log_db, plan, keyring, traced
+        self.fingerprints: set[str] = set()
+        self.last: str | None = None
+
+    def subject(self, key: str) -> None:
+        """A subject of the group by its canonical plaintext key, fingerprinted as ``guard`` does a lookup's.
+
+        The sealed key a row carries is canonical already: its blind index, which a lookup finds it
+        by, was taken over the same canonical parts the lookup's fingerprint is. A subject's rows
+        come together (the stream is in stored-key order), so its key is fingerprinted once a group.
+        """
+        if self.on and key != self.last:
+            self.last = key
+            self.fingerprints.add(self.keyring.fingerprint(key))
+
+    def commit(self, rows: int) -> None:
+        """Commit the group's trace record and its subjects (the data plane's group commit), or raise."""
+        if not self.on or not rows:
+            return
+        entry = self.plan.trail.entry(
+            AccessOutcome.served,
+            subjects=len(self.fingerprints),
+            rows_returned=rows,
+            traced=tuple(self.fingerprints),
+        )
+        group_commit.submit(db=self.log_db, write=Write(entries=[entry], at=utcnow()))
+        self.fingerprints, self.last = set(), None
+
+
 def export_chunks(
-    *, db: Session, plan: ExportPlan, keyring: Keyring | None = None, settings: DataSettings | None = None
+    *,
+    db: Session,
+    log_db: Session,
+    plan: ExportPlan,
+    keyring: Keyring | None = None,
+    settings: DataSettings | None = None,
+    traced: bool = True,
 ) -> Iterator[bytes]:
-    """The Parquet file of an authorised export, in pieces: one row group per ``export_rows`` subjects."""
+    """The Parquet file of an authorised export, in pieces: one row group per ``export_rows`` subjects.
+
+    ``db`` reads; each row group's trace is committed in ``log_db`` before the group is yielded.
+    ``traced=False`` is for bench-export's floor only: the same stream with no trace.
+    """
     keyring = keyring or keys_service.get_keyring()
     size = (settings or get_settings()).export_rows
-    if plan.resource.library is None:
-        yield from _dataset_chunks(db, plan, keyring, size)
-        return
+    tracer = _Tracer(log_db, plan, keyring, traced)
+    chunks = _dataset_chunks if plan.resource.library is None else _library_chunks
+    try:
+        yield from chunks(db, plan, keyring, size, tracer)
+    finally:
+        # The read wrote nothing. It ends by a commit, not a rollback, so that a session sharing its
+        # connection (the tests' savepoints) keeps the traces committed inside it.
+        db.commit()
+
+
+def _library_chunks(
+    db: Session, plan: ExportPlan, keyring: Keyring, size: int, tracer: _Tracer
+) -> Iterator[bytes]:
+    """A library view's export: one row per subject in the view, ``size`` subjects a group."""
+    assert plan.resource.library is not None
     schema = pa.schema([(name, pa.string()) for name in plan.terms.items])
     sink = _Drain()
     writer = pq.ParquetWriter(sink, schema)
@@ -146,14 +222,23 @@ def export_chunks(
     pending: dict[str, Any] = {}
 
     key_elements = subjects.LOOKUP_KEY[plan.resource.library]
+    # A credit record's key is (subject, decision); a lookup, and so its fingerprint, names the subject.
+    lookup_parts = len(key_elements) if plan.resource.library is Library.credit else None
+    pending_plain: str | None = None
 
     def flush_subject() -> None:
         if not plan.resource.keeps(pending):
             return
+        if pending_plain is not None:
+            tracer.subject(pending_plain)
+        elif all(isinstance(pending.get(e), str) for e in key_elements):  # a record with its key in the clear
+            canonical = subjects.canonical(key_elements, [pending[e] for e in key_elements])
+            tracer.subject(subjects.plaintext_key(canonical))
         for name, value in lookup.project(plan.terms, plan.resource, pending).items():
             columns[name].append(value)
 
     def write_group() -> bytes:
+        tracer.commit(len(columns[plan.terms.items[0]]))
         writer.write_batch(pa.RecordBatch.from_pydict(columns, schema=schema))
         for values in columns.values():
             values.clear()
@@ -166,11 +251,16 @@ def export_chunks(
                     flush_subject()
                     if len(columns[plan.terms.items[0]]) >= size:
                         yield write_group()
-                pending_key, pending = row.subject_key, {}
+                pending_key, pending, pending_plain = row.subject_key, {}, None
                 if row.subject_cipher is not None:
                     # The key is not among the values; it is sealed beside them.
                     plain = keyring.decrypt(row.subject_cipher, aad=subjects.cipher_aad(row.subject_key))
                     pending.update(zip(key_elements, plain.split(subjects.KEY_SEPARATOR), strict=False))
+                    pending_plain = (
+                        plain
+                        if lookup_parts is None
+                        else subjects.KEY_SEPARATOR.join(plain.split(subjects.KEY_SEPARATOR)[:lookup_parts])
+                    )
             pending.update(keyring.unseal(json.loads(row.values), aad=row.subject_key))
         if pending_key is not None:
             flush_subject()
@@ -184,23 +274,31 @@ def export_chunks(
             writer.close()
 
 
-def _dataset_chunks(db: Session, plan: ExportPlan, keyring: Keyring, size: int) -> Iterator[bytes]:
+def _dataset_chunks(
+    db: Session, plan: ExportPlan, keyring: Keyring, size: int, tracer: _Tracer
+) -> Iterator[bytes]:
     """A dataset's export: every current row (a subject may have several), ``size`` rows a group."""
     schema = pa.schema([(name, pa.string()) for name in plan.terms.items])
     sink = _Drain()
     writer = pq.ParquetWriter(sink, schema)
     columns: dict[str, list[str | None]] = {name: [] for name in plan.terms.items}
     rows = datasets.rows(db, keyring, plan.resource, size)
+    assert plan.resource.query_key is not None
+    names = plan.resource.query_key.items
     try:
         for values in rows:
+            if tracer.on:  # the query key, unsealed into the values, is the plaintext key
+                tracer.subject(subjects.plaintext_key([values.get(name) or "" for name in names]))
             for name, value in lookup.project(plan.terms, plan.resource, values).items():
                 columns[name].append(value)
             if len(columns[plan.terms.items[0]]) >= size:
+                tracer.commit(len(columns[plan.terms.items[0]]))
                 writer.write_batch(pa.RecordBatch.from_pydict(columns, schema=schema))
                 for column in columns.values():
                     column.clear()
                 yield sink.take()
         if columns[plan.terms.items[0]]:
+            tracer.commit(len(columns[plan.terms.items[0]]))
             writer.write_batch(pa.RecordBatch.from_pydict(columns, schema=schema))
         writer.close()
         yield sink.take()

@@ -6,6 +6,12 @@ inserting or reordering a record therefore breaks the chain at that record, and 
 checkpoint (:mod:`authz.audit.checkpoint`) pins the chain's state so the last records cannot be
 silently replaced either.
 
+A record that serves many subjects at once (a part of a bulk export, ``authz.access.export``)
+lists their fingerprints in ``access_subjects`` and carries :func:`subjects_digest` of them in
+``subjects_digest``, which its hash covers: a subject row deleted, altered or added no longer
+matches the digest, and the digest cannot change without breaking the chain. The digest is hashed
+only when set (:data:`OPTIONAL_CHAINED_FIELDS`), so the records written before it keep their hashes.
+
 Records are appended in the caller's transaction (the data plane's group commit), and the head
 row that numbers them stays locked until that transaction commits: concurrent writers append one
 after the other, so the chain stays linear, and the head still names the last record when records
@@ -15,7 +21,7 @@ are deleted from the end.
 import hashlib
 import json
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -23,7 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from authz.audit.models import AccessRecord, AuditHead
+from authz.audit.models import AccessRecord, AccessSubject, AuditHead
 from catalog_schema.database import utcnow
 
 HEAD_ID = 1
@@ -49,6 +55,9 @@ CHAINED_FIELDS = (
     "request_id",
     "prev_hash",
 )
+# Chained when set (not None) only, so records written before each existed keep their hashes.
+OPTIONAL_CHAINED_FIELDS = ("subjects_digest",)
+STORED_FIELDS = CHAINED_FIELDS + OPTIONAL_CHAINED_FIELDS
 
 
 @dataclass
@@ -71,6 +80,9 @@ class AccessEntry:
     reason_code: str | None = None
     reason: str | None = None
     client_ip: str | None = None
+    subjects_digest: str | None = None  # set by append from ``traced``
+    # The fingerprints of the subjects a record serves at once (an export's part): access_subjects.
+    traced: tuple[str, ...] = ()
 
 
 def timestamp(value: datetime) -> str:
@@ -81,6 +93,9 @@ def timestamp(value: datetime) -> str:
 def canonical(content: dict[str, Any]) -> bytes:
     """The bytes a record's hash is taken over: the chained fields as canonical JSON."""
     body = {name: content[name] for name in CHAINED_FIELDS}
+    for name in OPTIONAL_CHAINED_FIELDS:
+        if content.get(name) is not None:
+            body[name] = content[name]
     if isinstance(body["at"], datetime):
         body["at"] = timestamp(body["at"])
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -93,7 +108,12 @@ def record_hash(content: dict[str, Any]) -> str:
 
 def content_of(record: AccessRecord) -> dict[str, Any]:
     """A stored record's chained fields, as they were hashed."""
-    return {name: getattr(record, name) for name in CHAINED_FIELDS}
+    return {name: getattr(record, name) for name in STORED_FIELDS}
+
+
+def subjects_digest(fingerprints: Iterable[str]) -> str:
+    """SHA-256 (hex) of a record's subjects: their distinct fingerprints, sorted, one per line."""
+    return hashlib.sha256("\n".join(sorted(set(fingerprints))).encode("utf-8")).hexdigest()
 
 
 # Built once: the data plane appends on every call, and the ORM's per-statement work would cost
@@ -110,11 +130,12 @@ _MOVE_KNOWN_HEAD = (
     .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-_ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry))
+_INSERT_SUBJECTS = f"INSERT INTO {AccessSubject.__tablename__} (record_seq, fingerprint) VALUES"
+_ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry) if f.name != "traced")
 # Per engine: the head as this process last moved it (a hint, see append_timed).
 _LAST_HEAD: "weakref.WeakKeyDictionary[Engine, tuple[int, str]]" = weakref.WeakKeyDictionary()
 # Core columns, read by position: the verifier reads every record, and ORM rows cost several times more.
-_COLUMNS = (_RECORDS.c.id, *(_RECORDS.c[name] for name in CHAINED_FIELDS), _RECORDS.c.hash)
+_COLUMNS = (_RECORDS.c.id, *(_RECORDS.c[name] for name in STORED_FIELDS), _RECORDS.c.hash)
 
 
 def append_many(*, db: Session, entries: Sequence[AccessEntry], at: datetime | None = None) -> list[int]:
@@ -138,8 +159,9 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
     # and then the head is read and locked as usual.
     known = _LAST_HEAD.get(engine)
     rows: list[dict[str, Any]] = []
+    traced: list[tuple[int, str]] = []
     if known is not None:
-        rows = _chain(entries, *known)
+        rows = _chain(entries, *known, traced)
         moved = conn.execute(
             _MOVE_KNOWN_HEAD,
             {
@@ -152,15 +174,25 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
         if moved.rowcount != 1:
             rows = []
     if not rows:
-        rows = _chain(entries, *conn.execute(_READ_HEAD).one())
+        traced.clear()
+        seq, prev_hash = conn.execute(_READ_HEAD).one()
+        rows = _chain(entries, seq, prev_hash, traced)
         conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
     conn.execute(_INSERT_RECORDS, rows)
+    if traced:
+        # Straight to the driver: an export's row group lists thousands of subjects, and
+        # SQLAlchemy's per-row parameter processing would cost more than the insert.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(f"{_INSERT_SUBJECTS} ({mark}, {mark})", traced)
     _LAST_HEAD[engine] = (rows[-1]["seq"], rows[-1]["hash"])
     return [row["seq"] for row in rows]
 
 
-def _chain(entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash: str) -> list[dict[str, Any]]:
-    """The records of ``entries``, numbered and chained after the head (``seq``, ``prev_hash``)."""
+def _chain(
+    entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash: str, traced: list[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """The records of ``entries``, numbered and chained after the head (``seq``, ``prev_hash``);
+    the access_subjects rows of those that trace subjects are added to ``traced``."""
     rows = []
     for entry, at in entries:
         seq += 1
@@ -171,6 +203,9 @@ def _chain(entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash:
             at=at.astimezone(UTC),
             prev_hash=prev_hash,
         )
+        if entry.traced:
+            content["subjects_digest"] = subjects_digest(entry.traced)
+            traced += ((seq, f) for f in sorted(set(entry.traced)))
         prev_hash = content["hash"] = record_hash(content)
         rows.append(content)
     return rows
@@ -196,7 +231,7 @@ def stream(
             stmt = stmt.where(_RECORDS.c.seq <= upto)
         rows = db.execute(stmt.order_by(_RECORDS.c.seq).limit(batch)).all()
         for row in rows:
-            yield row[0], dict(zip(CHAINED_FIELDS, row[1:-1], strict=True)), row[-1]
+            yield row[0], dict(zip(STORED_FIELDS, row[1:-1], strict=True)), row[-1]
         if len(rows) < batch:
             return
         after = rows[-1][1]

@@ -275,10 +275,12 @@ def search(
         "部门 department",
         "系统 system",
         "资源 resource",
+        "方式 mode",
         "依据 purpose",
         "结果 outcome",
         "原因 reason",
         "条数 rows",
+        "请求 request id",
         title=f"访问记录 / access records（共 {total} 条 total，第 {page} 页 page）",
     )
     for r in records:
@@ -288,9 +290,11 @@ def search(
             r.department_name or r.department_slug or str(r.department_id or "-"),
             r.client_id or r.operator or "-",
             r.resource_code or "-",
+            r.mode,
             r.request_number or r.purpose_ref or "-",
             r.outcome_label or r.outcome,
             r.reason_code or "",
             str(r.rows_returned),
+            r.request_id,
         )
     out.print(table)

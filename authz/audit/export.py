@@ -2,7 +2,9 @@
 
 :func:`export_lines` writes a time range as JSON Lines carrying the public keys and the hash of
 the record before the range, which :func:`authz.audit.verify.verify_export` checks offline with
-the same rules. The readers here undo what the writer does (a file's header, its lines, a record
+the same rules. A record that lists subjects (a bulk export's row group) carries their
+fingerprints in ``subject_fingerprints``, so the verifier can check them against the record's
+chained ``subjects_digest``. The readers here undo what the writer does (a file's header, its lines, a record
 or a checkpoint line parsed); judging what they read is the verifier's.
 """
 
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from authz.audit import chain as audit_chain
 from authz.audit.checkpoint import CHECKPOINT_FORMAT, Signed
-from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint
+from authz.audit.models import GENESIS, AccessRecord, AccessSubject, AuditCheckpoint
 from catalog_schema.database import utcnow
 from catalog_schema.errors import InvalidInput
 from catalog_schema.keys.service import Keyring
@@ -76,6 +78,9 @@ def export_lines(
                 "public_keys": public_keys,
                 "hash": "SHA-256 hex of the record's chained fields as JSON: sorted keys, no spaces, UTF-8",
                 "chained_fields": list(audit_chain.CHAINED_FIELDS),
+                "optional_chained_fields": list(audit_chain.OPTIONAL_CHAINED_FIELDS),
+                "subjects_digest": "SHA-256 hex of the record's subject_fingerprints, distinct, sorted, "
+                "joined by newlines; chained (and present) only when the record lists subjects",
                 "checkpoint_message": f"{CHECKPOINT_FORMAT}\\n<seq>\\n<hash>\\n<at>, signed with Ed25519",
                 "exported_at": audit_chain.timestamp(utcnow()),
             }
@@ -91,7 +96,13 @@ def export_lines(
             ):
                 seq = content["seq"]
                 content["at"] = audit_chain.timestamp(content["at"])
-                yield _line({"type": "record", "id": record_id, **content, "hash": digest})
+                listed: dict[str, Any] = {}
+                for name in audit_chain.OPTIONAL_CHAINED_FIELDS:
+                    if content[name] is None:
+                        del content[name]  # as it was hashed: absent
+                if content.get("subjects_digest") is not None:
+                    listed["subject_fingerprints"] = _listed_subjects(db, seq)
+                yield _line({"type": "record", "id": record_id, **content, **listed, "hash": digest})
                 records += 1
                 for signed in waiting.pop(seq, []):
                     yield _line(signed.line())
@@ -100,6 +111,12 @@ def export_lines(
                 yield _line(signed.line())  # their record is missing: the verifier will say so
                 checkpoints += 1
         yield _line({"type": "end", "records": records, "checkpoints": checkpoints})
+
+
+def _listed_subjects(db: Session, seq: int) -> list[str]:
+    """The fingerprints a record lists (a bulk export's row group), sorted."""
+    found = db.scalars(select(AccessSubject.fingerprint).where(AccessSubject.record_seq == seq))
+    return sorted(found)
 
 
 # -- reading an export back ---------------------------------------------------------------------
@@ -159,6 +176,14 @@ def parse_checkpoint(document: dict[str, Any]) -> Signed | None:
     return signed
 
 
+def listed(document: dict[str, Any]) -> list[str] | None:
+    """The subject fingerprints a record line lists; None when it lists none (or not as strings)."""
+    found = document.get("subject_fingerprints")
+    if not isinstance(found, list):
+        return None
+    return [str(f) for f in found]
+
+
 def parse_record(document: dict[str, Any]) -> tuple[dict[str, Any], str, int | None] | None:
     """A record line's (chained content, hash, id); None when it is malformed."""
     if any(name not in document for name in audit_chain.CHAINED_FIELDS) or not isinstance(
@@ -166,6 +191,8 @@ def parse_record(document: dict[str, Any]) -> tuple[dict[str, Any], str, int | N
     ):
         return None
     content = {name: document[name] for name in audit_chain.CHAINED_FIELDS}
+    for name in audit_chain.OPTIONAL_CHAINED_FIELDS:
+        content[name] = document.get(name)
     if not isinstance(content["seq"], int) or not isinstance(content["at"], str):
         return None
     record_id = document.get("id")

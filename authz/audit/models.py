@@ -3,7 +3,9 @@
 Each record's ``hash`` is SHA-256 over its canonical content and the previous record's hash
 (``authz.audit.chain.record_hash``); ``seq`` numbers records without gaps. ``audit_head`` holds
 the latest (seq, hash): appending locks that one row, so the chain stays linear whatever the number
-of writers, and a record deleted from the end is still noticed.
+of writers, and a record deleted from the end is still noticed. A record that serves many subjects
+at once (a part of a bulk export) lists their fingerprints in ``access_subjects``, bound into its
+hash by ``subjects_digest``.
 """
 
 from datetime import datetime
@@ -40,6 +42,8 @@ class AccessRecord(Base):
     mode: Mapped[str] = mapped_column(String(16))
     items: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of item names
     subject_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the sorted fingerprints in access_subjects for this record (chain.subjects_digest).
+    subjects_digest: Mapped[str | None] = mapped_column(String(64))
     subjects: Mapped[int] = mapped_column(default=0)
     rows_returned: Mapped[int] = mapped_column(default=0)
     outcome: Mapped[str] = mapped_column(String(16))
@@ -49,6 +53,26 @@ class AccessRecord(Base):
     request_id: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessSubject(Base):
+    """One subject a record served, by fingerprint: what the subject search finds a bulk export by.
+
+    Keyed by the record's ``seq`` (a plain value, as the record's own references are); the rows of
+    a record are bound into its hash through its ``subjects_digest``, so the verifier notices one
+    deleted, altered or added.
+    """
+
+    __tablename__ = "access_subjects"
+    # SQLite keeps the rows in the primary key's B-tree (no rowid table beside it): an export's
+    # trace writes one B-tree in seq order and one index in fingerprint order, nothing more.
+    __table_args__ = (
+        Index("ix_access_subjects_fingerprint", "fingerprint", "record_seq"),
+        {"sqlite_with_rowid": False},
+    )
+
+    record_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class AuditHead(Base):

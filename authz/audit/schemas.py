@@ -160,6 +160,7 @@ class BreakKind(LabelledEnum):
     checkpoint_mismatch = "checkpoint_mismatch", "检查点与该序号记录的哈希不符"
     malformed = "malformed", "导出文件内容格式错误"
     unpinned = "unpinned", "记录未被平台公布的公钥签名的检查点覆盖"
+    subjects_mismatch = "subjects_mismatch", "导出的主体留痕与记录的摘要不符（留痕被删除、改动或增加）"
 
 
 class ChainBreak(BaseModel):

@@ -1,16 +1,17 @@
 """Searching the access log: filters, the subject fingerprint lookup, and the outside-approval view.
 
 :func:`search` finds records by the keyed fingerprint of the subject an auditor types, never by
-the subject itself.
+the subject itself: a keyed call's record by its ``subject_fingerprint``, a bulk export's by the
+row groups that list the fingerprint in ``access_subjects``.
 """
 
 import re
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from authz.audit.models import AccessRecord
+from authz.audit.models import AccessRecord, AccessSubject
 from authz.audit.schemas import AuditFilter, AuditRecordRead
 from authz.sharing.models import Grant
 from authz.types import OUTSIDE_APPROVAL, AccessOutcome
@@ -67,7 +68,10 @@ def _conditions(db: Session, keyring: Keyring, filters: AuditFilter) -> list[Col
     if filters.reason is not None:
         where.append(AccessRecord.reason_code == filters.reason.value)
     if filters.subject is not None:
-        where.append(AccessRecord.subject_fingerprint == keyring.fingerprint(subject_key(filters.subject)))
+        fingerprint = keyring.fingerprint(subject_key(filters.subject))
+        # A keyed call's record names its subject; a bulk export's row groups list theirs.
+        exported = select(AccessSubject.record_seq).where(AccessSubject.fingerprint == fingerprint)
+        where.append(or_(AccessRecord.subject_fingerprint == fingerprint, AccessRecord.seq.in_(exported)))
     return where
 
 

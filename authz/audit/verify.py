@@ -2,10 +2,14 @@
 
 :func:`verify` reads the records in seq order a keyset batch at a time and reports the first break
 by kind; :func:`verify_export` checks an export (:mod:`authz.audit.export`) offline with the same
-rules, so an auditor needs neither the platform nor its database.
+rules, so an auditor needs neither the platform nor its database. Both check the subjects a record
+lists (a bulk export's row group, ``access_subjects``; in an export, the record line's
+``subject_fingerprints``) against the record's ``subjects_digest``, which the record's hash covers:
+a listed subject deleted, altered or added is a break naming that record.
 """
 
 import hashlib
+import itertools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +20,7 @@ from sqlalchemy.orm import Session
 from authz.audit import chain as audit_chain
 from authz.audit import export as audit_export
 from authz.audit.checkpoint import Signed, checkpoint_message
-from authz.audit.models import GENESIS, AccessRecord, AuditCheckpoint
+from authz.audit.models import GENESIS, AccessRecord, AccessSubject, AuditCheckpoint
 from authz.audit.schemas import BreakKind, ChainBreak, Note, VerifyReport
 from catalog_schema.keys.service import verify_signature
 
@@ -161,6 +165,31 @@ class _Chain:
         self.next_seq = max(self.next_seq, seq + 1)
         self.prev_hash = digest
 
+    def subjects(self, seq: int, record_id: int | None, digest: str | None, listed: list[str] | None) -> None:
+        """A record's listed subjects must be exactly those its ``subjects_digest`` was taken over."""
+        if digest is None and not listed:
+            return
+        where = f"seq {seq}（id {record_id}）"
+        where_en = f"seq {seq} (id {record_id})"
+        if digest is None:
+            self.fail(
+                BreakKind.subjects_mismatch,
+                seq,
+                f"记录 {where} 不列导出主体，却有 {len(listed or [])} 条主体留痕：留痕被增加",
+                f"record {where_en} lists no exported subjects, yet {len(listed or [])} subject traces "
+                "name it: they were added",
+                record_id=record_id,
+            )
+        elif listed is None or audit_chain.subjects_digest(listed) != digest:
+            self.fail(
+                BreakKind.subjects_mismatch,
+                seq,
+                f"记录 {where} 的导出主体留痕（{len(listed or [])} 条）与其摘要不符：留痕被删除、改动或增加",
+                f"the subject traces of record {where_en} ({len(listed or [])}) do not match its digest: "
+                "traces were deleted, altered or added",
+                record_id=record_id,
+            )
+
     def unmatched_checkpoints(self) -> None:
         """Checkpoints whose record never came: it was deleted (from the middle or the end)."""
         for seq, waiting in sorted(self._waiting.items()):
@@ -278,6 +307,7 @@ def verify(
         chain.record(content, digest, record_id)
     chain.unmatched_checkpoints()
     chain.head(head_seq, head_hash)
+    _verify_subjects(db, chain, after=start - 1, upto=head_seq, batch=batch)
     for found in chain.breaks:
         if found.record_id is None and found.seq is not None:
             found.record_id = db.scalar(select(AccessRecord.id).where(AccessRecord.seq == found.seq))
@@ -297,6 +327,30 @@ def verify(
     return chain.report(
         source="database", head_seq=head_seq, through=head_seq, public_keys=keyring_public_keys, notes=notes
     )
+
+
+def _verify_subjects(db: Session, chain: _Chain, *, after: int, upto: int, batch: int) -> None:
+    """Every record's subject traces in seq range against its digest; traces of no digest are added ones."""
+    r, t = AccessRecord, AccessSubject
+    listing = db.execute(
+        select(r.seq, r.id, r.subjects_digest).where(
+            r.seq > after, r.seq <= upto, r.subjects_digest.is_not(None)
+        )
+    ).all()
+    digests = {seq: (record_id, digest) for seq, record_id, digest in listing}
+    traces = db.execute(
+        select(t.record_seq, t.fingerprint)
+        .where(t.record_seq > after, t.record_seq <= upto)
+        .order_by(t.record_seq)
+        .execution_options(yield_per=batch)
+    )
+    for seq, rows in itertools.groupby(traces, key=lambda row: row[0]):
+        record_id, digest = digests.pop(seq, (None, None))
+        if record_id is None:
+            record_id = db.scalar(select(r.id).where(r.seq == seq))
+        chain.subjects(seq, record_id, digest, [row[1] for row in rows])
+    for seq, (record_id, digest) in sorted(digests.items()):
+        chain.subjects(seq, record_id, digest, [])  # every trace of the record deleted
 
 
 def verify_export(*, path: Path, trusted_keys: dict[str, str] | None = None) -> VerifyReport:
@@ -352,6 +406,10 @@ def verify_export(*, path: Path, trusted_keys: dict[str, str] | None = None) -> 
             )
             continue
         chain.record(*parsed)
+        content, _digest, record_id = parsed
+        chain.subjects(
+            content["seq"], record_id, content.get("subjects_digest"), audit_export.listed(document)
+        )
     chain.unmatched_checkpoints()
     if isinstance(last_seq, int):
         chain.head(last_seq, None, what="文件头声明的末条记录", what_en="the header's last seq")

@@ -253,8 +253,14 @@ def test_export_streams_parquet_with_only_the_granted_items(client, db, system, 
     rows = table.to_pylist()
     assert sorted(r["公民身份号码"] for r in rows) == sorted(k[:6] + "********" + k[-4:] for k in people)
     assert {r["姓名"] for r in rows} == {"张*", "欧*"}
-    (record,) = _records(db, response)
-    assert (record.outcome, record.mode, record.rows_returned) == ("served", "bulk_export", 3)
+    opened, traced = _records(db, response)  # the export's record, then its one row group's trace
+    assert (opened.outcome, opened.mode, opened.rows_returned) == ("served", "bulk_export", 3)
+    assert (traced.outcome, traced.mode, traced.rows_returned, traced.subjects) == (
+        "served",
+        "bulk_export",
+        3,
+        3,
+    )
 
 
 def test_export_of_some_items_has_only_those_columns(client, db, system, people, open_resource):

@@ -61,7 +61,11 @@ def _lookup(client, headers, resource, key, **body):
 
 def _records(db, response):
     request_id = response.headers["X-Request-Id"]
-    return list(db.scalars(select(AccessRecord).where(AccessRecord.request_id == request_id)))
+    return list(
+        db.scalars(
+            select(AccessRecord).where(AccessRecord.request_id == request_id).order_by(AccessRecord.seq)
+        )
+    )
 
 
 def _masked(id_number):
@@ -188,8 +192,9 @@ def test_export_of_a_dataset_streams_every_current_row(client, db, system, subsi
     assert sorted((r["公民身份号码"], r["救助类别"]) for r in table) == sorted(
         [(_masked(subsistence[0]), "01"), (_masked(subsistence[1]), "02"), (_masked(subsistence[1]), "03")]
     )
-    (record,) = _records(db, response)
-    assert (record.outcome, record.mode, record.subjects) == ("served", "bulk_export", 2)
+    opened, traced = _records(db, response)  # the export's record, then its one row group's trace
+    assert (opened.outcome, opened.mode, opened.subjects) == ("served", "bulk_export", 2)
+    assert (traced.mode, traced.subjects, traced.rows_returned) == ("bulk_export", 2, 3)
 
 
 def test_a_dishonest_debtor_lookup_serves_the_courts_full_record(

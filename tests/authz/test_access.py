@@ -360,8 +360,10 @@ def test_export_streams_one_row_group_per_export_rows_subjects(db, session_facto
         ),
     )
 
-    with session_factory() as stream:
-        chunks = list(export.export_chunks(db=stream, plan=plan, settings=DataSettings(export_rows=1)))
+    with session_factory() as stream, session_factory() as log_db:
+        chunks = list(
+            export.export_chunks(db=stream, log_db=log_db, plan=plan, settings=DataSettings(export_rows=1))
+        )
 
     parquet = pq.ParquetFile(io.BytesIO(b"".join(chunks)))
     assert len(chunks) == 4 and parquet.metadata.num_row_groups == 3
