@@ -72,9 +72,10 @@ bench-clock: $(VENV)/.installed
 	$(BIN)/python bench/clock.py
 
 # 1,000,000 people: guarded keyed lookup (a library view, a dataset) vs a bare lookup, one uvicorn
-# worker (see bench/access.py).
+# worker (see bench/access.py); then the export traced per person (bench-export).
 bench-api: $(VENV)/.installed
 	$(BIN)/python bench/access.py
+	$(BIN)/python bench/export.py
 
 # 200,000 people exported as Parquet, traced per person against the same export untraced (see bench/export.py).
 bench-export: $(VENV)/.installed

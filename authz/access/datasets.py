@@ -66,8 +66,9 @@ def count(db: Session, resource: guard.SharedResource) -> int:
 
 def rows(
     db: Session, keyring: Keyring, resource: guard.SharedResource, size: int
-) -> Generator[dict[str, Any], None, None]:
-    """Every current row of the dataset, by subject, values by item name, the query key unsealed."""
+) -> Generator[tuple[str, dict[str, Any]], None, None]:
+    """Every current row of the dataset, by subject: its stored key, and its values by item name with
+    the query key unsealed."""
     r = DatasetRecord
     names = _query_key(resource)
     result = db.execute(
@@ -85,6 +86,6 @@ def rows(
                 if row.subject_cipher is not None:
                     plain = keyring.decrypt(row.subject_cipher, aad=subjects.cipher_aad(row.subject_key))
                     key = dict(zip(names, plain.split(subjects.KEY_SEPARATOR, len(names) - 1), strict=False))
-            yield {**keyring.unseal(json.loads(row.values), aad=row.subject_key), **key}
+            yield row.subject_key, {**keyring.unseal(json.loads(row.values), aad=row.subject_key), **key}
     finally:
         result.close()

@@ -41,6 +41,7 @@ from authz.access.group_commit import Write
 from authz.access.schemas import Call
 from authz.access.settings import DataSettings, get_settings
 from authz.access.trail import Trail, commit_served, record_refusal
+from authz.audit import traces
 from authz.types import AccessMode, AccessOutcome
 from catalog_schema.database import utcnow
 from catalog_schema.keys import service as keys_service
@@ -148,19 +149,18 @@ class _Tracer:
 
     def __init__(self, log_db: Session, plan: ExportPlan, keyring: Keyring, traced: bool) -> None:
         self.log_db, self.plan, self.keyring, self.on = log_db, plan, keyring, traced
-        self.fingerprints: set[str] = set()
+        self.ids: set[str] = set()
         self.last: str | None = None
 
-    def subject(self, key: str) -> None:
-        """A subject of the group by its canonical plaintext key, fingerprinted as ``guard`` does a lookup's.
+    def subject(self, stored: str) -> None:
+        """A subject of the group by the key it is stored and looked up by (``authz.audit.traces``).
 
-        The sealed key a row carries is canonical already: its blind index, which a lookup finds it
-        by, was taken over the same canonical parts the lookup's fingerprint is. A subject's rows
-        come together (the stream is in stored-key order), so its key is fingerprinted once a group.
+        A subject's rows come together (the stream is in stored-key order), so its id is taken
+        once a group.
         """
-        if self.on and key != self.last:
-            self.last = key
-            self.fingerprints.add(self.keyring.fingerprint(key))
+        if self.on and stored != self.last:
+            self.last = stored
+            self.ids.add(traces.trace_id(stored))
 
     def commit(self, rows: int) -> None:
         """Commit the group's trace record and its subjects (the data plane's group commit), or raise."""
@@ -168,12 +168,12 @@ class _Tracer:
             return
         entry = self.plan.trail.entry(
             AccessOutcome.served,
-            subjects=len(self.fingerprints),
+            subjects=len(self.ids),
             rows_returned=rows,
-            traced=tuple(self.fingerprints),
+            traced=tuple(self.ids),
         )
         group_commit.submit(db=self.log_db, write=Write(entries=[entry], at=utcnow()))
-        self.fingerprints, self.last = set(), None
+        self.ids, self.last = set(), None
 
 
 def export_chunks(
@@ -222,18 +222,14 @@ def _library_chunks(
     pending: dict[str, Any] = {}
 
     key_elements = subjects.LOOKUP_KEY[plan.resource.library]
-    # A credit record's key is (subject, decision); a lookup, and so its fingerprint, names the subject.
     lookup_parts = len(key_elements) if plan.resource.library is Library.credit else None
-    pending_plain: str | None = None
 
     def flush_subject() -> None:
         if not plan.resource.keeps(pending):
             return
-        if pending_plain is not None:
-            tracer.subject(pending_plain)
-        elif all(isinstance(pending.get(e), str) for e in key_elements):  # a record with its key in the clear
-            canonical = subjects.canonical(key_elements, [pending[e] for e in key_elements])
-            tracer.subject(subjects.plaintext_key(canonical))
+        assert pending_key is not None
+        # A credit record's stored key is (subject, decision); a lookup names the subject.
+        tracer.subject(pending_key if lookup_parts is None else pending_key.split(":", 1)[0])
         for name, value in lookup.project(plan.terms, plan.resource, pending).items():
             columns[name].append(value)
 
@@ -251,16 +247,11 @@ def _library_chunks(
                     flush_subject()
                     if len(columns[plan.terms.items[0]]) >= size:
                         yield write_group()
-                pending_key, pending, pending_plain = row.subject_key, {}, None
+                pending_key, pending = row.subject_key, {}
                 if row.subject_cipher is not None:
                     # The key is not among the values; it is sealed beside them.
                     plain = keyring.decrypt(row.subject_cipher, aad=subjects.cipher_aad(row.subject_key))
                     pending.update(zip(key_elements, plain.split(subjects.KEY_SEPARATOR), strict=False))
-                    pending_plain = (
-                        plain
-                        if lookup_parts is None
-                        else subjects.KEY_SEPARATOR.join(plain.split(subjects.KEY_SEPARATOR)[:lookup_parts])
-                    )
             pending.update(keyring.unseal(json.loads(row.values), aad=row.subject_key))
         if pending_key is not None:
             flush_subject()
@@ -284,11 +275,9 @@ def _dataset_chunks(
     columns: dict[str, list[str | None]] = {name: [] for name in plan.terms.items}
     rows = datasets.rows(db, keyring, plan.resource, size)
     assert plan.resource.query_key is not None
-    names = plan.resource.query_key.items
     try:
-        for values in rows:
-            if tracer.on:  # the query key, unsealed into the values, is the plaintext key
-                tracer.subject(subjects.plaintext_key([values.get(name) or "" for name in names]))
+        for stored, values in rows:
+            tracer.subject(stored)
             for name, value in lookup.project(plan.terms, plan.resource, values).items():
                 columns[name].append(value)
             if len(columns[plan.terms.items[0]]) >= size:

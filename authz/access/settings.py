@@ -12,7 +12,9 @@ class DataSettings(BaseSettings):
     # GOVDX_DATA_MAX_BATCH: keys one batch lookup may name.
     max_batch: int = Field(default=100, ge=1, le=10_000)
     # Subjects per Parquet row group of an export: memory stays bounded by this, not by the library.
-    export_rows: int = Field(default=5_000, ge=1, le=1_000_000)
+    # Each group is traced (an access record, committed) before it leaves: at 20,000 the commits
+    # cost about 2% of an export, at 5,000 about 7% (bench-export).
+    export_rows: int = Field(default=20_000, ge=1, le=1_000_000)
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from authz.audit import traces
 from authz.audit.models import AccessRecord, AccessSubject, AuditHead
 from catalog_schema.database import utcnow
 
@@ -81,7 +82,7 @@ class AccessEntry:
     reason: str | None = None
     client_ip: str | None = None
     subjects_digest: str | None = None  # set by append from ``traced``
-    # The fingerprints of the subjects a record serves at once (an export's part): access_subjects.
+    # The trace ids of the subjects a record serves at once (an export's part): access_subjects.
     traced: tuple[str, ...] = ()
 
 
@@ -111,9 +112,9 @@ def content_of(record: AccessRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in STORED_FIELDS}
 
 
-def subjects_digest(fingerprints: Iterable[str]) -> str:
-    """SHA-256 (hex) of a record's subjects: their distinct fingerprints, sorted, one per line."""
-    return hashlib.sha256("\n".join(sorted(set(fingerprints))).encode("utf-8")).hexdigest()
+def subjects_digest(ids: Iterable[str]) -> str:
+    """SHA-256 (hex) of a record's subjects: their distinct trace ids, sorted, one per line."""
+    return hashlib.sha256("\n".join(sorted(set(ids))).encode("utf-8")).hexdigest()
 
 
 # Built once: the data plane appends on every call, and the ORM's per-statement work would cost
@@ -130,7 +131,7 @@ _MOVE_KNOWN_HEAD = (
     .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-_INSERT_SUBJECTS = f"INSERT INTO {AccessSubject.__tablename__} (record_seq, fingerprint) VALUES"
+_INSERT_SUBJECTS = f"INSERT INTO {AccessSubject.__tablename__} (bucket, record_seq, ids) VALUES"
 _ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry) if f.name != "traced")
 # Per engine: the head as this process last moved it (a hint, see append_timed).
 _LAST_HEAD: "weakref.WeakKeyDictionary[Engine, tuple[int, str]]" = weakref.WeakKeyDictionary()
@@ -159,7 +160,7 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
     # and then the head is read and locked as usual.
     known = _LAST_HEAD.get(engine)
     rows: list[dict[str, Any]] = []
-    traced: list[tuple[int, str]] = []
+    traced: list[tuple[int, int, bytes]] = []
     if known is not None:
         rows = _chain(entries, *known, traced)
         moved = conn.execute(
@@ -183,13 +184,16 @@ def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]
         # Straight to the driver: an export's row group lists thousands of subjects, and
         # SQLAlchemy's per-row parameter processing would cost more than the insert.
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(f"{_INSERT_SUBJECTS} ({mark}, {mark})", traced)
+        conn.exec_driver_sql(f"{_INSERT_SUBJECTS} ({mark}, {mark}, {mark})", traced)
     _LAST_HEAD[engine] = (rows[-1]["seq"], rows[-1]["hash"])
     return [row["seq"] for row in rows]
 
 
 def _chain(
-    entries: Sequence[tuple[AccessEntry, datetime]], seq: int, prev_hash: str, traced: list[tuple[int, str]]
+    entries: Sequence[tuple[AccessEntry, datetime]],
+    seq: int,
+    prev_hash: str,
+    traced: list[tuple[int, int, bytes]],
 ) -> list[dict[str, Any]]:
     """The records of ``entries``, numbered and chained after the head (``seq``, ``prev_hash``);
     the access_subjects rows of those that trace subjects are added to ``traced``."""
@@ -204,8 +208,9 @@ def _chain(
             prev_hash=prev_hash,
         )
         if entry.traced:
-            content["subjects_digest"] = subjects_digest(entry.traced)
-            traced += ((seq, f) for f in sorted(set(entry.traced)))
+            ids = set(entry.traced)
+            content["subjects_digest"] = subjects_digest(ids)
+            traced += ((bucket, seq, packed) for bucket, packed in traces.buckets(ids))
         prev_hash = content["hash"] = record_hash(content)
         rows.append(content)
     return rows

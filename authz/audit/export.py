@@ -3,7 +3,7 @@
 :func:`export_lines` writes a time range as JSON Lines carrying the public keys and the hash of
 the record before the range, which :func:`authz.audit.verify.verify_export` checks offline with
 the same rules. A record that lists subjects (a bulk export's row group) carries their
-fingerprints in ``subject_fingerprints``, so the verifier can check them against the record's
+trace ids (``authz.audit.traces``) in ``subject_traces``, so the verifier can check them against the record's
 chained ``subjects_digest``. The readers here undo what the writer does (a file's header, its lines, a record
 or a checkpoint line parsed); judging what they read is the verifier's.
 """
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from authz.audit import chain as audit_chain
+from authz.audit import traces
 from authz.audit.checkpoint import CHECKPOINT_FORMAT, Signed
 from authz.audit.models import GENESIS, AccessRecord, AccessSubject, AuditCheckpoint
 from catalog_schema.database import utcnow
@@ -79,7 +80,8 @@ def export_lines(
                 "hash": "SHA-256 hex of the record's chained fields as JSON: sorted keys, no spaces, UTF-8",
                 "chained_fields": list(audit_chain.CHAINED_FIELDS),
                 "optional_chained_fields": list(audit_chain.OPTIONAL_CHAINED_FIELDS),
-                "subjects_digest": "SHA-256 hex of the record's subject_fingerprints, distinct, sorted, "
+                "subject_traces": "the first 16 hex digits of each listed subject's keyed fingerprint",
+                "subjects_digest": "SHA-256 hex of the record's subject_traces, distinct, sorted, "
                 "joined by newlines; chained (and present) only when the record lists subjects",
                 "checkpoint_message": f"{CHECKPOINT_FORMAT}\\n<seq>\\n<hash>\\n<at>, signed with Ed25519",
                 "exported_at": audit_chain.timestamp(utcnow()),
@@ -101,7 +103,7 @@ def export_lines(
                     if content[name] is None:
                         del content[name]  # as it was hashed: absent
                 if content.get("subjects_digest") is not None:
-                    listed["subject_fingerprints"] = _listed_subjects(db, seq)
+                    listed["subject_traces"] = _listed_subjects(db, seq)
                 yield _line({"type": "record", "id": record_id, **content, **listed, "hash": digest})
                 records += 1
                 for signed in waiting.pop(seq, []):
@@ -114,9 +116,9 @@ def export_lines(
 
 
 def _listed_subjects(db: Session, seq: int) -> list[str]:
-    """The fingerprints a record lists (a bulk export's row group), sorted."""
-    found = db.scalars(select(AccessSubject.fingerprint).where(AccessSubject.record_seq == seq))
-    return sorted(found)
+    """The trace ids a record lists (a bulk export's row group), sorted."""
+    rows = db.scalars(select(AccessSubject.ids).where(AccessSubject.record_seq == seq))
+    return sorted(trace for packed in rows for trace in traces.unpack(packed))
 
 
 # -- reading an export back ---------------------------------------------------------------------
@@ -177,8 +179,8 @@ def parse_checkpoint(document: dict[str, Any]) -> Signed | None:
 
 
 def listed(document: dict[str, Any]) -> list[str] | None:
-    """The subject fingerprints a record line lists; None when it lists none (or not as strings)."""
-    found = document.get("subject_fingerprints")
+    """The subject trace ids a record line lists; None when it lists none (or not as strings)."""
+    found = document.get("subject_traces")
     if not isinstance(found, list):
         return None
     return [str(f) for f in found]

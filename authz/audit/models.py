@@ -10,7 +10,7 @@ hash by ``subjects_digest``.
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, Index, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from catalog_schema.database import Base, UTCDateTime
@@ -56,23 +56,20 @@ class AccessRecord(Base):
 
 
 class AccessSubject(Base):
-    """One subject a record served, by fingerprint: what the subject search finds a bulk export by.
+    """The trace ids of one bucket of the subjects a record served (``authz.audit.traces``).
 
-    Keyed by the record's ``seq`` (a plain value, as the record's own references are); the rows of
-    a record are bound into its hash through its ``subjects_digest``, so the verifier notices one
-    deleted, altered or added.
+    Keyed by bucket, then the record's ``seq`` (a plain value, as the record's own references are):
+    a search reads one bucket. A record's rows are bound into its hash through its
+    ``subjects_digest``, so the verifier notices an id deleted, altered, added or moved.
     """
 
     __tablename__ = "access_subjects"
-    # SQLite keeps the rows in the primary key's B-tree (no rowid table beside it): an export's
-    # trace writes one B-tree in seq order and one index in fingerprint order, nothing more.
-    __table_args__ = (
-        Index("ix_access_subjects_fingerprint", "fingerprint", "record_seq"),
-        {"sqlite_with_rowid": False},
-    )
+    # SQLite keeps the rows in the primary key's B-tree (no rowid table beside it).
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     record_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ids: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditHead(Base):

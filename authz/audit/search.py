@@ -11,17 +11,20 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from authz.audit import traces
 from authz.audit.models import AccessRecord, AccessSubject
 from authz.audit.schemas import AuditFilter, AuditRecordRead
 from authz.sharing.models import Grant
 from authz.types import OUTSIDE_APPROVAL, AccessOutcome
+from catalog_schema.dataset import subjects as dataset_subjects
 from catalog_schema.department import service as department_service
 from catalog_schema.department.models import Department
 from catalog_schema.errors import InvalidInput
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.pagination import PageParams
-from catalog_schema.types import Library
+from catalog_schema.resource.models import Resource
+from catalog_schema.types import DeliveryKind, Library
 from quality.rules import ID_ELEMENT
 
 
@@ -68,11 +71,28 @@ def _conditions(db: Session, keyring: Keyring, filters: AuditFilter) -> list[Col
     if filters.reason is not None:
         where.append(AccessRecord.reason_code == filters.reason.value)
     if filters.subject is not None:
-        fingerprint = keyring.fingerprint(subject_key(filters.subject))
-        # A keyed call's record names its subject; a bulk export's row groups list theirs.
-        exported = select(AccessSubject.record_seq).where(AccessSubject.fingerprint == fingerprint)
+        key = subject_key(filters.subject)
+        fingerprint = keyring.fingerprint(key)
+        # A keyed call's record names its subject; a bulk export's row groups list theirs by trace id.
+        exported = _exported(db, keyring, key)
         where.append(or_(AccessRecord.subject_fingerprint == fingerprint, AccessRecord.seq.in_(exported)))
     return where
+
+
+def _exported(db: Session, keyring: Keyring, key: str) -> list[int]:
+    """The seqs of export row groups that list ``key``, whichever library or dataset they read it in."""
+    parts = key.split(subjects.KEY_SEPARATOR)
+    datasets = db.scalars(select(Resource.code).where(Resource.delivery_kind == DeliveryKind.dataset))
+    namespaces = [library.value for library in Library] + [dataset_subjects.namespace(c) for c in datasets]
+    found: list[int] = []
+    for trace in {traces.trace_id(keyring.subject_index(space, parts)) for space in namespaces}:
+        bucket = db.execute(
+            select(AccessSubject.record_seq, AccessSubject.ids).where(
+                AccessSubject.bucket == traces.bucket_of(trace)
+            )
+        )
+        found += [seq for seq, packed in bucket if traces.contains(packed, trace)]
+    return found
 
 
 def search(

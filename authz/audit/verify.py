@@ -4,7 +4,7 @@
 by kind; :func:`verify_export` checks an export (:mod:`authz.audit.export`) offline with the same
 rules, so an auditor needs neither the platform nor its database. Both check the subjects a record
 lists (a bulk export's row group, ``access_subjects``; in an export, the record line's
-``subject_fingerprints``) against the record's ``subjects_digest``, which the record's hash covers:
+``subject_traces``) against the record's ``subjects_digest``, which the record's hash covers:
 a listed subject deleted, altered or added is a break naming that record.
 """
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from authz.audit import chain as audit_chain
 from authz.audit import export as audit_export
+from authz.audit import traces
 from authz.audit.checkpoint import Signed, checkpoint_message
 from authz.audit.models import GENESIS, AccessRecord, AccessSubject, AuditCheckpoint
 from authz.audit.schemas import BreakKind, ChainBreak, Note, VerifyReport
@@ -338,17 +339,24 @@ def _verify_subjects(db: Session, chain: _Chain, *, after: int, upto: int, batch
         )
     ).all()
     digests = {seq: (record_id, digest) for seq, record_id, digest in listing}
-    traces = db.execute(
-        select(t.record_seq, t.fingerprint)
+    stored = db.execute(
+        select(t.record_seq, t.bucket, t.ids)
         .where(t.record_seq > after, t.record_seq <= upto)
         .order_by(t.record_seq)
         .execution_options(yield_per=batch)
     )
-    for seq, rows in itertools.groupby(traces, key=lambda row: row[0]):
+    for seq, rows in itertools.groupby(stored, key=lambda row: row[0]):
         record_id, digest = digests.pop(seq, (None, None))
         if record_id is None:
             record_id = db.scalar(select(r.id).where(r.seq == seq))
-        chain.subjects(seq, record_id, digest, [row[1] for row in rows])
+        # An id in a bucket not its own is one a search cannot find: listed as moved, it breaks
+        # the digest.
+        listed = [
+            trace if traces.bucket_of(trace) == bucket else f"moved:{trace}"
+            for _seq, bucket, packed in rows
+            for trace in traces.unpack(packed)
+        ]
+        chain.subjects(seq, record_id, digest, listed)
     for seq, (record_id, digest) in sorted(digests.items()):
         chain.subjects(seq, record_id, digest, [])  # every trace of the record deleted
 

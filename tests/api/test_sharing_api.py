@@ -91,8 +91,9 @@ def minzheng_requester(db, as_user):
 
 
 @pytest.fixture
-def minzheng_approver(db, as_user):
-    return _headers_of_new_user(db, as_user, "minzheng_approver", "dept_approver", "minzheng")
+def minzheng_approver(as_user):
+    """The demo's 民政 approver."""
+    return as_user("minzheng_approver")
 
 
 # ---------------------------------------------------------------- submitting

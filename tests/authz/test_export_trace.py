@@ -14,6 +14,7 @@ from authz.access.schemas import Call, LookupIn
 from authz.access.settings import DataSettings
 from authz.audit import export as audit_export
 from authz.audit import search as audit_search
+from authz.audit import traces
 from authz.audit import verify as audit_verify
 from authz.audit.models import AccessRecord, AccessSubject
 from authz.audit.schemas import AuditFilter, BreakKind, VerifyReport
@@ -78,7 +79,7 @@ def _stream(session_factory, plan, rows):
 
 
 def _traces(db, request_id):
-    """The row-group records of an export, in order, each with the fingerprints it lists."""
+    """The row-group records of an export, in order, each with the trace ids it lists."""
     records = db.scalars(
         select(AccessRecord)
         .where(AccessRecord.request_id == request_id, AccessRecord.subjects_digest.is_not(None))
@@ -87,7 +88,13 @@ def _traces(db, request_id):
     return [
         (
             record,
-            set(db.scalars(select(AccessSubject.fingerprint).where(AccessSubject.record_seq == record.seq))),
+            {
+                trace
+                for packed in db.scalars(
+                    select(AccessSubject.ids).where(AccessSubject.record_seq == record.seq)
+                )
+                for trace in traces.unpack(packed)
+            },
         )
         for record in records
     ]
@@ -121,7 +128,7 @@ def test_each_row_group_is_traced_before_its_bytes_are_handed_over(
         2,
         system.client_id,
     )
-    assert len(listed) == 2 and listed <= {keyring.fingerprint(k) for k in people}
+    assert len(listed) == 2 and listed <= {keyring.subject_index("population", [k])[:16] for k in people}
     chunks.close()
 
 
@@ -133,9 +140,11 @@ def test_a_finished_export_traces_every_subject_once(
 
     list(_stream(session_factory, plan, rows=2))
 
-    traces = _traces(db, "exp-1")
-    assert [r.subjects for r, _ in traces] == [2, 1]
-    assert set().union(*(listed for _, listed in traces)) == {keyring.fingerprint(k) for k in people}
+    groups = _traces(db, "exp-1")
+    assert [r.subjects for r, _ in groups] == [2, 1]
+    assert set().union(*(listed for _, listed in groups)) == {
+        keyring.subject_index("population", [k])[:16] for k in people
+    }
 
 
 def test_a_stream_cut_off_after_its_first_row_group_traces_only_the_subjects_handed_over(
@@ -150,7 +159,7 @@ def test_a_stream_cut_off_after_its_first_row_group_traces_only_the_subjects_han
 
     ((_record, listed),) = _traces(db, "exp-1")
     found = [k for k in people if "exp-1" in _found(db, keyring, k)]
-    assert len(found) == 1 and listed == {keyring.fingerprint(found[0])}
+    assert len(found) == 1 and listed == {keyring.subject_index("population", [found[0]])[:16]}
 
 
 def test_an_export_opened_but_never_streamed_traces_no_subject(
@@ -180,7 +189,7 @@ def test_a_credit_export_is_traced_by_subject_code_with_the_fingerprint_its_look
 ):
     company = factories.credit_code(42)
     for number in ("榕市监罚〔2026〕1号", "榕市监罚〔2026〕2号"):
-        values = {"credit.subject_code": company, "credit.decision_doc_no": number}
+        values = {"credit.subject_code": company, "credit.decision_doc_no": number, "credit.kind": "02"}
         factories.library_record(db, "credit", [company, number], values, department="xinyong")
     grant = factories.grant(
         db, resource=PENALTIES, items=["主体代码", "决定文书号"], access_modes=("lookup", "bulk_export")
@@ -193,7 +202,8 @@ def test_a_credit_export_is_traced_by_subject_code_with_the_fingerprint_its_look
 
     (looked_up,) = db.scalars(select(AccessRecord).where(AccessRecord.request_id == "look-1"))
     ((_record, listed),) = _traces(db, "exp-1")
-    assert listed == {looked_up.subject_fingerprint} == {keyring.fingerprint(company)}
+    assert looked_up.subject_fingerprint == keyring.fingerprint(company)
+    assert listed == {keyring.subject_index("credit", [company])[:16]}
 
 
 # -- verification ----------------------------------------------------------------------------------
@@ -213,15 +223,24 @@ def test_an_exports_traces_verify(db, keyring, traced):
     assert report.intact, report.first_break
 
 
-def test_a_deleted_subject_trace_is_found_naming_its_record(db, keyring, traced):
-    victim = db.scalars(
-        select(AccessSubject.fingerprint).where(AccessSubject.record_seq == traced.seq)
+def _bucket(db, traced):
+    """One stored bucket of the record's trace ids: (bucket, packed ids)."""
+    return db.execute(
+        select(AccessSubject.bucket, AccessSubject.ids).where(AccessSubject.record_seq == traced.seq)
     ).first()
+
+
+def _rewrite(db, traced, bucket, packed):
     db.execute(
-        delete(AccessSubject).where(
-            AccessSubject.record_seq == traced.seq, AccessSubject.fingerprint == victim
-        )
+        update(AccessSubject)
+        .where(AccessSubject.record_seq == traced.seq, AccessSubject.bucket == bucket)
+        .values(ids=packed)
     )
+
+
+def test_a_deleted_subject_trace_is_found_naming_its_record(db, keyring, traced):
+    bucket, packed = _bucket(db, traced)
+    _rewrite(db, traced, bucket, packed[8:])  # its first id gone
 
     report = _verify(db, keyring)
 
@@ -234,14 +253,8 @@ def test_a_deleted_subject_trace_is_found_naming_its_record(db, keyring, traced)
 
 
 def test_an_altered_subject_trace_is_found_naming_its_record(db, keyring, traced):
-    victim = db.scalars(
-        select(AccessSubject.fingerprint).where(AccessSubject.record_seq == traced.seq)
-    ).first()
-    db.execute(
-        update(AccessSubject)
-        .where(AccessSubject.record_seq == traced.seq, AccessSubject.fingerprint == victim)
-        .values(fingerprint=keyring.fingerprint(factories.id_number(77)))
-    )
+    bucket, packed = _bucket(db, traced)
+    _rewrite(db, traced, bucket, packed[:-1] + bytes([packed[-1] ^ 1]))
 
     report = _verify(db, keyring)
 
@@ -251,9 +264,10 @@ def test_an_altered_subject_trace_is_found_naming_its_record(db, keyring, traced
 
 def test_a_trace_added_to_the_exports_opening_record_is_found(db, keyring, traced):
     opening = traced.seq - 1  # the record open_export committed lists no subjects
+    trace = traces.trace_id(keyring.subject_index("population", [factories.id_number(77)]))
     db.execute(
         insert(AccessSubject).values(
-            record_seq=opening, fingerprint=keyring.fingerprint(factories.id_number(77))
+            bucket=traces.bucket_of(trace), record_seq=opening, ids=bytes.fromhex(trace)
         )
     )
 
@@ -290,10 +304,12 @@ def test_an_exported_log_lists_each_row_groups_subjects_and_verifies_offline(
 
     report = audit_verify.verify_export(path=tmp_path / "log.jsonl")
 
-    listed = [d for d in documents if d["type"] == "record" and "subject_fingerprints" in d]
+    listed = [d for d in documents if d["type"] == "record" and "subject_traces" in d]
     assert report.intact, report.first_break
-    assert [len(d["subject_fingerprints"]) for d in listed] == [2, 1]
-    assert {f for d in listed for f in d["subject_fingerprints"]} == {keyring.fingerprint(k) for k in people}
+    assert [len(d["subject_traces"]) for d in listed] == [2, 1]
+    assert {f for d in listed for f in d["subject_traces"]} == {
+        keyring.subject_index("population", [k])[:16] for k in people
+    }
 
 
 def test_a_subject_removed_from_an_exported_log_is_found_offline(
@@ -303,7 +319,7 @@ def test_a_subject_removed_from_an_exported_log_is_found_offline(
     documents = _export_log(session_factory, keyring, tmp_path / "log.jsonl")
     for document in documents:
         if document.get("seq") == traced.seq:
-            document["subject_fingerprints"].pop()
+            document["subject_traces"].pop()
     (tmp_path / "log.jsonl").write_text(
         "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), encoding="utf-8"
     )

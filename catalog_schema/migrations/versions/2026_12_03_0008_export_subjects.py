@@ -24,13 +24,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "access_subjects",
+        sa.Column("bucket", sa.SmallInteger(), nullable=False),
         sa.Column("record_seq", sa.BigInteger(), nullable=False),
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("record_seq", "fingerprint", name=op.f("pk_access_subjects")),
+        sa.Column("ids", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("bucket", "record_seq", name=op.f("pk_access_subjects")),
         sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("access_subjects", schema=None) as batch_op:
-        batch_op.create_index("ix_access_subjects_fingerprint", ["fingerprint", "record_seq"], unique=False)
     with op.batch_alter_table("access_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("subjects_digest", sa.String(length=64), nullable=True))
 
@@ -38,6 +37,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("access_records", schema=None) as batch_op:
         batch_op.drop_column("subjects_digest")
-    with op.batch_alter_table("access_subjects", schema=None) as batch_op:
-        batch_op.drop_index("ix_access_subjects_fingerprint")
     op.drop_table("access_subjects")
