@@ -92,3 +92,18 @@ def test_verifying_an_unknown_subject_is_404_and_logged(client, db, system, pers
 
     assert response.status_code == 404
     assert _record(db, response).outcome == "not_found"
+
+
+def test_an_enterprise_name_is_verified_against_its_credit_code(client, db, system):
+    company = factories.credit_code(45)
+    values = {"legal_person.credit_code": company, "legal_person.name": "榕城核验测试有限公司"}
+    factories.library_record(db, "legal_person", [company], values, department="shichang")
+    grant = factories.grant(
+        db, resource=factories.DIRECT_RESOURCE, items=["统一社会信用代码", "名称"], access_modes=("verify",)
+    )
+    headers = {**factories.client_headers(system), "X-Govdx-Purpose": grant.request_number}
+    body = {"resource": factories.DIRECT_RESOURCE, "key": company, "claims": {"名称": "榕城核验测试有限公司"}}
+
+    response = client.post(API, headers=headers, json=body)
+
+    assert response.json()["result"] == "一致"
