@@ -20,16 +20,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple, NoReturn, cast
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import Connection, Dialect, Row, Table, Text, and_, bindparam, select
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Connection, Row, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from authz import security
 from authz.access import controls as access_controls
-from authz.access import masking
+from authz.access import masking, resource_rows
 from authz.access.exceptions import Refused, Unauthenticated
+from authz.access.resource_rows import ResourceRow
 from authz.access.schemas import CertificateKey, SubjectKey
 from authz.access.trail import Trail
 from authz.calendar.service import local_date
@@ -37,15 +37,13 @@ from authz.clients import service as clients_service
 from authz.clients.models import ApiClient
 from authz.sharing.models import Grant, SharingRequest
 from authz.types import AccessReason, GrantStatus, MaskRule
-from catalog_schema.database import for_statement_reads, json_rows, json_value
+from catalog_schema.database import for_statement_reads, json_value
 from catalog_schema.dataset import subjects as dataset_subjects
-from catalog_schema.department.models import Department
-from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Problem
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.resource.controls import Controls, InvalidControlParam
-from catalog_schema.resource.models import Resource, ResourceItem
+from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import ProxyDelivery
 from catalog_schema.settings import platform_department
 from catalog_schema.types import (
@@ -152,35 +150,7 @@ class Authorised:
 
 # -- the statements of the checks, built once (Core, so no ORM work per call) ----------------------
 
-_RESOURCES, _ITEMS, _ELEMENTS = (cast(Table, m.__table__) for m in (Resource, ResourceItem, DataElement))
-# One row per resource, its items aggregated (authz/access: a row per item costs a step each).
-_ITEM_ROWS = (
-    select(
-        json_rows(
-            _ITEMS.c.position, _ITEMS.c.name, _ELEMENTS.c.code, _ELEMENTS.c.library, _ELEMENTS.c.sensitivity
-        )
-    )
-    .select_from(_ITEMS.outerjoin(_ELEMENTS, _ELEMENTS.c.id == _ITEMS.c.element_id))
-    .where(_ITEMS.c.resource_id == _RESOURCES.c.id)
-    .scalar_subquery()
-)
-_DEPARTMENTS = cast(Table, Department.__table__)
-_RESOURCE = (
-    select(
-        _RESOURCES.c.id,
-        _RESOURCES.c.status,
-        _RESOURCES.c.share_type,
-        _RESOURCES.c.provider_id,
-        _DEPARTMENTS.c.slug.label("provider"),
-        _RESOURCES.c.delivery_kind,
-        # The JSON columns as text: a resource is built once per content (_shared), not per call.
-        sql_cast(_RESOURCES.c.delivery, Text).label("delivery"),
-        sql_cast(_ITEM_ROWS, Text).label("items"),
-        sql_cast(_RESOURCES.c.control_params, Text).label("controls"),
-    )
-    .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _RESOURCES.c.provider_id)
-    .where(_RESOURCES.c.code == bindparam("code"))
-)
+_RESOURCES = cast(Table, Resource.__table__)
 _GRANTS_TABLE, _REQUESTS = cast(Table, Grant.__table__), cast(Table, SharingRequest.__table__)
 _CLIENTS = cast(Table, ApiClient.__table__)
 # The caller and its department's grants for the resource, in one query: the client row (checked
@@ -267,57 +237,17 @@ def _check_shape(keys: Sequence[SubjectKey]) -> None:
         _refuse(AccessReason.invalid_key, problems=problems)
 
 
-class _ResourceRow(NamedTuple):
-    """What ``_RESOURCE`` reads, in its order: scalars and JSON text, so a resource can key a cache."""
-
-    id: int
-    status: ResourceStatus
-    share_type: ShareType
-    provider_id: int
-    provider: str
-    delivery_kind: DeliveryKind
-    delivery: str | None
-    items: str | None
-    controls: str | None
-
-
-@functools.cache
-def _resource_sql(dialect: Dialect) -> tuple[str, bool]:
-    """``_RESOURCE`` compiled for a dialect, and whether its driver takes positional parameters."""
-    return str(_RESOURCE.compile(dialect=dialect)), dialect.paramstyle in ("qmark", "format", "numeric")
-
-
 def _resource(conn: Connection, code: str) -> SharedResource:
-    # Straight through the driver's cursor, in the call's transaction: SQLAlchemy's execution layer
-    # cost more than the query (40 of 55 µs, measured), and the values are plain text and numbers.
-    sql, positional = _resource_sql(conn.dialect)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, (code,) if positional else {"code": code})
-        found = cursor.fetchone()
-    finally:
-        cursor.close()
-    if found is None:
+    row = resource_rows.read(conn, code)
+    if row is None:
         _refuse(AccessReason.resource_unavailable, f"信息资源 {code}", f"resource {code}")
     # The row is read on every call, so a change to the catalog shows at once; what is built from
     # it is built once per content (bench-api: parsing the items on every call cost 3% of a lookup).
-    id_, status, share_type, provider_id, provider, delivery_kind, delivery, items, controls = found
-    row = _ResourceRow(
-        id_,
-        ResourceStatus.of(status),
-        ShareType.of(share_type),
-        provider_id,
-        provider,
-        DeliveryKind.of(delivery_kind),
-        delivery,
-        items,
-        controls,
-    )
     return _shared(code, row)
 
 
 @functools.lru_cache(maxsize=512)
-def _shared(code: str, row: _ResourceRow) -> SharedResource:
+def _shared(code: str, row: ResourceRow) -> SharedResource:
     """The call's view of a resource row; refuses one that is not shared or not served."""
     shared = row.status is ResourceStatus.published and row.share_type is not ShareType.none
     items: dict[str, Item] = {}
@@ -352,7 +282,7 @@ def _shared(code: str, row: _ResourceRow) -> SharedResource:
     )
 
 
-def _dataset(row: _ResourceRow, code: str, items: dict[str, Item]) -> SharedResource:
+def _dataset(row: ResourceRow, code: str, items: dict[str, Item]) -> SharedResource:
     """A dataset (库表交换): its provider's own rows, read by the binding's query key."""
     names = tuple((json_value(row.delivery) or {}).get("query_key") or ())
     if not names or any(name not in items for name in names):
@@ -369,7 +299,7 @@ def _dataset(row: _ResourceRow, code: str, items: dict[str, Item]) -> SharedReso
     )
 
 
-def _proxy(row: _ResourceRow, code: str, items: dict[str, Item]) -> SharedResource:
+def _proxy(row: ResourceRow, code: str, items: dict[str, Item]) -> SharedResource:
     """A provider's service (接口共享): forwarded by ``authz.access.proxy``, keyed by one item."""
     binding = ProxyDelivery.model_validate(json_value(row.delivery) or {})
     if binding.query_key not in items:
