@@ -117,7 +117,7 @@ def _records(
     return found
 
 
-def _serve(
+def serve_keyed(
     *,
     db: Session,
     secret: str,
@@ -204,7 +204,7 @@ def lookup(
     now: datetime | None = None,
 ) -> LookupOut:
     """One subject's masked record under the caller's grant; raises a logged Denial or SubjectNotFound."""
-    authorised, served = _serve(
+    authorised, served = serve_keyed(
         db=db,
         secret=secret,
         call=call,
@@ -237,7 +237,7 @@ def batch(
     now: datetime | None = None,
 ) -> BatchOut:
     """Several subjects' masked records, one result per key in the order given."""
-    authorised, served = _serve(
+    authorised, served = serve_keyed(
         db=db,
         secret=secret,
         call=call,

@@ -53,7 +53,7 @@ def verify(
             for name, claimed in claims.items()
         }
 
-    authorised, served = lookup._serve(
+    authorised, served = lookup.serve_keyed(
         db=db,
         secret=secret,
         call=call,
