@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from catalog_schema.dataset import subjects as dataset_subjects
 from catalog_schema.department.models import Department
+from catalog_schema.element import service as element_service
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import InvalidInput
 from catalog_schema.library import subjects
@@ -23,6 +24,7 @@ from catalog_schema.library.sealing import (
 )
 from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import DatasetDelivery, DeliveryAdapter
+from catalog_schema.settings import platform_department
 from catalog_schema.types import (
     DataType,
     DeliveryKind,
@@ -36,6 +38,7 @@ T = TypeVar("T")
 
 
 CERTIFICATE_TYPE = "certificate.type_code"
+CREDIT_KIND = "credit.kind"
 
 
 class SourceConfigError(InvalidInput):
@@ -73,9 +76,6 @@ class Registry:
     key: tuple[str, ...] = ()
     # Element codes the source's columns carry (a dataset's items' elements), for sealing what it quarantines.
     carried: frozenset[str] = field(default_factory=frozenset)
-    # 谁发证、谁负责: the source is the issuer of the one certificate type it loads, and writes
-    # its certificates whole (the element registry's owner of certificate elements keeps the schema).
-    issuer: bool = False
 
     @property
     def resource_id(self) -> int | None:
@@ -100,16 +100,14 @@ class Registry:
         """
         if self.dataset is not None:
             return sorted(c for c in spec.columns.values() if c not in self.key)
-        if self.issuer:
-            return sorted(e for e in spec.elements if e not in spec.key)
         # Key parts a lookup does not name (a credit record's decision or case number) are stored
         # with the values too, so a lookup by subject can show which record is which.
         named = set(spec.key[: len(subjects.LOOKUP_KEY[spec.library])]) if spec.library else set(spec.key)
         return sorted(e for e in spec.elements if self.owners.get(e) == self.department_id and e not in named)
 
     def verified(self, spec: SourceSpec) -> list[str]:
-        """Non-key elements this source only verifies (none of a dataset's or an issuer's)."""
-        if self.dataset is not None or self.issuer:
+        """Non-key elements this source only verifies (none of a dataset's)."""
+        if self.dataset is not None:
             return []
         return sorted(
             e
@@ -145,6 +143,11 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
         source = element.authoritative_source
         if source is not None:
             owners[element.code] = source.department_id
+    keeper = _keeper_id(db)
+    kept = sorted(code for code, owner in owners.items() if owner == keeper != department.id)
+    if kept:
+        holder = _record_holder(db, spec, department)
+        owners.update(dict.fromkeys(kept, holder))
     registry = Registry(
         department_id=department.id,
         types={e.code: e.data_type for e in elements},
@@ -154,7 +157,6 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
         library=spec.library,
         key=tuple(spec.key),
         carried=frozenset(spec.elements),
-        issuer=spec.library is Library.certificate and _check_issuer(spec, department),
     )
     if not registry.authoritative(spec):
         raise SourceConfigError(
@@ -165,7 +167,65 @@ def registry_for(db: Session, spec: SourceSpec) -> Registry:
     return registry
 
 
-def _check_issuer(spec: SourceSpec, department: Department) -> bool:
+def _keeper_id(db: Session) -> int | None:
+    """The platform department's id: it keeps the elements common to a partitioned library."""
+    return db.scalar(select(Department.id).where(Department.slug == platform_department()))
+
+
+def _record_holder(db: Session, spec: SourceSpec, department: Department) -> int:
+    """Whose records a source of kept elements carries: its own, or one other department's it verifies.
+
+    The platform department keeps the elements common to a library whose records are split among
+    departments; a source writes them for the records it is the authoritative source of (the
+    certificate type it issues, the registering authority or credit kind it holds) and only
+    cross-checks them against the one department that holds the records it declares otherwise.
+    """
+    assert spec.library is not None
+    if spec.library is Library.certificate:
+        _check_issuer(spec, department)
+        return department.id
+    declared, how = _declared_partitions(spec)
+    if not declared:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 映射了平台部门维护的{spec.library.label}公共数据元，"
+            f"须以 {how} 声明所归集记录的分区",
+            f"source {spec.name} maps elements the platform keeps for the {spec.library.value} library; "
+            f"declare the partition of its records with {how}",
+        )
+    holders = element_service.partition_holders(db=db, library=spec.library, codes=declared)
+    unregistered = [code for code in declared if code not in holders]
+    if unregistered:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 声明的{spec.library.label}记录分区 {'、'.join(unregistered)} "
+            "未登记权威源部门",
+            f"source {spec.name}: partition(s) {', '.join(unregistered)} of the {spec.library.value} "
+            "library have no registered authoritative department",
+        )
+    distinct = set(holders.values())
+    if len(distinct) > 1 and department.id in distinct:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 声明的分区分属不同部门：只声明{department.name}作为权威源的分区",
+            f"source {spec.name} declares partitions held by different departments; declare only those "
+            f"{spec.department} holds",
+        )
+    if len(distinct) > 1:
+        raise SourceConfigError(
+            f"数据源 {spec.name} 声明的分区分属不同权威源部门，校核只能对照一个部门：请按部门拆分数据源",
+            f"source {spec.name} declares partitions held by different departments; a verification source "
+            "is compared with one, so split it by department",
+        )
+    return distinct.pop()
+
+
+def _declared_partitions(spec: SourceSpec) -> tuple[list[str], str]:
+    """The record partitions a source declares, and how it declares them."""
+    if spec.library is Library.credit:
+        kind = spec.constants.get(CREDIT_KIND)
+        return ([kind] if kind else []), f"常量 {CREDIT_KIND} / the constant {CREDIT_KIND}"
+    return list(spec.registering_authority or []), "registering_authority"
+
+
+def _check_issuer(spec: SourceSpec, department: Department) -> None:
     """A certificate source loads one type, a constant, that its department issues (its code begins it)."""
     type_code = spec.constants.get(CERTIFICATE_TYPE)
     if type_code is None:
@@ -180,7 +240,6 @@ def _check_issuer(spec: SourceSpec, department: Department) -> bool:
             f"certificate type {type_code} is not issued by {spec.department} (a type code begins with its "
             "issuer's credit code); only the issuer loads its certificates",
         )
-    return True
 
 
 def _dataset_registry(db: Session, spec: SourceSpec, department: Department) -> Registry:

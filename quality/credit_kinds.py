@@ -5,11 +5,16 @@ Two digits: 01 行政许可, 02 行政处罚 (the 双公示 pair), 03 失信被�
 08 守信红名单 (commendations). The check is membership of that table after stripping surrounding
 whitespace; names such as "行政处罚" are not codes.
 
+A record with a 公示截止日期 is 公示中 until that day ends and 公示期满 after (seeds/002: "公示期满后
+停止公示"); the platform derives that status when it serves a record, so it is never stale.
+
 >>> name('02')
 '行政处罚'
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import pandas as pd
 from stdnum.exceptions import InvalidComponent, InvalidLength, ValidationError
@@ -27,6 +32,10 @@ KINDS = {
     "08": "守信红名单",
 }
 LICENSE, PENALTY, DISHONEST_DEBTOR = "01", "02", "03"
+
+PUBLICITY_END_ELEMENT = "credit.publicity_end_date"
+PUBLICITY_STATUS_ELEMENT = "credit.publicity_status"
+ON_PUBLICITY, PUBLICITY_ENDED = "公示中", "公示期满"
 
 
 def compact(value: str) -> str:
@@ -60,3 +69,10 @@ def name(code: str) -> str:
 def check(values: pd.Series) -> pd.Series:
     """Return None for a known code, a missing or an empty value, else "credit_kind_unknown"."""
     return unknown_codes(values, KINDS, "credit_kind_unknown")
+
+
+def publicity_status(end: object, today: date) -> str | None:
+    """公示中 through the 公示截止日期 (a YYYY-MM-DD text), 公示期满 after it; None without a date."""
+    if not isinstance(end, str) or not end:
+        return None
+    return ON_PUBLICITY if end >= today.isoformat() else PUBLICITY_ENDED

@@ -42,6 +42,7 @@ from authz.access.schemas import Call
 from authz.access.settings import DataSettings, get_settings
 from authz.access.trail import Trail, commit_served, record_refusal
 from authz.audit import traces
+from authz.calendar.service import local_date
 from authz.types import AccessMode, AccessOutcome
 from catalog_schema.database import utcnow
 from catalog_schema.keys import service as keys_service
@@ -223,8 +224,11 @@ def _library_chunks(
 
     key_elements = subjects.LOOKUP_KEY[plan.resource.library]
     lookup_parts = len(key_elements) if plan.resource.library is Library.credit else None
+    today = local_date(utcnow())
 
     def flush_subject() -> None:
+        if lookup_parts is not None:
+            lookup.derive(pending, today)
         if not plan.resource.keeps(pending):
             return
         assert pending_key is not None

@@ -8,7 +8,7 @@ records, one per subject, before anything is answered.
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select
@@ -29,6 +29,7 @@ from authz.access.schemas import (
 )
 from authz.access.settings import DataSettings, get_settings
 from authz.access.trail import Trail, commit_served, record_refusal
+from authz.calendar.service import local_date
 from authz.types import AccessMode, AccessOutcome
 from catalog_schema.database import utcnow
 from catalog_schema.keys import service as keys_service
@@ -36,6 +37,7 @@ from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
 from catalog_schema.library.models import LibraryRecord
 from catalog_schema.types import Library
+from quality import credit_kinds
 
 # -- the statements of the guarded path, built once (Core, so no ORM work per call) ----------------
 
@@ -67,8 +69,16 @@ def project(terms: guard.Terms, resource: guard.SharedResource, values: dict[str
     return {name: masking.mask(terms.rules[name], value_of(resource, values, name)) for name in terms.items}
 
 
+def derive(values: dict[str, Any], today: date) -> dict[str, Any]:
+    """Add what the platform derives as it serves a credit record: its 公示状态, as of ``today``."""
+    status = credit_kinds.publicity_status(values.get(credit_kinds.PUBLICITY_END_ELEMENT), today)
+    if status is not None:
+        values[credit_kinds.PUBLICITY_STATUS_ELEMENT] = status
+    return values
+
+
 def _records(
-    db: Session, keyring: Keyring, resource: guard.SharedResource, wanted: list[guard.Subject]
+    db: Session, keyring: Keyring, resource: guard.SharedResource, wanted: list[guard.Subject], today: date
 ) -> dict[str, list[dict[str, Any]]]:
     """Current records of each subject (by stored key) in the resource's view.
 
@@ -106,7 +116,7 @@ def _records(
     found: dict[str, list[dict[str, Any]]] = {s.stored: [] for s in wanted}
     for stored, values in merged.items():
         owner = stored.split(":", 1)[0] if library is Library.credit else stored
-        found[owner].append(values)
+        found[owner].append(derive(values, today) if library is Library.credit else values)
     # The key itself is not among the stored values (it is the record's sealed subject key): the
     # caller named it, so its elements are filled in from the canonical parts.
     for subject in wanted:
@@ -156,7 +166,7 @@ def serve_keyed(
             max_batch=(settings or get_settings()).max_batch if mode is AccessMode.batch else 1,
         )
         resource, terms = authorised.resource, authorised.terms
-        found = _records(db, keyring, resource, authorised.subjects)
+        found = _records(db, keyring, resource, authorised.subjects, local_date(at))
     except (Refused, Unauthenticated, ProviderFailed) as denial:
         record_refusal(db, trail, denial, at)
         raise

@@ -82,3 +82,26 @@ class OwnershipTransfer(Base):
 
     from_department: Mapped[Department] = relationship(foreign_keys=[from_department_id], lazy="joined")
     to_department: Mapped[Department] = relationship(foreign_keys=[to_department_id], lazy="joined")
+
+
+class RecordPartition(Base):
+    """一数一源 by record: the one department whose records make up a part of a base library.
+
+    In the 法人库 a legal person is registered by one authority, named by the first character
+    of its credit code (GB 32100-2015 §4.1: 1 机构编制, 5 民政, 9 市场监管 …); in the 公共信用库
+    a decision is made by the department of its kind (``quality.credit_kinds``). The library's
+    common elements are kept by the platform department (their schema); each partition's
+    holder writes and answers for its records, as a certificate's issuer does for its type.
+    """
+
+    __tablename__ = "record_partitions"
+    __table_args__ = (UniqueConstraint("library", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library: Mapped[Library] = mapped_column(enum_column(Library))
+    code: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"), index=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    department: Mapped[Department] = relationship(lazy="joined")

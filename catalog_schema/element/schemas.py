@@ -1,11 +1,12 @@
-"""Data elements and their sources, in and out."""
+"""Data elements and their sources, and the record partitions of a library, in and out."""
 
+import re
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from catalog_schema.department.schemas import DepartmentRef
-from catalog_schema.element.models import DataElement, OwnershipTransfer
+from catalog_schema.element.models import DataElement, OwnershipTransfer, RecordPartition
 from catalog_schema.types import (
     DataType,
     DepartmentKey,
@@ -134,4 +135,62 @@ class TransferRead(BaseModel):
             reason=transfer.reason,
             transferred_at=transfer.transferred_at,
             transferred_by_id=transfer.transferred_by_id,
+        )
+
+
+# The libraries whose records are partitioned among departments: what names a partition, and its
+# codes (GB 32100-2015 表1's registering authorities; quality.credit_kinds' eight kinds; catalog_schema
+# may not import the validators, which check every row's code against the same tables).
+PARTITIONED_LIBRARIES: dict[Library, tuple[str, str, re.Pattern[str]]] = {
+    Library.legal_person: (
+        "统一社会信用代码的登记管理部门码",
+        "the credit code's registering-authority character",
+        re.compile(r"[1-9ANY]"),
+    ),
+    Library.credit: ("信用信息类别代码", "the credit record's kind code", re.compile(r"0[1-8]")),
+}
+
+
+class PartitionCreate(BaseModel):
+    """A partition of a library's records and the one department that is their authoritative source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    library: Library
+    code: str = Field(min_length=1, max_length=8, description="登记管理部门码或信用信息类别代码")
+    name: ShortText
+    authoritative: DepartmentKey = Field(
+        description="权威源部门的简码或统一社会信用代码 / slug or credit code"
+    )
+
+    @model_validator(mode="after")
+    def _code_names_a_partition(self) -> "PartitionCreate":
+        if self.library not in PARTITIONED_LIBRARIES:
+            raise BilingualValueError(
+                f"{self.library.label}不按记录分区（只有法人库和公共信用库）",
+                f"the {self.library.value} library is not partitioned by record "
+                "(legal_person and credit are)",
+                field="library",
+            )
+        zh, en, codes = PARTITIONED_LIBRARIES[self.library]
+        if not codes.fullmatch(self.code):
+            raise BilingualValueError(
+                f"分区代码 {self.code} 不是{zh}", f"partition code {self.code!r} is not {en}", field="code"
+            )
+        return self
+
+
+class PartitionRead(BaseModel):
+    library: Library
+    code: str
+    name: str
+    department: DepartmentRef
+
+    @classmethod
+    def of(cls, partition: RecordPartition) -> "PartitionRead":
+        return cls(
+            library=partition.library,
+            code=partition.code,
+            name=partition.name,
+            department=DepartmentRef.model_validate(partition.department),
         )

@@ -4,6 +4,10 @@
 any other provider is a verification source compared against it; moving ownership is an
 explicit, recorded administrator action. The partial unique index on ``element_sources``
 holds the first rule in the database too, so two concurrent registrations cannot both win.
+
+Where a library's records are split among departments (the 法人库 by registering authority, the
+公共信用库 by kind of decision), its common elements are kept by the platform department and each
+record partition has one authoritative department (``RecordPartition``, unique per library and code).
 """
 
 from sqlalchemy import or_, select
@@ -11,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from catalog_schema.department import service as department_service
 from catalog_schema.department.models import Department
-from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer
-from catalog_schema.element.schemas import ElementCreate, ElementUpdate
+from catalog_schema.element.models import DataElement, ElementSource, OwnershipTransfer, RecordPartition
+from catalog_schema.element.schemas import ElementCreate, ElementUpdate, PartitionCreate
 from catalog_schema.errors import Conflict, InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.resource.models import ResourceItem
@@ -277,3 +281,67 @@ def list_transfers(*, db: Session, element: DataElement) -> list[OwnershipTransf
         .order_by(OwnershipTransfer.transferred_at, OwnershipTransfer.id)
     )
     return list(db.scalars(stmt))
+
+
+# -- record partitions -------------------------------------------------------------------------------
+
+
+def list_partitions(*, db: Session, library: Library | None = None) -> list[RecordPartition]:
+    """The record partitions, of one library or all, by library and code."""
+    stmt = select(RecordPartition).order_by(RecordPartition.library, RecordPartition.code)
+    if library is not None:
+        stmt = stmt.where(RecordPartition.library == library)
+    return list(db.scalars(stmt))
+
+
+def partition_holders(*, db: Session, library: Library, codes: list[str]) -> dict[str, int]:
+    """The authoritative department id of each of ``codes`` that is a registered partition of ``library``."""
+    rows = db.execute(
+        select(RecordPartition.code, RecordPartition.department_id).where(
+            RecordPartition.library == library, RecordPartition.code.in_(codes)
+        )
+    )
+    return {code: department_id for code, department_id in rows}
+
+
+def holds_partition(*, db: Session, library: Library, department_id: int) -> bool:
+    """Whether the department is the authoritative source of some partition of ``library``'s records."""
+    stmt = select(RecordPartition.id).where(
+        RecordPartition.library == library, RecordPartition.department_id == department_id
+    )
+    return db.scalar(stmt.limit(1)) is not None
+
+
+def register_partition(*, db: Session, data: PartitionCreate) -> tuple[RecordPartition, bool]:
+    """Register a partition's authoritative department, or rename it; (partition, changed).
+
+    A partition already held by another department is refused, as a second authoritative source
+    of an element is: one partition, one source.
+    """
+    department = department_service.get_by_ref(db=db, ref=data.authoritative)
+    partition = db.scalar(
+        select(RecordPartition)
+        .where(RecordPartition.library == data.library, RecordPartition.code == data.code)
+        .with_for_update()
+    )
+    if partition is None:
+        partition = RecordPartition(
+            library=data.library, code=data.code, name=data.name, department=department
+        )
+        db.add(partition)
+        db.flush()
+        return partition, True
+    if partition.department_id != department.id:
+        raise Conflict(
+            f"{data.library.label}的记录分区 {data.code}（{partition.name}）已由“{partition.department.name}”"
+            f"作为权威源，一个分区只能有一个权威源（一数一源）",
+            f"partition {data.code} of the {data.library.value} library is held by "
+            f"{partition.department.slug}; a partition has exactly one authoritative department",
+            code="partition_held",
+            extra={"library": data.library.value, "code": data.code, "holder": partition.department.slug},
+        )
+    if partition.name == data.name:
+        return partition, False
+    partition.name = data.name
+    db.flush()
+    return partition, True

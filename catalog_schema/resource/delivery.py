@@ -17,6 +17,9 @@ shared, or that carries 高度敏感 elements, is never 向社会开放.
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from catalog_schema.element import service as element_service
 from catalog_schema.element.models import DataElement
 from catalog_schema.errors import Conflict, InvalidInput, Problem
 from catalog_schema.resource.models import Resource
@@ -70,11 +73,11 @@ def bind(resource: Resource, delivery: Delivery) -> None:
     resource.delivery = delivery.model_dump(mode="json")
 
 
-def check(resource: Resource) -> None:
+def check(resource: Resource, *, db: Session) -> None:
     """Refuse what the binding or the grade does not allow; run on registration, change and publication."""
     binding = DeliveryAdapter.validate_python(resource.delivery)
     if isinstance(binding, LibraryDelivery):
-        _check_view(resource, binding)
+        _check_view(db, resource, binding)
     try:
         check_delivery_keys(binding, [i.name for i in resource.items])
     except BilingualValueError as exc:
@@ -82,7 +85,7 @@ def check(resource: Resource) -> None:
     _check_open(resource)
 
 
-def _check_view(resource: Resource, view: LibraryDelivery) -> None:
+def _check_view(db: Session, resource: Resource, view: LibraryDelivery) -> None:
     library = view.library
     outside = [
         Problem(
@@ -113,6 +116,18 @@ def _check_view(resource: Resource, view: LibraryDelivery) -> None:
         _check_issuer(resource, view)
         return
     keys = KEY_ELEMENTS.get(library, frozenset()) if library else frozenset()
+    # The elements the platform keeps for a library split by record: a view of a partition holder
+    # reads its own records only (the data plane's department filter), so it carries them.
+    if library is not None and element_service.holds_partition(
+        db=db, library=library, department_id=resource.provider.id
+    ):
+        keys = keys | {
+            i.element.code
+            for i in resource.items
+            if i.element is not None
+            and (owner := i.element.authoritative_source) is not None
+            and owner.department.slug == platform_department()
+        }
     foreign = [
         (i, e.authoritative_source)
         for i in resource.items

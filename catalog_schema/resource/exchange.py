@@ -21,8 +21,8 @@ from catalog_schema.department import service as department_service
 from catalog_schema.department.models import Department
 from catalog_schema.department.schemas import DepartmentCreate, DepartmentUpdate
 from catalog_schema.element import service as element_service
-from catalog_schema.element.models import DataElement
-from catalog_schema.element.schemas import ElementCreate, ElementUpdate
+from catalog_schema.element.models import DataElement, RecordPartition
+from catalog_schema.element.schemas import ElementCreate, ElementUpdate, PartitionCreate
 from catalog_schema.errors import GovdxError, InvalidInput, PayloadTooLarge, Problem
 from catalog_schema.resource import service as resource_service
 from catalog_schema.resource.models import Resource
@@ -32,7 +32,7 @@ from catalog_schema.validation import problems_from
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 FORMAT_VERSION = 1
-SECTIONS = ("departments", "elements", "resources")
+SECTIONS = ("departments", "elements", "partitions", "resources")
 
 Outcome = Literal["created", "updated", "unchanged"]
 
@@ -52,7 +52,7 @@ class ImportReport:
         return sum(self.counts[section].values())
 
 
-CATALOG_KEYS = "version, departments, elements, resources"
+CATALOG_KEYS = "version, departments, elements, partitions, resources"
 
 
 def read_file(path: Path, *, keys: str = CATALOG_KEYS) -> dict[str, Any]:
@@ -228,6 +228,16 @@ def _element_entry(db: Session, data: ElementCreate, actor_id: int | None) -> Ou
     return "updated"
 
 
+def _partition_entry(db: Session, data: PartitionCreate) -> Outcome:
+    existed = db.scalar(
+        select(RecordPartition.id).where(
+            RecordPartition.library == data.library, RecordPartition.code == data.code
+        )
+    )
+    _, changed = element_service.register_partition(db=db, data=data)
+    return "unchanged" if not changed else "updated" if existed is not None else "created"
+
+
 @dataclass
 class _Placed:
     resource: Resource
@@ -311,6 +321,7 @@ def _settle_resource(
 _UNIQUE_IN_FILE: dict[str, tuple[tuple[str, ...], ...]] = {
     "departments": (("slug",), ("name",), ("credit_code",)),
     "elements": (("code",),),
+    "partitions": (("library", "code"),),
     "resources": (("code",), ("provider", "name")),
 }
 
@@ -363,6 +374,10 @@ def import_catalog(db: Session, document: dict[str, Any], *, actor_id: int | Non
     _apply_each(
         db, "elements", _entries(document, "elements", problems), ElementCreate,
         lambda e: _element_entry(db, e, actor_id), report, problems, repeated,
+    )  # fmt: skip
+    _apply_each(
+        db, "partitions", _entries(document, "partitions", problems), PartitionCreate,
+        lambda p: _partition_entry(db, p), report, problems, repeated,
     )  # fmt: skip
     placed: dict[int, _Placed] = {}
 
@@ -429,6 +444,10 @@ def _element_doc(e: DataElement) -> dict[str, Any]:
     )
 
 
+def _partition_doc(p: RecordPartition) -> dict[str, Any]:
+    return {"library": p.library.value, "code": p.code, "name": p.name, "authoritative": p.department.slug}
+
+
 def export_document(db: Session) -> dict[str, Any]:
     """The whole catalog (drafts and published resources) as an importable document."""
     departments = department_service.list_(db=db)
@@ -440,6 +459,7 @@ def export_document(db: Session) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "departments": [_department_doc(d) for d in departments],
         "elements": [_element_doc(e) for e in elements],
+        "partitions": [_partition_doc(p) for p in element_service.list_partitions(db=db)],
         "resources": [resource_service.to_document(r) for r in resources],
     }
 

@@ -335,7 +335,7 @@ def create(
     )
     _apply_share(resource, data)
     resource_delivery.bind(resource, data.delivery)
-    resource_delivery.check(resource)
+    resource_delivery.check(resource, db=db)
     if status is ResourceStatus.published and resource.published_on is None:
         resource.published_on = date.today()
     db.add(resource)
@@ -475,7 +475,7 @@ def update(*, db: Session, resource: Resource, data: ResourceUpdate, actor_id: i
         resource.items.extend(items)
     if data.delivery is not None:
         resource_delivery.bind(resource, data.delivery)
-    resource_delivery.check(resource)
+    resource_delivery.check(resource, db=db)
     if to_document(resource) == before:
         return resource  # nothing changed: no version, no new author
     if resource.status is ResourceStatus.published:
@@ -493,7 +493,7 @@ def publish(*, db: Session, resource: Resource, actor_id: int | None = None) -> 
             f"only a draft can be published; {resource.code} is {resource.status.value}",
             code="resource_not_draft",
         )
-    resource_delivery.check(resource)
+    resource_delivery.check(resource, db=db)
     resource.status = ResourceStatus.published
     resource.published_on = resource.published_on or date.today()
     resource.updated_by_id = actor_id

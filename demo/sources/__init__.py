@@ -90,6 +90,11 @@ def generate(
     social = legal_persons.social_organisations(city_orgs.social_orgs)
     writer.csv("minzheng_shehui", "minzheng/shehui_zuzhi.csv", social.table, truncate_last=True)
     manifest.faults += social.faults
+    organs = legal_persons.state_organs(city_orgs.state_organs)
+    writer.csv("bianban_jiguan", "bianban/jiguan.csv", organs.table)
+    shops = legal_persons.individual_businesses(city_orgs.individual_businesses, seed)
+    writer.csv("shichang_getihu", "shichang/getihu.csv", shops.table)
+    manifest.faults += shops.faults
 
     firms = [e for e, bad in zip(city_orgs.enterprises, enterprises.tainted, strict=True) if not bad]
     named = CleanSubjects(pop, clean, firms)
@@ -102,6 +107,20 @@ def generate(
     licences, penalties = credit.licences_and_penalties(named, seed)
     writer.csv("xinyong_xuke", "xinyong/xingzheng_xuke.csv", licences)
     writer.csv("xinyong_chufa", "xinyong/xingzheng_chufa.csv", penalties)
+    writer.csv(
+        "shichang_jingying_yichang", "shichang/jingying_yichang.csv", credit.abnormal_operations(named, seed)
+    )
+    writer.csv(
+        "shichang_yanzhong_shixin", "shichang/yanzhong_shixin.csv", credit.serious_dishonesty(named, seed)
+    )
+    writer.xlsx(
+        "weijian_jiandu_jiancha", "weijian/jiandu_jiancha.xlsx", credit.health_inspections(named, seed),
+        sheet="监督检查结果",
+    )  # fmt: skip
+    writer.csv(
+        "shichang_zhiliang_choujian", "shichang/zhiliang_choujian.csv", credit.quality_sampling(named, seed)
+    )
+    writer.json("fagai_hongmingdan", "fagai/hongmingdan.json", credit.commendations(named, seed), indent=2)
 
     issued = {
         "zhengzhao_yingye": certificates.business_licences(firms, seed),

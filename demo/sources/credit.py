@@ -1,13 +1,15 @@
-"""The 信用 (credit) library's sources: 法院 失信被执行人 and 信用办 双公示 (licences and penalties).
+"""The 信用 (credit) library's sources, one per kind of record, each from the department that decides it.
 
-They name clean residents and enterprises only (:class:`~demo.sources.organisations.CleanSubjects`).
+法院 失信被执行人 (03); 信用办 双公示, licences (01) and penalties (02); 市场监管 经营异常名录 (04),
+严重违法失信名单 (05) and 质量抽检 (07); 卫健 监督检查 (06); 发改 守信红名单 (08). They name
+clean residents and enterprises only (:class:`~demo.sources.organisations.CleanSubjects`).
 """
 
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from demo.sources.city import TODAY, add_years, between, one, random_stream
+from demo.sources.city import TODAY, add_years, area, between, one, pick, random_stream
 from demo.sources.organisations import CleanSubjects
 from demo.sources.output import SourceTable
 
@@ -144,3 +146,183 @@ def licences_and_penalties(subjects: CleanSubjects, seed: int) -> tuple[SourceTa
         }
     )
     return licences_table, penalties_table
+
+
+_ABNORMAL_REASONS = [
+    "未依照《企业信息公示暂行条例》第八条规定的期限公示年度报告",
+    "通过登记的住所或者经营场所无法联系",
+    "未在责令的期限内公示有关企业信息",
+    "公示企业信息隐瞒真实情况、弄虚作假",
+]
+_SERIOUS_DISHONESTY = [
+    "被列入经营异常名录届满3年仍未履行相关义务",
+    "提交虚假材料或者采取其他欺诈手段隐瞒重要事实，取得公司变更或者注销登记",
+    "生产、销售不符合食品安全标准的食品，造成严重后果",
+]
+_HEALTH_INSPECTIONS = [
+    "公共场所卫生监督检查",
+    "生活饮用水卫生监督检查",
+    "医疗机构依法执业检查",
+    "学校卫生监督检查",
+]
+_PRODUCTS = ["电动自行车", "儿童玩具", "食品相关产品（塑料餐具）", "电线电缆", "化肥", "服装", "燃气灶具"]
+_COMMENDATIONS = {
+    "纳税信用A级纳税人": "国家税务总局榕城市税务局",
+    "守合同重信用企业": "榕城市市场监督管理局",
+    "诚信示范企业": "榕城市发展和改革委员会",
+}
+_VOLUNTEER = ("五星级志愿者（诚信个人）", "共青团榕城市委员会")
+
+
+class _Numbers:
+    """Document numbers such as 榕市监异〔2025〕17号: a running number per prefix and year."""
+
+    def __init__(self, rng: Any) -> None:
+        self.rng = rng
+        self.last: dict[tuple[str, int], int] = {}
+
+    def next(self, prefix: str, year: int) -> str:
+        start = self.last.get((prefix, year), int(self.rng.integers(1, 60)))
+        self.last[prefix, year] = start + int(self.rng.integers(1, 6))
+        return f"{prefix}〔{year}〕{self.last[prefix, year]}号"
+
+
+def abnormal_operations(subjects: CleanSubjects, seed: int) -> SourceTable:
+    """市场监管's 经营异常名录 (04): listings, about a third of them since removed."""
+    rng = random_stream(seed, "shichang_jingying_yichang")
+    numbers = _Numbers(rng)
+    rows = []
+    for firm in subjects.enterprises(rng, max(3, len(subjects.firms) // 12)):
+        listed = between(rng, date(2021, 1, 1), TODAY - timedelta(days=90))
+        removed = between(rng, listed + timedelta(days=30), TODAY) if rng.random() < 0.35 else None
+        authority = f"{area(firm.region)}市场监督管理局"
+        rows.append(
+            (
+                listed,
+                numbers.next("榕市监异", listed.year),
+                firm,
+                one(rng, _ABNORMAL_REASONS),
+                removed,
+                authority,
+            )
+        )
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return SourceTable(
+        {
+            "lrwsh": [r[1] for r in rows],
+            "tyshxydm": [r[2].code for r in rows],
+            "qymc": [r[2].name for r in rows],
+            "lryy": [r[3] for r in rows],
+            "lrrq": [r[0].isoformat() for r in rows],
+            "ycrq": [r[4].isoformat() if r[4] else "" for r in rows],
+            "ycbz": ["0" if r[4] else "1" for r in rows],
+            "zcjdjg": [r[5] for r in rows],
+        }
+    )
+
+
+def serious_dishonesty(subjects: CleanSubjects, seed: int) -> SourceTable:
+    """市场监管's 严重违法失信名单 (05), 公示 for 3 years: the oldest listings are past their 公示期."""
+    rng = random_stream(seed, "shichang_yanzhong_shixin")
+    numbers = _Numbers(rng)
+    firms = subjects.enterprises(rng, max(4, len(subjects.firms) // 40))
+    rows = []
+    for i, firm in enumerate(firms):
+        # The first listing is old enough to be past its 公示期, the second still in it.
+        start = date(2020, 1, 1) if i != 1 else TODAY - timedelta(days=700)
+        end = date(2022, 6, 30) if i == 0 else TODAY - timedelta(days=1)
+        listed = between(rng, start, end)
+        rows.append((listed, numbers.next("榕市监严", listed.year), firm, one(rng, _SERIOUS_DISHONESTY)))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return SourceTable(
+        {
+            "wsh": [r[1] for r in rows],
+            "tyshxydm": [r[2].code for r in rows],
+            "mc": [r[2].name for r in rows],
+            "lrsy": [r[3] for r in rows],
+            "lrrq": [r[0].isoformat() for r in rows],
+            "gsjzrq": [add_years(r[0], 3).isoformat() for r in rows],
+            "bz": ["1" for _ in rows],
+            "jdjg": ["榕城市市场监督管理局" for _ in rows],
+        }
+    )
+
+
+def health_inspections(subjects: CleanSubjects, seed: int) -> SourceTable:
+    """卫健's 监督检查 results (06), 公示 for a year."""
+    rng = random_stream(seed, "weijian_jiandu_jiancha")
+    numbers = _Numbers(rng)
+    rows = []
+    for firm in subjects.enterprises(rng, max(3, len(subjects.firms) // 10)):
+        checked = between(rng, date(2024, 1, 1), TODAY - timedelta(days=1))
+        result = str(pick(rng, {"合格": 80, "责令整改": 15, "不合格": 5}, 1)[0])
+        rows.append(
+            (checked, numbers.next("榕卫监检", checked.year), firm, one(rng, _HEALTH_INSPECTIONS), result)
+        )
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return SourceTable(
+        {
+            "jcwsh": [r[1] for r in rows],
+            "dwdm": [r[2].code for r in rows],
+            "dwmc": [r[2].name for r in rows],
+            "jcsx": [r[3] for r in rows],
+            "jcjg": [r[4] for r in rows],
+            "jcrq": [r[0].isoformat() for r in rows],
+            "gsjzrq": [add_years(r[0], 1).isoformat() for r in rows],
+            "jcjgmc": ["榕城市卫生健康委员会" for _ in rows],
+        }
+    )
+
+
+def quality_sampling(subjects: CleanSubjects, seed: int) -> SourceTable:
+    """市场监管's 产品质量监督抽查 results (07), 公示 for a year."""
+    rng = random_stream(seed, "shichang_zhiliang_choujian")
+    numbers = _Numbers(rng)
+    rows = []
+    for firm in subjects.enterprises(rng, max(3, len(subjects.firms) // 10)):
+        sampled = between(rng, date(2024, 1, 1), TODAY - timedelta(days=1))
+        verdict = str(pick(rng, {"合格": 85, "不合格": 15}, 1)[0])
+        rows.append((sampled, numbers.next("榕市监抽", sampled.year), firm, one(rng, _PRODUCTS), verdict))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return SourceTable(
+        {
+            "bgbh": [r[1] for r in rows],
+            "qydm": [r[2].code for r in rows],
+            "qymc": [r[2].name for r in rows],
+            "cpmc": [r[3] for r in rows],
+            "jyjl": [r[4] for r in rows],
+            "ccrq": [r[0].isoformat() for r in rows],
+            "gsjzrq": [add_years(r[0], 1).isoformat() for r in rows],
+            "zzjg": ["榕城市市场监督管理局" for _ in rows],
+        }
+    )
+
+
+def commendations(subjects: CleanSubjects, seed: int) -> list[dict[str, Any]]:
+    """发改's 守信红名单 (08): enterprises and a few volunteers, each valid for 2 years."""
+    rng = random_stream(seed, "fagai_shouxin_hongmingdan")
+    numbers = _Numbers(rng)
+    pop = subjects.pop
+    named = [
+        (f.code, f.name, one(rng, list(_COMMENDATIONS)))
+        for f in subjects.enterprises(rng, max(3, len(subjects.firms) // 15))
+    ]
+    named += [
+        (pop.ids[i], pop.names[i], _VOLUNTEER[0]) for i in subjects.people(rng, max(2, len(pop) // 1000))
+    ]
+    records = []
+    for code, name, title in named:
+        decided = between(rng, date(2023, 1, 1), TODAY - timedelta(days=1))
+        records.append(
+            {
+                "rdwh": numbers.next("榕发改信", decided.year),
+                "ztdm": code,
+                "ztmc": name,
+                "jlsx": title,
+                "rdrq": decided.isoformat(),
+                "yxqz": add_years(decided, 2).isoformat(),
+                "rddw": dict([_VOLUNTEER, *_COMMENDATIONS.items()])[title],
+            }
+        )
+    records.sort(key=lambda r: (r["rdrq"], r["rdwh"]))
+    return records

@@ -1,6 +1,8 @@
-"""The 法人 (legal person) library's sources: 市场监管 企业登记, 编办 事业单位, 民政 社会组织.
+"""The 法人 (legal person) library's sources, one per register: 市场监管 企业登记 and 个体工商户,
+编办 事业单位 and 机关, 民政 社会组织.
 
-市场监管's register is the authoritative source of enterprises and carries the credit-code
+Each register is the authoritative source of the legal persons its department registers (the
+first character of their credit codes). 市场监管's enterprise register carries the credit-code
 faults; the credit records and certificates name only enterprises whose record is clean.
 """
 
@@ -75,7 +77,7 @@ def enterprise_register(enterprises: list[Org], seed: int) -> Register:
         )
         address = e.extra["domicile"] if i >= 0 else domicile(rng, e.region) + "之二"
         values = [row, e.code, e.name, e.extra["type"], e.rep, e.extra["capital"], e.established, address]
-        values += [e.extra["status"], e.extra["authority"], stamp]
+        values += [e.extra["status"], e.extra["authority"], e.extra["scope"], stamp]
         for column, value in zip(_ENTERPRISE_REGISTER_COLUMNS, values, strict=True):
             columns[column].append(value)
         kind = kinds.get(i) if i >= 0 else "duplicate_key"
@@ -99,6 +101,7 @@ def enterprise_register_schema() -> Table:
         Column("zs", String(200), comment="住所"),
         Column("djzt", String(4), comment="登记状态"),
         Column("djjg", String(100), comment="登记机关"),
+        Column("jyfw", String(4000), comment="经营范围"),
         Column("updated_at", TIMESTAMP, nullable=False, comment="更新时间"),
         comment="企业登记基本信息",
         mysql_charset="utf8mb4",
@@ -116,6 +119,7 @@ _ENTERPRISE_REGISTER_COLUMNS = (
     "zs",
     "djzt",
     "djjg",
+    "jyfw",
     "updated_at",
 )
 
@@ -137,7 +141,9 @@ def public_institutions(institutions: list[Org], seed: int) -> Register:
         "fddbr": [o.rep for o in rows],
         "jbdw": [o.extra["sponsor"] for o in rows],
         "kbzj": [str(o.extra["funds"]) for o in rows],
+        "zzhywfw": [o.extra["scope"] for o in rows],
         "clrq": [o.established.isoformat() for o in rows],
+        "djjg": [_ESTABLISHMENT_OFFICE for _ in rows],
     }
     return Register(SourceTable(columns), found)
 
@@ -153,6 +159,53 @@ def social_organisations(social: list[Org]) -> Register:
         "zzlx": [o.extra["kind"] for o in rows],
         "fddbr": [o.rep for o in rows],
         "ywzgdw": [o.extra["supervisor"] for o in rows],
+        "ywfw": [o.extra["scope"] for o in rows],
         "djrq": [o.established.isoformat() for o in rows],
     }
     return Register(SourceTable(columns), [fault])
+
+
+_ESTABLISHMENT_OFFICE = "中共榕城市委机构编制委员会办公室"
+
+
+def state_organs(organs: list[Org]) -> Register:
+    """编办's 机关 list (机关法人: credit codes beginning 11)."""
+    rows = sorted(organs, key=lambda o: o.code)
+    columns = {
+        "tyshxydm": [o.code for o in rows],
+        "jgmc": [o.name for o in rows],
+        "fzr": [o.rep for o in rows],
+        "jglb": [o.extra["kind"] for o in rows],
+        "zyzz": [o.extra["scope"] for o in rows],
+        "zs": [o.extra["domicile"] for o in rows],
+        "clrq": [o.established.isoformat() for o in rows],
+        "djjg": [_ESTABLISHMENT_OFFICE for _ in rows],
+    }
+    return Register(SourceTable(columns), [])
+
+
+def individual_businesses(shops: list[Org], seed: int) -> Register:
+    """市场监管's 个体工商户 register (credit codes beginning 92), a few with a mistyped check character."""
+    rng = random_stream(seed, "shichang_getihu")
+    rows = sorted(shops, key=lambda o: (o.established, o.code))
+    broken = set(rng.choice(len(rows), size=fault_count(len(rows)), replace=False).tolist())
+    codes = [
+        o.code[:17] + wrong(o.code[17], gb32100.ALPHABET, rng) if i in broken else o.code
+        for i, o in enumerate(rows)
+    ]
+    found = [
+        Fault("shichang_getihu", i + 1, codes[i], "uscc_checksum", EXPECTED["uscc_checksum"])
+        for i in sorted(broken)
+    ]
+    columns = {
+        "tyshxydm": codes,
+        "zh": [o.name for o in rows],
+        "jyz": [o.rep for o in rows],
+        "zcxs": [o.extra["form"] for o in rows],
+        "jycs": [o.extra["domicile"] for o in rows],
+        "jyfw": [o.extra["scope"] for o in rows],
+        "zcrq": [o.established.isoformat() for o in rows],
+        "djzt": [o.extra["status"] for o in rows],
+        "djjg": [o.extra["authority"] for o in rows],
+    }
+    return Register(SourceTable(columns), found, [i in broken for i in range(len(rows))])

@@ -1,4 +1,4 @@
-"""The legal persons of 榕城市 (enterprises, public institutions, social organisations) the sources name.
+"""The legal persons of 榕城市 (enterprises, 个体工商户, 机关, 事业单位, 社会组织) the sources name.
 
 Every organisation has a 统一社会信用代码 per GB 32100-2015: registering authority, entity type,
 region, a GB 11714 organisation code with its own check character (``quality.gb11714``) and the
@@ -61,6 +61,40 @@ _SOCIAL_ORG_KINDS = {
     "2": ["培训学校", "养老院", "社会工作服务中心", "幼儿园", "康复中心", "社区服务中心"],
     "3": ["慈善基金会", "教育基金会", "助学基金会"],
 }
+_SOCIAL_ORG_SCOPE = {
+    "1": "行业自律、会员服务、业务培训、交流合作、咨询服务",
+    "2": "依法开展非营利性社会服务活动",
+    "3": "接受社会捐赠，资助教育、扶贫济困等公益慈善项目",
+}
+_INSTITUTION_PURPOSE = {
+    "实验小学": "实施小学义务教育，促进基础教育发展",
+    "中心幼儿园": "实施学前教育，促进幼儿身心健康发展",
+    "人民医院": "为人民身体健康提供医疗与护理保健服务",
+    "图书馆": "提供文献信息资源借阅、查询和公共文化服务",
+    "疾病预防控制中心": "开展疾病预防控制、突发公共卫生事件处置和健康教育",
+}
+_PUBLIC_SERVICE = "为社会提供公益服务，承担举办单位交办的事项"
+_STATE_ORGANS = [
+    ("人民政府办公室", "行政机关", "协助市政府领导处理政府日常工作，负责政务运转、督查和信息公开"),
+    ("发展和改革委员会", "行政机关", "拟订并组织实施国民经济和社会发展规划，统筹推进社会信用体系建设"),
+    ("财政局", "行政机关", "负责财政收支管理、预算编制和执行、政府采购监督管理"),
+    ("人民代表大会常务委员会办公厅", "人大机关", "承担人大常委会会议组织、立法和监督工作的服务保障"),
+    ("政协办公室", "政协机关", "承担政协全体会议、常委会议的组织和服务工作"),
+    ("中级人民法院", "审判机关", "依法审理刑事、民事、行政案件，执行生效裁判"),
+    ("人民检察院", "检察机关", "依法行使检察权，开展法律监督"),
+    ("总工会", "群团机关", "维护职工合法权益，组织开展劳动竞赛和职工服务"),
+]
+# 个体工商户 trades and their 经营范围 (许可项目 aside).
+_SHOP_TRADES = {
+    "小吃店": "餐饮服务（不产生油烟、异味、废气）",
+    "便利店": "日用百货销售；食品销售（仅销售预包装食品）",
+    "理发店": "理发服务；美容服务",
+    "五金店": "五金产品零售；建筑材料销售",
+    "茶叶店": "茶具销售；农副产品销售",
+    "手机维修部": "通讯设备修理；电子产品销售",
+    "水果店": "水果零售；新鲜蔬菜零售",
+}
+_LICENSED_FREELY = "（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）"
 _SOCIAL_ORG_SUPERVISORS = ["榕城市工商业联合会", "榕城市民政局", "榕城市教育局", "榕城市文学艺术界联合会"]
 
 
@@ -83,6 +117,8 @@ class Orgs:
     enterprises: list[Org]
     institutions: list[Org]
     social_orgs: list[Org]
+    state_organs: list[Org]
+    individual_businesses: list[Org]
 
 
 class CreditCodes:
@@ -149,7 +185,8 @@ def organisations(count: int, seed: int) -> Orgs:
         while True:
             trade = _trade_name(rng)
             prefix = "福建" if rng.random() < 0.3 else "榕城" if region == "350100" else area(region)
-            name = f"{prefix}{trade}{one(rng, _INDUSTRIES)}{ENTERPRISE_TYPES[kind][1]}"
+            industry = one(rng, _INDUSTRIES)
+            name = f"{prefix}{trade}{industry}{ENTERPRISE_TYPES[kind][1]}"
             if name not in names:
                 names.add(name)
                 break
@@ -168,6 +205,7 @@ def organisations(count: int, seed: int) -> Orgs:
                     "domicile": domicile(rng, region),
                     "status": str(pick(rng, REGISTRATION_STATUSES, 1)[0]),
                     "authority": authority,
+                    "scope": f"一般项目：{industry}；技术服务、技术开发、技术咨询。{_LICENSED_FREELY}",
                 },
             )
         )
@@ -189,6 +227,7 @@ def organisations(count: int, seed: int) -> Orgs:
                 established,
                 region,
                 {
+                    "scope": _INSTITUTION_PURPOSE.get(name[len(where) :], _PUBLIC_SERVICE),
                     "sponsor": one(rng, _INSTITUTION_SPONSORS),
                     "funds": Decimal(int(rng.choice([5, 10, 30, 50, 100, 500]))).quantize(Decimal("0.01")),
                 },
@@ -217,10 +256,74 @@ def organisations(count: int, seed: int) -> Orgs:
                 {
                     "kind": kind,
                     "supervisor": one(rng, _SOCIAL_ORG_SUPERVISORS),
+                    "scope": _SOCIAL_ORG_SCOPE[kind],
                 },
             )
         )
-    return Orgs(enterprises, institutions, social)
+    # 机关 and 个体工商户 draw on streams of their own, so the organisations above stay as they were.
+    return Orgs(
+        enterprises, institutions, social, _state_organs(count, seed), _individual_businesses(count, seed)
+    )
+
+
+def _state_organs(count: int, seed: int) -> list[Org]:
+    """The city's and its counties' organs (机关法人, registered by 编办: authority 1, type 1)."""
+    rng = random_stream(seed, "state_organs")
+    codes = CreditCodes(rng)
+    wanted = max(6, count // 30)
+    reps = person_names(rng, rng.integers(1, 3, wanted).astype(np.int8))
+    organs = []
+    for j in range(wanted):
+        name, kind, duty = _STATE_ORGANS[j % len(_STATE_ORGANS)]
+        region = "350100" if j < len(_STATE_ORGANS) else list(COUNTIES)[j % len(COUNTIES)]
+        where = "榕城市" if region == "350100" else area(region)
+        established = between(rng, date(1950, 1, 1), date(2019, 12, 31))
+        organs.append(
+            Org(
+                codes.new("1", "1", region, established),
+                f"{where}{name}",
+                reps[j],
+                established,
+                region,
+                {"kind": kind, "scope": duty, "domicile": domicile(rng, region)},
+            )
+        )
+    return organs
+
+
+def _individual_businesses(count: int, seed: int) -> list[Org]:
+    """个体工商户 (registered by 市场监管: authority 9, type 2), named after their 字号 and trade."""
+    rng = random_stream(seed, "individual_businesses")
+    codes = CreditCodes(rng)
+    wanted = max(10, count // 6)
+    operators = person_names(rng, rng.integers(1, 3, wanted).astype(np.int8))
+    shops: list[Org] = []
+    names: set[str] = set()
+    for j in range(wanted):
+        region = _org_region(rng)
+        established = between(rng, USCC_EFFECTIVE, TODAY - timedelta(days=1))
+        trade, scope = one(rng, list(_SHOP_TRADES.items()))
+        name = f"{area(region)}{_trade_name(rng)}{trade}"
+        while name in names:
+            name = f"{name}（{len(names) + 1}）"
+        names.add(name)
+        shops.append(
+            Org(
+                codes.new("9", "2", region, established),
+                name,
+                operators[j],
+                established,
+                region,
+                {
+                    "form": "2" if rng.random() < 0.2 else "1",
+                    "domicile": domicile(rng, region),
+                    "status": str(pick(rng, REGISTRATION_STATUSES, 1)[0]),
+                    "authority": f"{area(region)}市场监督管理局",
+                    "scope": f"{scope}。{_LICENSED_FREELY}",
+                },
+            )
+        )
+    return shops
 
 
 @dataclass

@@ -4,13 +4,12 @@
 kind (信用信息类别); 人社's system reads them under a grant of 行政处罚信息（双公示）.
 """
 
-import json
-
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from catalog_schema.library.models import QuarantinedRow
+from catalog_schema.library.models import LibraryRecord
 from ingest import flows
+from ingest.registry import SourceConfigError
 from tests import factories, sources
 
 PENALTIES = "104002/000001"  # 信用办 行政处罚信息（双公示）: a credit view of kind 02
@@ -32,7 +31,7 @@ def _spec(name, path, rows, columns, kind):
 
 @pytest.fixture
 def decisions(session_factory, tmp_path):
-    """One company with a 行政许可 and two 行政处罚, and a row of an unknown kind that quarantines."""
+    """One company with a 行政许可 and two 行政处罚, each loaded by 信用办 (it holds both kinds)."""
     licence = {
         "dm": COMPANY,
         "mc": "榕城测试有限公司",
@@ -95,13 +94,23 @@ def test_a_licence_lookup_serves_the_licence_only(client, db, system, decisions)
     ]
 
 
-def test_a_record_of_an_unknown_kind_is_quarantined_with_its_reason(db, session_factory, tmp_path):
+def test_a_source_of_a_kind_without_a_registered_department_is_refused(db, session_factory, tmp_path):
     row = {"dm": COMPANY, "mc": "榕城测试有限公司", "wsh": "榕X〔2026〕1号"}
     columns = {"dm": "credit.subject_code", "mc": "credit.subject_name", "wsh": "credit.decision_doc_no"}
     spec = _spec("test_unknown_kind", tmp_path / "unknown.csv", [row], columns, "99")
 
-    summary = flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test")
+    with pytest.raises(SourceConfigError, match=r"partition\(s\) 99 of the credit library"):
+        flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test")
 
-    (row,) = db.scalars(select(QuarantinedRow).where(QuarantinedRow.batch_id == summary.batch_id)).all()
-    assert (summary.inserted, summary.quarantined) == (0, 1)
-    assert [r["rule"] for r in json.loads(row.reasons)] == ["credit_kind_unknown"]
+    assert db.scalar(select(func.count()).select_from(LibraryRecord)) == 0
+
+
+def test_a_source_of_a_kind_another_department_decides_writes_nothing(db, session_factory, tmp_path):
+    row = {"dm": COMPANY, "mc": "榕城测试有限公司", "wsh": "（2026）闽01执1号"}
+    columns = {"dm": "credit.subject_code", "mc": "credit.subject_name", "wsh": "credit.decision_doc_no"}
+    spec = _spec("test_courts_kind", tmp_path / "courts.csv", [row], columns, "03")  # 法院's 失信被执行人
+
+    with pytest.raises(SourceConfigError, match="not the authoritative source"):
+        flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test")
+
+    assert db.scalar(select(func.count()).select_from(LibraryRecord)) == 0
