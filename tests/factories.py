@@ -18,15 +18,16 @@ from catalog_schema.user.roles import Role
 TEST_SECRET = "test-secret-" + "x" * 40
 
 
-def credit_code(seed: int) -> str:
-    """A valid GB 32100 code for a government organ in region 350100 (organisation code + check digits)."""
+def credit_code(seed: int, prefix: str = "11") -> str:
+    """A valid GB 32100 code in region 350100 (organisation code + check digits): a government organ
+    by default, or of ``prefix`` (registering authority + institution type, "91" an enterprise)."""
     digits = "0123456789ABCDEFGHJKLMNPQRTUWXY"
     body = f"{seed:08d}"
     weights = (3, 7, 9, 10, 5, 8, 4, 2)
     total = sum(digits.index(c) * w for c, w in zip(body, weights, strict=True))
     check = 11 - total % 11
     org = body + ("X" if check == 10 else "0" if check == 11 else str(check))
-    partial = "11350100" + org
+    partial = f"{prefix}350100" + org
     return partial + uscc.calc_check_digit(partial)
 
 

@@ -13,15 +13,16 @@ from ingest.registry import SourceConfigError
 from tests import factories, sources
 
 PENALTIES = "104002/000001"  # 信用办 行政处罚信息（双公示）: a credit view of kind 02
+SERIOUS = "208001/000001"  # 市场监管 严重违法失信名单信息: kind 05, records past their 公示期 withheld
 LICENCES = "104001/000001"  # 信用办 行政许可信息（双公示）: a credit view of kind 01
 COMPANY = factories.credit_code(42)
 
 
-def _spec(name, path, rows, columns, kind):
+def _spec(name, path, rows, columns, kind, department="xinyong"):
     return sources.spec(
         name,
         sources.write_csv(path, rows),
-        department="xinyong",
+        department=department,
         library="credit",
         columns=columns,
         key=["credit.subject_code", "credit.decision_doc_no"],
@@ -114,3 +115,73 @@ def test_a_source_of_a_kind_another_department_decides_writes_nothing(db, sessio
         flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test")
 
     assert db.scalar(select(func.count()).select_from(LibraryRecord)) == 0
+
+
+COLUMNS = {
+    "dm": "credit.subject_code",
+    "mc": "credit.subject_name",
+    "wsh": "credit.decision_doc_no",
+    "jzrq": "credit.publicity_end_date",
+}
+
+
+def _load(tmp_path, session_factory, name, department, kind, rows):
+    spec = _spec(name, tmp_path / f"{name}.csv", rows, COLUMNS, kind, department)
+    summary = flows.ingest(spec, session_factory=session_factory, sources_dir=tmp_path, run_id="test")
+    assert (summary.inserted, summary.quarantined) == (len(rows), 0)
+
+
+def _decision(number, ends):
+    return {"dm": COMPANY, "mc": "榕城测试有限公司", "wsh": number, "jzrq": ends}
+
+
+def test_a_penalty_is_served_with_its_publicity_status(client, db, system, session_factory, tmp_path):
+    rows = [_decision("榕市监罚〔2020〕1号", "2021-06-30"), _decision("榕市监罚〔2026〕9号", "2029-06-30")]
+    _load(tmp_path, session_factory, "test_chufa_gs", "xinyong", "02", rows)
+    grant = factories.grant(db, resource=PENALTIES, items=["决定文书号", "公示状态"])
+
+    response = _lookup(client, system, grant, PENALTIES)
+
+    assert sorted(response.json()["records"], key=lambda r: r["决定文书号"]) == [
+        {"决定文书号": "榕市监罚〔2020〕1号", "公示状态": "公示期满"},
+        {"决定文书号": "榕市监罚〔2026〕9号", "公示状态": "公示中"},
+    ]
+
+
+def test_a_listing_past_its_publicity_is_withheld_where_the_resource_says_so(
+    client, db, system, session_factory, tmp_path
+):
+    rows = [_decision("榕市监严〔2021〕3号", "2024-03-31"), _decision("榕市监严〔2025〕8号", "2028-05-31")]
+    _load(tmp_path, session_factory, "test_yanzhong", "shichang", "05", rows)
+    grant = factories.grant(db, resource=SERIOUS, items=["列入决定书文号", "公示状态"])
+
+    response = _lookup(client, system, grant, SERIOUS)
+
+    assert response.json()["records"] == [{"列入决定书文号": "榕市监严〔2025〕8号", "公示状态": "公示中"}]
+
+
+@pytest.mark.parametrize(
+    ("department", "kind", "resource", "item"),
+    [
+        ("shichang", "04", "104004/000001", "列入决定书文号"),  # 经营异常名录
+        ("weijian", "06", "104005/000001", "检查文书号"),  # 监督检查
+        ("shichang", "07", "104006/000001", "抽查报告编号"),  # 质量抽检
+        ("fagai", "08", "104007/000001", "认定文件号"),  # 守信红名单
+    ],
+)
+def test_each_kind_is_loaded_by_its_deciding_department_and_served_by_its_view(
+    client, db, system, session_factory, tmp_path, department, kind, resource, item
+):
+    _load(
+        tmp_path,
+        session_factory,
+        f"test_kind_{kind}",
+        department,
+        kind,
+        [_decision(f"榕测〔2026〕{kind}号", "")],
+    )
+    grant = factories.grant(db, resource=resource, items=[item])
+
+    response = _lookup(client, system, grant, resource)
+
+    assert response.json()["records"] == [{item: f"榕测〔2026〕{kind}号"}]
