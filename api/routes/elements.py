@@ -21,6 +21,7 @@ from catalog_schema.element.schemas import (
     ElementCreate,
     ElementRead,
     ElementUpdate,
+    PartitionRead,
     SourceRegister,
     TransferCreate,
     TransferRead,
@@ -67,6 +68,17 @@ def list_elements(
         db=db, params=paging, library=library, department=dept, role=role, q=q
     )
     return page_of([ElementRead.of(e) for e in elements], total, paging)
+
+
+@router.get(
+    "/partitions",
+    response_model=list[PartitionRead],
+    dependencies=[requires(CatalogBrowse)],
+    summary="记录分区及其权威源部门 / the record partitions and their authoritative departments",
+)
+def list_partitions(db: DbSession, library: Library | None = None) -> list[PartitionRead]:
+    """Who answers for which records: 法人库 by registering authority, 公共信用库 by kind (set by import)."""
+    return [PartitionRead.of(p) for p in element_service.list_partitions(db=db, library=library)]
 
 
 @router.get(

@@ -34,12 +34,25 @@ def _register(tmp_path, session_factory, department, authority, row, columns):
 @pytest.fixture
 def registered(session_factory, tmp_path):
     loads = [
-        ("shichang", "9", {"dm": ENTERPRISE, "mc": "榕城测试科技有限公司", "lx": "1130", "fw": "软件开发"},
-         {"lx": "legal_person.type", "fw": "legal_person.business_scope"}),
-        ("bianban", "1", {"dm": ORGAN, "mc": "榕城市测试局", "lb": "行政机关", "fw": "主管测试工作"},
-         {"lb": "legal_person.organ_kind", "fw": "legal_person.business_scope"}),
-        ("minzheng", "5", {"dm": SOCIETY, "mc": "榕城市测试协会", "lx": "1"}, {"lx": "legal_person.social_org_type"}),
-    ]  # fmt: skip
+        (
+            "shichang",
+            "9",
+            {"dm": ENTERPRISE, "mc": "榕城测试科技有限公司", "lx": "1130", "fw": "软件开发"},
+            {"lx": "legal_person.type", "fw": "legal_person.business_scope"},
+        ),
+        (
+            "bianban",
+            "1",
+            {"dm": ORGAN, "mc": "榕城市测试局", "lb": "行政机关", "fw": "主管测试工作"},
+            {"lb": "legal_person.organ_kind", "fw": "legal_person.business_scope"},
+        ),
+        (
+            "minzheng",
+            "5",
+            {"dm": SOCIETY, "mc": "榕城市测试协会", "lx": "1"},
+            {"lx": "legal_person.social_org_type"},
+        ),
+    ]
     for department, authority, row, columns in loads:
         summary = _register(tmp_path, session_factory, department, authority, row, columns)
         assert (summary.inserted, summary.quarantined) == (1, 0), department
@@ -65,10 +78,34 @@ def test_each_legal_person_is_one_record_with_its_types_own_elements(client, db,
     }
 
     assert records == {
-        ENTERPRISE: [{"名称": "榕城测试科技有限公司", "企业类型": "1130", "经营（业务）范围": "软件开发", "机关类别": None, "社会组织类型": None}],
-        ORGAN: [{"名称": "榕城市测试局", "企业类型": None, "经营（业务）范围": "主管测试工作", "机关类别": "行政机关", "社会组织类型": None}],
-        SOCIETY: [{"名称": "榕城市测试协会", "企业类型": None, "经营（业务）范围": None, "机关类别": None, "社会组织类型": "1"}],
-    }  # fmt: skip
+        ENTERPRISE: [
+            {
+                "名称": "榕城测试科技有限公司",
+                "企业类型": "1130",
+                "经营（业务）范围": "软件开发",
+                "机关类别": None,
+                "社会组织类型": None,
+            }
+        ],
+        ORGAN: [
+            {
+                "名称": "榕城市测试局",
+                "企业类型": None,
+                "经营（业务）范围": "主管测试工作",
+                "机关类别": "行政机关",
+                "社会组织类型": None,
+            }
+        ],
+        SOCIETY: [
+            {
+                "名称": "榕城市测试协会",
+                "企业类型": None,
+                "经营（业务）范围": None,
+                "机关类别": None,
+                "社会组织类型": "1",
+            }
+        ],
+    }
 
 
 def test_a_registering_authoritys_view_holds_only_the_legal_persons_it_registered(

@@ -152,3 +152,14 @@ def test_role_filter_without_a_department_is_a_422(client, as_user):
 
     assert response.status_code == 422
     assert response.json()["code"] == "role_needs_department"
+
+
+def test_the_partitions_of_a_library_list_each_with_its_department(client, as_user):
+    response = client.get("/api/v1/elements/partitions?library=legal_person", headers=as_user("requester"))
+
+    assert response.status_code == 200
+    assert [(p["code"], p["department"]["slug"]) for p in response.json()] == [
+        ("1", "bianban"),
+        ("5", "minzheng"),
+        ("9", "shichang"),
+    ]
