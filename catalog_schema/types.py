@@ -220,13 +220,7 @@ class DiscrepancyStatus(LabelledEnum):
 # The elements that identify a subject by a national code (named once; quality checks them,
 # the libraries key and seal by them).
 ID_ELEMENT = "population.id_number"
-CREDIT_CODE_ELEMENTS = frozenset(
-    {
-        "legal_person.credit_code",
-        "legal_person.institution_credit_code",
-        "legal_person.social_org_credit_code",
-    }
-)
+CREDIT_CODE_ELEMENTS = frozenset({"legal_person.credit_code"})
 # Keys that may be either a person's ID number or an organisation's credit code.
 SUBJECT_CODE_ELEMENTS = frozenset({"credit.subject_code", "certificate.holder_code"})
 # Elements that can hold a person's ID number: graded 高度敏感 and masked as an ID number.

@@ -51,11 +51,7 @@ CERTIFICATE_STATUSES = ["01", "02", "03", "04", "05"]
 # catalog says so: the same 证照编号 or 案号 can appear under two types or two debtors.
 KEYS: dict[Library, tuple[tuple[str, ...], ...]] = {
     Library.population: (("population.id_number",),),
-    Library.legal_person: (
-        ("legal_person.credit_code",),
-        ("legal_person.institution_credit_code",),
-        ("legal_person.social_org_credit_code",),
-    ),
+    Library.legal_person: (("legal_person.credit_code",),),
     Library.certificate: (("certificate.type_code", "certificate.number"), ("certificate.number",)),
     Library.credit: (
         ("credit.subject_code", "credit.decision_doc_no"),
@@ -86,12 +82,6 @@ def _value_expectations(library: Library) -> dict[str, gxe.Expectation]:
         },
         Library.legal_person: {
             "legal_person.credit_code": regex(column="legal_person.credit_code", regex=CREDIT_CODE),
-            "legal_person.institution_credit_code": regex(
-                column="legal_person.institution_credit_code", regex=CREDIT_CODE
-            ),
-            "legal_person.social_org_credit_code": regex(
-                column="legal_person.social_org_credit_code", regex=CREDIT_CODE
-            ),
             "legal_person.established_date": regex(column="legal_person.established_date", regex=ISO_DATE),
         },
         Library.certificate: {

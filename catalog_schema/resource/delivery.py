@@ -7,7 +7,9 @@ A resource is a dataset of its provider, delivered one of three ways (``schemas.
   authoritative source of, plus the library's key, which is the caller's own. A department that
   only verifies an element delivers its own values through a ``dataset``. The platform department,
   as keeper of the libraries, may compose any department's elements; a request for such a
-  composite is decided by the owners (``authz.sharing``).
+  composite is decided by the owners (``authz.sharing``). Where a library's records are split
+  among departments (法人库, 公共信用库: ``RecordPartition``), the platform keeps the common elements
+  and a partition's department delivers them from its own records.
 - ``dataset`` (库表交换), the provider's own table collected by a pipeline, queried by its key.
 - ``proxy`` (接口共享), the provider's own service, reached through the platform.
 

@@ -86,10 +86,10 @@ def test_suite_covers_only_the_columns_present():
     ]
 
 
-def test_legal_person_key_is_the_credit_code_present():
-    assert suites.key_columns(
-        "legal_person", ["legal_person.institution_credit_code", "legal_person.name"]
-    ) == ("legal_person.institution_credit_code",)
+def test_legal_person_key_is_the_credit_code_whatever_the_type():
+    assert suites.key_columns("legal_person", ["legal_person.name", "legal_person.credit_code"]) == (
+        "legal_person.credit_code",
+    )
 
 
 @pytest.mark.parametrize(
