@@ -322,7 +322,7 @@ def register_partition(*, db: Session, data: PartitionCreate) -> tuple[RecordPar
     partition = db.scalar(
         select(RecordPartition)
         .where(RecordPartition.library == data.library, RecordPartition.code == data.code)
-        .with_for_update()
+        .with_for_update(of=RecordPartition)
     )
     if partition is None:
         partition = RecordPartition(
