@@ -127,12 +127,27 @@ def generate(
         "zhengzhao_jiehun": certificates.marriage_certificates(pop, marriages),
         "zhengzhao_jiashi": certificates.driving_licences(pop, clean, seed),
         "zhengzhao_budongchan": certificates.real_estate_certificates(pop, clean, seed),
+        "zhengzhao_lihun": certificates.divorce_certificates(pop, marriages, seed),
+        "zhengzhao_xingshi": certificates.vehicle_licences(named, seed),
+        "zhengzhao_chusheng": certificates.birth_certificates(vital.records, seed),
+        "zhengzhao_shebaoka": certificates.social_security_cards(pop, insurance, vital.deceased, seed),
+        "zhengzhao_daoyun": certificates.road_transport_permits(named, seed),
     }
     manifest.faults += certificates.sign_certificates(issued, seed, load_sources(SOURCES_FILE))
     writer.jsonl("zhengzhao_yingye", "zhengzhao/yingye_zhizhao.jsonl", issued["zhengzhao_yingye"].records())
     writer.csv("zhengzhao_jiehun", "zhengzhao/jiehunzheng.csv", issued["zhengzhao_jiehun"])
     writer.csv("zhengzhao_jiashi", "zhengzhao/jiashizheng.csv", issued["zhengzhao_jiashi"])
     writer.parquet("zhengzhao_budongchan", "zhengzhao/budongchan.parquet", issued["zhengzhao_budongchan"])
+    writer.xlsx("zhengzhao_lihun", "zhengzhao/lihunzheng.xlsx", issued["zhengzhao_lihun"], sheet="离婚证")
+    writer.csv("zhengzhao_xingshi", "zhengzhao/xingshizheng.csv", issued["zhengzhao_xingshi"])
+    writer.json(
+        "zhengzhao_chusheng",
+        "zhengzhao/chusheng_yixue.json",
+        issued["zhengzhao_chusheng"].records(),
+        indent=None,
+    )
+    writer.parquet("zhengzhao_shebaoka", "zhengzhao/shebaoka.parquet", issued["zhengzhao_shebaoka"])
+    writer.jsonl("zhengzhao_daoyun", "zhengzhao/daoyun_xuke.jsonl", issued["zhengzhao_daoyun"].records())
     certificates.write_issuer_keys(writer, seed)
 
     order = {name: i for i, name in enumerate(manifest.sources)}

@@ -31,6 +31,7 @@ EXPECTED = {
     "uscc_authority": "quarantined:uscc_authority",
     "uscc_pilot": "review:uscc_pilot_review",
     "required_missing": "quarantined:required_missing",
+    "subject_code_invalid": "quarantined:subject_code_invalid",
     "truncated_file": "quarantined:truncated_record",
     "certificate_tampered": "verdict:tampered",
     "certificate_revoked": "verdict:revoked",

@@ -31,7 +31,7 @@ from catalog_schema.department import service as department_service
 from catalog_schema.errors import Conflict, GovdxError, InvalidInput, NotFound
 from catalog_schema.keys.service import Keyring
 from catalog_schema.library import subjects
-from catalog_schema.library.models import LibraryRecord
+from catalog_schema.library.models import IngestBatch, LibraryRecord
 from connectors import open_connector
 from connectors.base import ROW_COLUMN, Window
 from connectors.config import load_sources
@@ -494,9 +494,11 @@ def test_import_keys_registers_the_demo_issuers_once(db: Session, demo: tuple[Pa
     first = certificate_service.import_keys(db=db, manifest=manifest, user=None)
     again = certificate_service.import_keys(db=db, manifest=manifest, user=None)
 
-    assert sorted(k.department.slug for k, new in first if new) == ["gongan", "minzheng", "shichang", "ziran"]
-    assert [new for _, new in again] == [False] * 4
-    assert db.scalar(select(func.count()).select_from(IssuerKey)) == 4
+    issuers = sorted(set(demo_certificates.CERTIFICATE_ISSUERS.values()))
+    assert issuers == ["gongan", "jiaotong", "minzheng", "renshe", "shichang", "weijian", "ziran"]
+    assert sorted(k.department.slug for k, new in first if new) == issuers
+    assert [new for _, new in again] == [False] * len(issuers)
+    assert db.scalar(select(func.count()).select_from(IssuerKey)) == len(issuers)
 
 
 def test_demo_issuer_keys_derive_from_the_seed(demo: tuple[Path, Manifest]) -> None:
@@ -554,28 +556,38 @@ def test_demo_signatures_hold_over_what_the_loader_reads_except_the_tampered(
     assert {row for row, (ok, _) in checked.items() if not ok} == tampered
 
 
-def test_demo_injects_each_certificate_fault_with_its_verdict(
+def test_demo_injects_each_certificate_fault_with_its_outcome(
     demo: tuple[Path, Manifest],
 ) -> None:
     _, manifest = demo
 
-    injected = {(f.source, f.fault, f.expected) for f in manifest.faults if f.expected.startswith("verdict:")}
+    injected = {(f.source, f.fault, f.expected) for f in manifest.faults if f.source.startswith("zhengzhao_")}
 
     assert injected == {
         ("zhengzhao_yingye", "certificate_revoked", "verdict:revoked"),
         ("zhengzhao_jiashi", "certificate_expired", "verdict:expired"),
         ("zhengzhao_jiashi", "certificate_tampered", "verdict:tampered"),
+        ("zhengzhao_lihun", "required_missing", "quarantined:required_missing"),
+        ("zhengzhao_lihun", "certificate_tampered", "verdict:tampered"),
+        ("zhengzhao_xingshi", "certificate_expired", "verdict:expired"),
+        ("zhengzhao_xingshi", "subject_code_invalid", "quarantined:subject_code_invalid"),
+        ("zhengzhao_chusheng", "required_missing", "quarantined:required_missing"),
+        ("zhengzhao_chusheng", "certificate_tampered", "verdict:tampered"),
+        ("zhengzhao_shebaoka", "certificate_revoked", "verdict:revoked"),
+        ("zhengzhao_shebaoka", "certificate_tampered", "verdict:tampered"),
+        ("zhengzhao_daoyun", "certificate_revoked", "verdict:revoked"),
+        ("zhengzhao_daoyun", "certificate_expired", "verdict:expired"),
     }
 
 
 def test_demo_revoked_and_expired_faults_verify_and_say_so(demo: tuple[Path, Manifest]) -> None:
     out, manifest = demo
-    yingye, jiashi = _checks(out, "zhengzhao_yingye"), _checks(out, "zhengzhao_jiashi")
+    checks = {name: _checks(out, name) for name in demo_certificates.CERTIFICATE_TYPES}
 
-    revoked = [yingye[f.row] for f in manifest.faults_of("zhengzhao_yingye", "certificate_revoked")]
-    expired = [jiashi[f.row] for f in manifest.faults_of("zhengzhao_jiashi", "certificate_expired")]
+    revoked = [checks[f.source][f.row] for f in manifest.faults if f.fault == "certificate_revoked"]
+    expired = [checks[f.source][f.row] for f in manifest.faults if f.fault == "certificate_expired"]
 
-    assert revoked and all(ok and v[STATUS] == "03" for ok, v in revoked)
+    assert revoked and all(ok and v[STATUS] in {"02", "03"} for ok, v in revoked)
     assert expired and all(
         ok and v[STATUS] == "01" and (v["certificate.expiry_date"] or "") < TODAY.isoformat()
         for ok, v in expired
@@ -637,6 +649,66 @@ def test_demo_certificates_loaded_untouched_and_current_are_valid(
     }
 
     assert current and verdicts == {Verdict.valid}
+
+
+def _verdict_of(values: dict[str, str | None], fault: str | None) -> str:
+    """The verdict a loaded demo certificate must get: its fault's, else what its status and expiry say."""
+    if fault is not None:
+        return fault.removeprefix("verdict:")
+    if values[STATUS] in {"02", "03", "05"}:
+        return "revoked"
+    if values[STATUS] == "04" or (values.get("certificate.expiry_date") or "9999") < TODAY.isoformat():
+        return "expired"
+    return "valid"
+
+
+@pytest.mark.parametrize("name", list(demo_certificates.CERTIFICATE_TYPES))
+def test_each_demo_type_loads_from_its_issuer_and_verifies_with_the_issuers_key(
+    db: Session,
+    keyring: Keyring,
+    session_factory: sessionmaker[Session],
+    demo: tuple[Path, Manifest],
+    name: str,
+) -> None:
+    out, manifest = demo
+    issuer = demo_certificates.CERTIFICATE_ISSUERS[name]
+    faults = {f.row: f.expected for f in manifest.faults_of(name)}
+    summary = flows.ingest(
+        load_sources(demo_sources.SOURCES_FILE).get(name),
+        session_factory=session_factory,
+        sources_dir=out,
+        run_id="test",
+    )
+    with session_factory() as session:
+        certificate_service.import_keys(
+            db=session, manifest=out / demo_certificates.ISSUER_KEYS_DIR / "manifest.json", user=None
+        )
+        session.commit()
+    loaded = {
+        row: values
+        for row, values in _as_loaded(out, name)
+        if not faults.get(row, "").startswith("quarantined:")
+    }
+
+    verdicts = {
+        row: certificate_service.verify(
+            db=db, keyring=keyring, type_code=str(values[TYPE]), number=str(values[NUMBER]), today=TODAY
+        )
+        for row, values in loaded.items()
+    }
+
+    batch = db.get(IngestBatch, summary.batch_id)
+    assert batch is not None and batch.department.slug == issuer
+    assert (summary.rows_read, summary.inserted, summary.quarantined) == (
+        manifest.sources[name].rows,
+        len(loaded),
+        manifest.sources[name].rows - len(loaded),
+    )
+    assert {v.issuer.department if v.issuer else None for v in verdicts.values()} == {issuer}
+    assert {str(v.key_id).split("-demo-")[0] for v in verdicts.values()} == {issuer}
+    assert {row: v.verdict.value for row, v in verdicts.items()} == {
+        row: _verdict_of(values, faults.get(row)) for row, values in loaded.items()
+    }
 
 
 # ----------------------------------------------------------------------------- command line

@@ -74,6 +74,11 @@ def test_sources_yaml_is_valid() -> None:
         "zhengzhao_jiehun",
         "zhengzhao_jiashi",
         "zhengzhao_budongchan",
+        "zhengzhao_lihun",
+        "zhengzhao_xingshi",
+        "zhengzhao_chusheng",
+        "zhengzhao_shebaoka",
+        "zhengzhao_daoyun",
     ]
 
 
