@@ -17,6 +17,7 @@ from authz.calendar.service import local_date
 from authz.permissions import GrantRead as GrantReadPermission
 from authz.permissions import RequestAct, RequestRead, RequestSubmit, visible_resource_statuses
 from authz.sharing import grants as sharing_grants
+from authz.sharing import owners as sharing_owners
 from authz.sharing import service as sharing_service
 from authz.sharing.models import SharingRequest
 from authz.sharing.schemas import GrantRead, RequestCreate, RequestSummary, TransitionIn
@@ -146,6 +147,8 @@ def _detail(
         "r": r,
         "clocks": _clocks(db, [found]),
         "actions": [(a, a in REASON_REQUIRED) for a in allowed],
+        # A composite's owner approves its own items only; None for every other request.
+        "own_items": sharing_owners.decidable_items(found, user),
         "acting": acting,
         "errors": errors or {},
         "form": form or {},
