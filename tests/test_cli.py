@@ -68,7 +68,7 @@ def test_db_upgrade_then_demo_seed_then_reimport_is_idempotent(fresh_db, tmp_pat
     assert "catalog_admin" in seeded.output and demo_catalog.DEMO_PASSWORD in seeded.output
     assert exported.exit_code == 0
     assert reimported.exit_code == 0, reimported.output
-    assert re.search(r"resources\W+0\W+0\W+36\b", reimported.output), reimported.output
+    assert re.search(r"resources\W+0\W+0\W+37\b", reimported.output), reimported.output
     assert yaml.safe_load((tmp_path / "c.yaml").read_text(encoding="utf-8"))["version"] == 1
 
 
