@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from authz.clock import scheduled
 from authz.clock.models import Notification
 from authz.clock.settings import ClockSettings
+from authz.sharing import grants as sharing_grants
 from authz.sharing import service as sharing_service
 from authz.sharing.models import SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn
@@ -362,3 +363,17 @@ def test_a_decided_part_is_not_decided_again_by_a_stale_read(
 
     with pytest.raises(Conflict):
         _act(db, people, accepted, A.approve, "weijian_approver")
+
+
+def test_an_owner_that_approved_items_sees_the_grant_and_one_that_denied_does_not(
+    db: Session, people: dict[str, User], accepted: SharingRequest
+) -> None:
+    _act(db, people, accepted, A.approve, "approver", items=["姓名"])
+    _act(db, people, accepted, A.deny, "minzheng_approver", reason="不符合最小必要原则")
+    _act(db, people, accepted, A.approve, "weijian_approver")
+
+    def sees(who: str) -> bool:
+        found, _ = sharing_grants.list_(db=db, user=people[who], params=PageParams())
+        return accepted.grant is not None and accepted.grant.id in {g.id for g in found}
+
+    assert (sees("approver"), sees("weijian_approver"), sees("minzheng_approver")) == (True, True, False)
