@@ -39,6 +39,19 @@ class Route(LabelledEnum):
 
     direct = "direct", "平台直接提供"
     department = "department", "推送提供部门审批"
+    # A platform-kept composite (library view over several departments' elements): each owner
+    # department whose own entry shares its items conditionally decides them (authz.sharing.owners).
+    composite = "composite", "推送各权属部门审批"
+
+
+class OwnerOutcome(LabelledEnum):
+    """How one owner department's part of a composite request stands."""
+
+    pending = "pending", "待审批"
+    approved = "approved", "同意"
+    denied = "denied", "不同意"
+    platform = "platform", "平台授权（无须权属部门审批）"
+    cancelled = "cancelled", "已终止"
 
 
 class AccessMode(LabelledEnum):

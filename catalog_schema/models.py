@@ -5,7 +5,7 @@ from authz.audit.models import AccessRecord, AccessSubject, AuditCheckpoint, Aud
 from authz.calendar.models import CalendarArrangement
 from authz.clients.models import ApiClient
 from authz.clock.models import ClockStage, Notification, NotificationReceipt, OutboundMessage, SlaProfile
-from authz.sharing.models import Grant, RequestEvent, SharingRequest
+from authz.sharing.models import Grant, OwnerDecision, RequestEvent, SharingRequest
 from catalog_schema.certificate.models import IssuerKey
 from catalog_schema.database import Base
 from catalog_schema.dataset.models import DatasetRecord
@@ -43,6 +43,7 @@ __all__ = [
     "Notification",
     "NotificationReceipt",
     "OutboundMessage",
+    "OwnerDecision",
     "OwnershipTransfer",
     "QuarantinedRow",
     "RateWindow",

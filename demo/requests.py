@@ -26,6 +26,8 @@ DEPARTMENT = "101001/000001"  # 公安 人口基本信息: 有条件共享, the 
 DIRECT = "102001/000001"  # 市场监管 企业登记基本信息: 无条件共享, the platform provides
 BIRTHS = "101003/000001"  # 卫健 出生医学证明信息: 卫健's service (接口共享), 卫健 decides
 SUBSISTENCE = "203001/000001"  # 民政 低保救助对象信息: 民政's own table (库表交换), 民政 decides
+# 数据局 社会救助对象综合核验信息: the platform's composite; 公安, 民政 and 卫健 each decide their items.
+COMPOSITE = "203002/000001"
 PEOPLE_ITEMS = ["公民身份号码", "姓名", "出生日期", "户籍地"]
 COMPANY_ITEMS = ["统一社会信用代码", "名称", "登记状态", "住所"]
 BIRTH_ITEMS = ["出生医学证明编号", "新生儿姓名", "新生儿性别", "出生日期"]
@@ -36,6 +38,7 @@ ASKS: dict[str, tuple[list[str], list[str]]] = {
     DIRECT: (COMPANY_ITEMS, ["lookup", "batch"]),
     BIRTHS: (BIRTH_ITEMS, ["lookup"]),
     SUBSISTENCE: (["公民身份号码", "姓名", "救助类别", "月保障金额", "认定日期"], ["lookup"]),
+    COMPOSITE: (["公民身份号码", "姓名", "住址", "婚姻状况", "死亡标识", "参保状态"], ["lookup"]),
 }
 
 
@@ -167,6 +170,20 @@ REQUESTS: tuple[DemoRequest, ...] = (
         12,
         (Step(A.accept, "catalog_admin", 11), Step(A.approve, "approver", 7)),
         asks=(("公民身份号码", "姓名"), ("verify",)),
+    ),
+    # The grant holds what the owners approved: 姓名 (公安 left out 住址), 死亡标识 (卫健), and
+    # what the platform grants itself: the key, and 参保状态, 人社's own data.
+    DemoRequest(
+        "DEMO-19",
+        COMPOSITE,
+        "城乡居民养老保险待遇资格综合核验（组合资源，公安、卫健同意，民政不同意婚姻状况，已授权）",
+        14,
+        (
+            Step(A.accept, "catalog_admin", 13),
+            Step(A.approve, "approver", 10, narrow_to=("姓名",)),
+            Step(A.deny, "minzheng_approver", 9, "待遇资格认证无须婚姻状况，不符合最小必要原则"),
+            Step(A.approve, "weijian_approver", 7),
+        ),
     ),
 )
 

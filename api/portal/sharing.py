@@ -17,6 +17,7 @@ from authz.calendar.service import local_date
 from authz.permissions import GrantRead as GrantReadPermission
 from authz.permissions import RequestAct, RequestRead, RequestSubmit, visible_resource_statuses
 from authz.sharing import grants as sharing_grants
+from authz.sharing import owners as sharing_owners
 from authz.sharing import service as sharing_service
 from authz.sharing.models import SharingRequest
 from authz.sharing.schemas import GrantRead, RequestCreate, RequestSummary, TransitionIn
@@ -146,6 +147,8 @@ def _detail(
         "r": r,
         "clocks": _clocks(db, [found]),
         "actions": [(a, a in REASON_REQUIRED) for a in allowed],
+        # A composite's owner approves its own items only; None for every other request.
+        "own_items": sharing_owners.decidable_items(found, user),
         "acting": acting,
         "errors": errors or {},
         "form": form or {},
@@ -160,7 +163,9 @@ def request_page(request: Request, db: DbSession, user: PortalUser, request_id: 
     return _detail(request, db, sharing_service.get(db=db, request_id=request_id, user=user), user)
 
 
-def _transition_values(form: FormData, action: RequestAction, found: SharingRequest) -> dict[str, Any]:
+def _transition_values(
+    form: FormData, action: RequestAction, found: SharingRequest, own_items: list[str] | None
+) -> dict[str, Any]:
     values = web.form_dict(form, lists=("items", "access_modes"))
     masking = {k.removeprefix("mask:"): v for k, v in values.items() if k.startswith("mask:")}
     values = {k: v for k, v in values.items() if not k.startswith("mask:")}
@@ -168,6 +173,10 @@ def _transition_values(form: FormData, action: RequestAction, found: SharingRequ
         values.pop("items", None)
         values.pop("access_modes", None)
         return values
+    if own_items is not None:
+        # A composite's owner: its own items and their masking; the rest is the whole request's.
+        kept = {k: v for k, v in values.items() if k in ("items", "reason")}
+        return kept | ({"masking": masking} if masking else {})
     # Approve: send only what the provider changed, so an untouched form grants what was asked.
     # Unticking every item stays [], an error to show, not "no change".
     if set(values["items"]) == set(found.items):
@@ -188,7 +197,7 @@ def act(
 ) -> Response:
     # Locked, as in the API, so two people deciding at once are serialised, not both applied.
     found = sharing_service.get(db=db, request_id=request_id, user=user, lock=True)
-    values = _transition_values(form, action, found)
+    values = _transition_values(form, action, found, sharing_owners.decidable_items(found, user))
     data, errors = web.parse(TransitionIn, values)
     status = 422
     if data is not None:

@@ -119,15 +119,29 @@ def legal_actions(status: RequestStatus) -> list[RequestAction]:
 
 
 def is_actor(
-    actor: Actor, user: User | None, *, requester_department_id: int, provider_department_id: int
+    actor: Actor,
+    user: User | None,
+    *,
+    requester_department_id: int,
+    provider_department_id: int,
+    deciding_department_ids: frozenset[int] | None = None,
 ) -> bool:
-    """Whether ``user`` (None for the system) is ``actor`` for a request of these two departments."""
+    """Whether ``user`` (None for the system) is ``actor`` for a request of these two departments.
+
+    While a composite waits for its owners, ``deciding_department_ids`` names them: their approvers
+    act for the provider (each on its own items, ``authz.sharing.owners``).
+    """
     if actor is Actor.system or user is None:
         return actor is Actor.system and user is None
     if not user.is_active:
         return False
     platform = user.role is Role.catalog_admin
-    provider = user.role is Role.dept_approver and user.department_id == provider_department_id
+    deciders = (
+        deciding_department_ids
+        if deciding_department_ids is not None
+        else frozenset({provider_department_id})
+    )
+    provider = user.role is Role.dept_approver and user.department_id in deciders
     return {
         Actor.platform: platform,
         Actor.requester: user.role is Role.dept_requester and user.department_id == requester_department_id,

@@ -5,12 +5,13 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from authz.access import masking as access_masking
 from authz.permissions import sees_every_department
-from authz.sharing.models import Grant, SharingRequest
+from authz.sharing.models import Grant, OwnerDecision, SharingRequest
 from authz.sharing.schemas import TransitionIn
-from authz.types import GrantStatus, MaskRule
+from authz.types import GrantStatus, MaskRule, OwnerOutcome
 from catalog_schema.errors import InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
 from catalog_schema.resource.models import Resource
@@ -127,17 +128,31 @@ def build(request: SharingRequest, terms: dict[str, Any], user: User | None, at:
 def list_(
     *, db: Session, user: User, params: PageParams, status: GrantStatus | None = None
 ) -> tuple[list[Grant], int]:
-    """Grants ``user`` may see: its department's, or those of its department's resources (approvers)."""
+    """Grants ``user`` may see: its department's, or (approvers) those of its department's resources
+    and of the composites it approved items of."""
     stmt = select(Grant).order_by(Grant.id.desc())
     if not sees_every_department(user):
         mine = Grant.department_id == user.department_id
         if user.role is Role.dept_approver:
-            stmt = stmt.where(or_(mine, Grant.provider_department_id == user.department_id))
+            stmt = stmt.where(
+                or_(
+                    mine, Grant.provider_department_id == user.department_id, _approved_by(user.department_id)
+                )
+            )
         else:
             stmt = stmt.where(mine)
     if status is not None:
         stmt = stmt.where(Grant.status == status)
     return paginate(db, stmt, params)
+
+
+def _approved_by(department_id: int) -> ColumnElement[bool]:
+    """Grants of composites in which ``department_id`` approved some of its own items."""
+    return Grant.request_id.in_(
+        select(OwnerDecision.request_id).where(
+            OwnerDecision.department_id == department_id, OwnerDecision.outcome == OwnerOutcome.approved
+        )
+    )
 
 
 def get(*, db: Session, grant_id: int, user: User) -> Grant:
@@ -147,6 +162,13 @@ def get(*, db: Session, grant_id: int, user: User) -> Grant:
         sees_every_department(user)
         or grant.department_id == user.department_id
         or (user.role is Role.dept_approver and grant.provider_department_id == user.department_id)
+        or (
+            user.role is Role.dept_approver
+            and any(
+                d.department_id == user.department_id and d.outcome is OwnerOutcome.approved
+                for d in grant.request.decisions
+            )
+        )
     )
     if grant is None or not visible:
         raise NotFound(f"授权 {grant_id} 不存在", f"grant {grant_id} does not exist", code="grant_not_found")

@@ -1,13 +1,13 @@
-"""Sharing requests, every transition they went through, and the grants they end in."""
+"""Sharing requests, their transitions, each owner's part of a composite, and the grants they end in."""
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authz.clock.models import ClockStage
-from authz.types import GrantStatus, RequestAction, RequestStatus, Route
+from authz.types import GrantStatus, OwnerOutcome, RequestAction, RequestStatus, Route
 from catalog_schema.database import (
     Base,
     DepartmentOwnedMixin,
@@ -63,6 +63,37 @@ class SharingRequest(DepartmentOwnedMixin, TimestampMixin, Base):
         order_by=ClockStage.id, lazy="selectin", cascade="all, delete-orphan"
     )
     grant: Mapped["Grant | None"] = relationship(back_populates="request", lazy="selectin")
+    # A composite's parts (route composite): one per owner that decides, plus the platform's.
+    decisions: Mapped[list["OwnerDecision"]] = relationship(
+        back_populates="request", order_by="OwnerDecision.id", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class OwnerDecision(Base):
+    """One department's part of a composite request: the items it decides, on its own decision stage,
+    and what it decided; the platform's part (items no owner has to decide) has no stage."""
+
+    __tablename__ = "owner_decisions"
+    __table_args__ = (UniqueConstraint("request_id", "department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("sharing_requests.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    stage_id: Mapped[int | None] = mapped_column(ForeignKey("clock_stages.id", ondelete="SET NULL"))
+    items: Mapped[list[str]] = mapped_column(JSON)
+    # Per item, why it is routed here (owners.Basis value): conditional, controlled, no_entry, ….
+    basis: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[OwnerOutcome] = mapped_column(enum_column(OwnerOutcome), default=OwnerOutcome.pending)
+    approved_items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    masking: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    request: Mapped[SharingRequest] = relationship(back_populates="decisions")
+    department: Mapped[Department] = relationship(lazy="joined")
+    stage: Mapped[ClockStage | None] = relationship(lazy="joined")
+    decided_by: Mapped[User | None] = relationship(lazy="joined")
 
 
 class RequestEvent(Base):
@@ -85,6 +116,7 @@ class RequestEvent(Base):
 
     request: Mapped[SharingRequest] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship(lazy="joined")
+    actor_department: Mapped[Department | None] = relationship(lazy="joined")
 
     @property
     def action_label(self) -> str:

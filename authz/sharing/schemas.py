@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from authz.clock.models import ClockStage
-from authz.sharing.models import Grant, RequestEvent, SharingRequest
+from authz.sharing.models import Grant, OwnerDecision, RequestEvent, SharingRequest
 from authz.types import AccessMode, MaskRule, RequestAction
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.resource.schemas import Labelled
@@ -157,6 +157,34 @@ class StageRead(BaseModel):
         )
 
 
+class OwnerDecisionRead(BaseModel):
+    """One department's part of a composite request: its items, its stage and what it decided."""
+
+    department: DepartmentRef
+    items: list[str]
+    basis: dict[str, str] = Field(description="item → why it is routed here (owners.Basis)")
+    outcome: Labelled
+    approved_items: list[str]
+    reason: str | None
+    decided_at: datetime | None
+    decided_by: UserRef | None
+    stage: StageRead | None
+
+    @classmethod
+    def of(cls, d: OwnerDecision) -> "OwnerDecisionRead":
+        return cls(
+            department=DepartmentRef.model_validate(d.department),
+            items=d.items,
+            basis=d.basis,
+            outcome=Labelled.of(d.outcome),
+            approved_items=d.approved_items,
+            reason=d.reason,
+            decided_at=d.decided_at,
+            decided_by=UserRef.model_validate(d.decided_by) if d.decided_by else None,
+            stage=StageRead.of(d.stage) if d.stage else None,
+        )
+
+
 class EventRead(BaseModel):
     id: int
     action: str
@@ -165,6 +193,7 @@ class EventRead(BaseModel):
     to_status: str
     actor: UserRef | None
     actor_role: str
+    actor_department: DepartmentRef | None
     at: datetime
     reason: str | None
     details: dict[str, Any]
@@ -179,6 +208,7 @@ class EventRead(BaseModel):
             to_status=e.to_status.value,
             actor=UserRef.model_validate(e.actor) if e.actor else None,
             actor_role=e.actor_role,
+            actor_department=DepartmentRef.model_validate(e.actor_department) if e.actor_department else None,
             at=e.at,
             reason=e.reason,
             details=e.details,
@@ -276,6 +306,9 @@ class RequestRead(RequestSummary):
     valid_until: date
     expected_volume: int
     stages: list[StageRead]
+    decisions: list[OwnerDecisionRead] = Field(
+        description="a composite's parts: each owner that decides, and the platform's (empty otherwise)"
+    )
     events: list[EventRead]
     grant: GrantRead | None
 
@@ -294,6 +327,7 @@ class RequestRead(RequestSummary):
             valid_until=r.valid_until,
             expected_volume=r.expected_volume,
             stages=[StageRead.of(s) for s in r.stages],
+            decisions=[OwnerDecisionRead.of(d) for d in r.decisions],
             events=[EventRead.of(e) for e in r.events],
             grant=GrantRead.of(r.grant) if r.grant else None,
         )

@@ -13,20 +13,19 @@ from sqlalchemy.orm import Session
 
 from authz.calendar import service as calendar_service
 from authz.calendar.service import WorkingCalendar, local_date
-from authz.clock import notify
 from authz.clock import service as clock_service
 from authz.clock.models import ClockStage, SlaProfile
 from authz.clock.settings import ClockSettings
 from authz.permissions import sees_every_department
-from authz.sharing import flows
+from authz.sharing import flows, notices, owners
 from authz.sharing import grants as sharing_grants
-from authz.sharing.flows import Actor, ClockEffect, Transition
-from authz.sharing.models import Grant, RequestEvent, SharingRequest
+from authz.sharing.flows import ClockEffect, Transition
+from authz.sharing.models import Grant, OwnerDecision, RequestEvent, SharingRequest
 from authz.sharing.schemas import RequestCreate, TransitionIn
 from authz.types import (
     AccessMode,
     GrantStatus,
-    NotificationKind,
+    OwnerOutcome,
     RequestAction,
     RequestStatus,
     Route,
@@ -62,12 +61,16 @@ def not_found(request_id: int | str) -> NotFound:
 
 
 def _visible(stmt: Select[Any], user: User) -> Select[Any]:
-    """A department sees its own requests; a provider approver also those for its resources."""
+    """A department sees its own requests; a provider approver also those for its resources, and an
+    owner's approver the composites it has a part in."""
     if sees_every_department(user):
         return stmt
     mine = SharingRequest.department_id == user.department_id
     if user.role is Role.dept_approver:
-        return stmt.where(or_(mine, SharingRequest.provider_department_id == user.department_id))
+        owner = SharingRequest.id.in_(
+            select(OwnerDecision.request_id).where(OwnerDecision.department_id == user.department_id)
+        )
+        return stmt.where(or_(mine, SharingRequest.provider_department_id == user.department_id, owner))
     if user.role in (Role.dept_requester,):
         return stmt.where(mine)
     return stmt.where(SharingRequest.id.is_(None))  # machine clients read grants, not requests
@@ -106,10 +109,16 @@ def list_(
     elif box == "to_review":
         stmt = stmt.where(SharingRequest.status.in_((RequestStatus.submitted, RequestStatus.provisioning)))
     elif box == "to_decide":
-        stmt = stmt.where(
-            SharingRequest.provider_department_id == user.department_id,
-            SharingRequest.status == RequestStatus.pending_approval,
+        my_part = SharingRequest.id.in_(
+            select(OwnerDecision.request_id).where(
+                OwnerDecision.department_id == user.department_id,
+                OwnerDecision.outcome == OwnerOutcome.pending,
+            )
         )
+        provider = (SharingRequest.provider_department_id == user.department_id) & (
+            SharingRequest.route != Route.composite
+        )
+        stmt = stmt.where(SharingRequest.status == RequestStatus.pending_approval, or_(provider, my_part))
     return paginate(db, stmt, params)
 
 
@@ -123,6 +132,7 @@ def allowed_actions(request: SharingRequest, user: User | None) -> list[RequestA
             user,
             requester_department_id=request.department_id,
             provider_department_id=request.provider_department_id,
+            deciding_department_ids=owners.deciding_departments(request),
         )
     ]
 
@@ -282,6 +292,11 @@ def submit(*, db: Session, data: RequestCreate, user: User, now: datetime | None
         )
     resource = _requestable(db, data.resource)
     _check_modes(resource, [m.value for m in data.access_modes])
+    if owners.is_composite(resource):
+        routes = owners.route_items(
+            db=db, resource=resource, items=data.items, requester_department_id=user.department_id
+        )
+        owners.refuse_not_shared(resource, routes)
     problems = _unknown_items(resource, data.items, "items")
     if resource.provider_id == user.department_id:
         problems.append(
@@ -327,13 +342,9 @@ def submit(*, db: Session, data: RequestCreate, user: User, now: datetime | None
     request.number = f"SQ-{today.year}-{request.id:06d}"
     _record(db, request, action="submit", source=None, user=user, at=at, reason=None)
     stage = _start_stage(db, request, StageKind.review, at, cal, clock_service.active_profile(db=db))
-    _notify_next(db, request, stage, at)
+    notices.next_party(db, request, stage, at)
     db.flush()
     return request
-
-
-def _open_stage(request: SharingRequest) -> ClockStage | None:
-    return next((s for s in reversed(request.stages) if s.state.is_open), None)
 
 
 def _check(
@@ -354,6 +365,7 @@ def _check(
         user,
         requester_department_id=request.department_id,
         provider_department_id=request.provider_department_id,
+        deciding_department_ids=owners.deciding_departments(request),
     ):
         raise Forbidden(
             f"“{action.label}”只能由{transition.actor.label}办理",
@@ -394,6 +406,9 @@ def act(
     """Take ``action`` on ``request`` as ``user`` (None: the system), or raise and change nothing."""
     at = _now(now)
     transition = _check(request, action, user, data)
+    if request.route is Route.composite and action in (RequestAction.approve, RequestAction.deny):
+        assert user is not None  # the table names a person for both
+        return _decide_part(db, request, action, data, user, at)
     details: dict[str, Any] = {}
     terms: dict[str, Any] | None = None
     if action is RequestAction.approve:
@@ -412,13 +427,16 @@ def act(
             terms["items"] if terms else request.items,
             terms["access_modes"] if terms else request.access_modes,
         )
+    routes = _composite_routes(db, request) if action is RequestAction.accept else []
     source = request.status
     cal = calendar(db=db)
     profile = clock_service.active_profile(db=db)
-    stage = _open_stage(request)
-    if transition.clock is not ClockEffect.none and stage is None:
+    # One open stage, or while a composite waits for its owners one per undecided owner: 补正
+    # pauses them all (the request waits for the requester), withdrawal ends them all.
+    stages = [s for s in request.stages if s.state.is_open]
+    if transition.clock is not ClockEffect.none and not stages:
         raise Conflict("申请没有进行中的办理环节", "the request has no open stage", code="stage_missing")
-    if stage is not None:
+    for stage in stages:
         if transition.clock is ClockEffect.pause:
             clock_service.pause(
                 stage=stage, at=at, reason=data.reason or "", by=user.username if user else "system"
@@ -429,7 +447,13 @@ def act(
             clock_service.close(stage=stage, at=at, calendar=cal)
         elif transition.clock is ClockEffect.cancel:
             clock_service.close(stage=stage, at=at, calendar=cal, cancelled=True)
-    if action is RequestAction.accept:
+    next_stages: list[ClockStage] = []
+    if action is RequestAction.accept and any(r.basis.owner_decides for r in routes):
+        next_stages = owners.open_parts(
+            db=db, request=request, routes=routes, user=user, at=at, calendar=cal, profile=profile
+        )
+        details = {"route": Route.composite.value, "owners": {r.item: r.basis.value for r in routes}}
+    elif action is RequestAction.accept:
         request.route = Route.department if request.resource.needs_department_approval else Route.direct
         request.status = (
             RequestStatus.pending_approval
@@ -437,13 +461,13 @@ def act(
             else RequestStatus.provisioning
         )
         details = {"route": request.route.value}
+        kind = StageKind.decision if request.route is Route.department else StageKind.provision
+        next_stages = [_start_stage(db, request, kind, at, cal, profile)]
     else:
         assert transition.target is not None
         request.status = transition.target
-    next_stage: ClockStage | None = None
-    if action is RequestAction.accept:
-        kind = StageKind.decision if request.route is Route.department else StageKind.provision
-        next_stage = _start_stage(db, request, kind, at, cal, profile)
+    if action is RequestAction.withdraw:
+        owners.cancel_pending(request)
     if terms is not None:
         db.add(sharing_grants.build(request, terms, user, at))
     if action in (RequestAction.revoke, RequestAction.expire) and request.grant is not None:
@@ -456,69 +480,58 @@ def act(
     _record(
         db, request, action=action.value, source=source, user=user, at=at, reason=data.reason, details=details
     )
-    _notify_after(db, request, transition, next_stage, data, at)
+    notices.after(db, request, transition, next_stages, data, at)
     db.flush()
     return request
 
 
-def _notify_next(
-    db: Session, request: SharingRequest, stage: ClockStage, at: datetime, *, supplemented: bool = False
-) -> None:
-    """Tell whoever the stage waits for: a new stage, or one whose 补正 has just come in."""
-    kind = {
-        StageKind.review: NotificationKind.to_review,
-        StageKind.provision: NotificationKind.to_provide,
-        StageKind.decision: NotificationKind.to_decide,
-    }[stage.kind]
-    notify.post(
-        db=db,
-        department_id=stage.department_id,
-        role=clock_service.RESPONSIBLE_ROLE[stage.kind],
-        kind=kind,
-        title=f"【{'补正材料已提交，' if supplemented else ''}{kind.label}】{stage.subject}",
-        body=f"{request.department.name} 申请《{request.resource.name}》，请于 {stage.due_on} 前办理。",
-        at=at,
-        stage_id=stage.id,
-        request_id=request.id,
+def _composite_routes(db: Session, request: SharingRequest) -> list[owners.ItemRoute]:
+    """At acceptance of a composite: who grants each item (refused if an owner no longer shares one)."""
+    if not owners.is_composite(request.resource):
+        return []
+    routes = owners.route_items(
+        db=db, resource=request.resource, items=request.items, requester_department_id=request.department_id
     )
+    owners.refuse_not_shared(request.resource, routes)
+    return routes
 
 
-def _notify_after(
-    db: Session,
-    request: SharingRequest,
-    transition: Transition,
-    next_stage: ClockStage | None,
-    data: TransitionIn,
-    at: datetime,
-) -> None:
-    if next_stage is not None:
-        db.flush()
-        _notify_next(db, request, next_stage, at)
-    action = transition.action
-    if action is RequestAction.request_supplement:
-        kind, title = NotificationKind.supplement_needed, f"【需补正】共享申请 {request.number}"
-    elif action is RequestAction.supplement:
-        stage = _open_stage(request)
-        if stage is not None:
-            _notify_next(db, request, stage, at, supplemented=True)
-        return
-    elif (
-        transition.target in flows.TERMINAL | {RequestStatus.granted}
-        and transition.actor is not Actor.requester
-    ):
-        kind, title = NotificationKind.decided, f"【{request.status.label}】共享申请 {request.number}"
-    else:
-        return
-    notify.post(
-        db=db,
-        department_id=request.department_id,
-        role=Role.dept_requester,
-        kind=kind,
-        title=title,
-        body=f"《{request.resource.name}》：{data.reason or request.status.label}",
-        at=at,
-        request_id=request.id,
+def _decide_part(
+    db: Session, request: SharingRequest, action: RequestAction, data: TransitionIn, user: User, at: datetime
+) -> SharingRequest:
+    """An owner's decision on its items of a composite; the last one grants the approved items or denies."""
+    part = owners.part_of(request, user)
+    assert part is not None  # _check found the user's department among the undecided owners
+    approved: list[str] = []
+    if action is RequestAction.approve:
+        approved = owners.approved_items(request, part, data)
+        sharing_grants.masking_rules(request.resource, approved, data.masking)
+        _still_requestable(db, request, action, approved, request.access_modes)
+    last = owners.pending(request) == [part]
+    terms = owners.final_terms(request, part, approved, data.masking or {}, local_date(at)) if last else None
+    source = request.status
+    owners.decide(
+        part=part, action=action, data=data, approved=approved, user=user, at=at, calendar=calendar(db=db)
     )
+    if last:
+        request.status = RequestStatus.granted if terms is not None else RequestStatus.denied
+        request.closed_at = at
+    if terms is not None:
+        db.add(sharing_grants.build(request, terms, user, at))
+    details = {
+        "department": part.department.slug,
+        "items": part.items,
+        "approved_items": part.approved_items,
+        "outcome": part.outcome.value,
+    }
+    if terms is not None:
+        details["granted_items"] = terms["items"]
+    _record(
+        db, request, action=action.value, source=source, user=user, at=at, reason=data.reason, details=details
+    )
+    notices.after(db, request, flows.TRANSITIONS[(source, action)], [], data, at)
+    db.flush()
+    return request
 
 
 def expire_grants(*, db: Session, now: datetime | None = None) -> int:

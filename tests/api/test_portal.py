@@ -393,3 +393,27 @@ def test_an_audit_range_that_ends_before_it_starts_is_said_beside_the_field(clie
 
     assert response.status_code == 422
     assert re.search(r'id="to-error"[^>]*>时间范围无效', response.text)
+
+
+def test_a_composite_owner_sees_each_owners_part_and_approves_only_its_own_items(client, db):
+    request = _submitted(db, resource="203002/000001", items=["公民身份号码", "姓名", "婚姻状况"])
+    admin = user_service.get_by_username(db=db, username="catalog_admin")
+    sharing_service.act(db=db, request=request, action=RequestAction.accept, data=TransitionIn(), user=admin)
+    db.flush()
+    _login(client, "minzheng_approver")
+
+    page = client.get(f"/requests/{request.id}").text
+    client.post(
+        f"/requests/{request.id}/act/approve",
+        data={"csrf_token": _csrf(client, f"/requests/{request.id}"), "items": ["婚姻状况"]},
+    )
+
+    assert 'data-testid="owner-decisions"' in page and 'data-department="gongan"' in page
+    assert 'name="items" value="婚姻状况"' in page and 'name="items" value="姓名"' not in page
+    db.expire_all()
+    decided = db.get(SharingRequest, request.id)
+    assert [(d.department.slug, d.outcome.value) for d in decided.decisions] == [
+        ("gongan", "pending"),
+        ("minzheng", "approved"),
+        ("shujuju", "platform"),
+    ]

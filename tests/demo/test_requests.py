@@ -65,3 +65,21 @@ def test_renshe_holds_a_verify_only_grant_of_the_population_resource(db: Session
     request = db.scalars(select(SharingRequest).where(SharingRequest.business_reference == "DEMO-18")).one()
 
     assert request.grant is not None and request.grant.access_modes == ["verify"]
+
+
+def test_renshe_holds_a_composite_grant_of_only_the_items_the_owners_approved(db: Session) -> None:
+    demo_requests.seed(db, now=NOW)
+    request = db.scalars(select(SharingRequest).where(SharingRequest.business_reference == "DEMO-19")).one()
+
+    assert request.grant is not None and request.grant.items == [
+        "公民身份号码",
+        "姓名",
+        "死亡标识",
+        "参保状态",
+    ]
+    assert {(d.department.slug, d.outcome.value) for d in request.decisions} == {
+        ("gongan", "approved"),
+        ("minzheng", "denied"),
+        ("weijian", "approved"),
+        ("shujuju", "platform"),
+    }
