@@ -28,6 +28,8 @@ BIRTHS = "101003/000001"  # 卫健 出生医学证明信息: 卫健's service (�
 SUBSISTENCE = "203001/000001"  # 民政 低保救助对象信息: 民政's own table (库表交换), 民政 decides
 # 数据局 社会救助对象综合核验信息: the platform's composite; 公安, 民政 and 卫健 each decide their items.
 COMPOSITE = "203002/000001"
+LEGAL_PERSONS = "102004/000001"  # 数据局 法人基础信息: one record per credit code, whoever registered it
+SERIOUS = "208001/000001"  # 市场监管 严重违法失信名单信息: listings still in their 公示期
 PEOPLE_ITEMS = ["公民身份号码", "姓名", "出生日期", "户籍地"]
 COMPANY_ITEMS = ["统一社会信用代码", "名称", "登记状态", "住所"]
 BIRTH_ITEMS = ["出生医学证明编号", "新生儿姓名", "新生儿性别", "出生日期"]
@@ -39,6 +41,22 @@ ASKS: dict[str, tuple[list[str], list[str]]] = {
     BIRTHS: (BIRTH_ITEMS, ["lookup"]),
     SUBSISTENCE: (["公民身份号码", "姓名", "救助类别", "月保障金额", "认定日期"], ["lookup"]),
     COMPOSITE: (["公民身份号码", "姓名", "住址", "婚姻状况", "死亡标识", "参保状态"], ["lookup"]),
+    LEGAL_PERSONS: (
+        [
+            "统一社会信用代码",
+            "名称",
+            "法定代表人（负责人）",
+            "登记机关",
+            "经营（业务）范围",
+            "企业类型",
+            "机关类别",
+        ],
+        ["lookup", "batch"],
+    ),
+    SERIOUS: (
+        ["统一社会信用代码", "名称", "列入决定书文号", "列入事由", "公示截止日期", "公示状态"],
+        ["lookup"],
+    ),
 }
 
 
@@ -184,6 +202,20 @@ REQUESTS: tuple[DemoRequest, ...] = (
             Step(A.deny, "minzheng_approver", 9, "待遇资格认证无须婚姻状况，不符合最小必要原则"),
             Step(A.approve, "weijian_approver", 7),
         ),
+    ),
+    DemoRequest(
+        "DEMO-20",
+        LEGAL_PERSONS,
+        "参保单位登记时核验单位主体信息（企业、机关、事业单位、社会组织，平台已提供）",
+        6,
+        (Step(A.accept, "catalog_admin", 5), Step(A.provide, "catalog_admin", 4)),
+    ),
+    DemoRequest(
+        "DEMO-21",
+        SERIOUS,
+        "社会保险领域信用联合惩戒对象核查（平台已提供）",
+        6,
+        (Step(A.accept, "catalog_admin", 5), Step(A.provide, "catalog_admin", 4)),
     ),
 )
 

@@ -160,6 +160,7 @@ def social_organisations(social: list[Org]) -> Register:
         "fddbr": [o.rep for o in rows],
         "ywzgdw": [o.extra["supervisor"] for o in rows],
         "ywfw": [o.extra["scope"] for o in rows],
+        "djjg": ["榕城市民政局" for _ in rows],
         "djrq": [o.established.isoformat() for o in rows],
     }
     return Register(SourceTable(columns), [fault])
