@@ -17,7 +17,13 @@ from authz.permissions import ElementManage
 from catalog_schema.department import service as department_service
 from catalog_schema.element import service as element_service
 from catalog_schema.element.models import DataElement
-from catalog_schema.element.schemas import ElementRead, SourceRegister, TransferCreate, TransferRead
+from catalog_schema.element.schemas import (
+    ElementRead,
+    PartitionRead,
+    SourceRegister,
+    TransferCreate,
+    TransferRead,
+)
 from catalog_schema.errors import GovdxError
 from catalog_schema.pagination import PageParams, page_of
 from catalog_schema.types import Library, SearchText, SourceRole
@@ -80,9 +86,14 @@ def _element_page(
         TransferRead.of(element.code, t) for t in element_service.list_transfers(db=db, element=element)
     ]
     e = ElementRead.of(element)
+    # A library split by record: who answers for which of its records (the kept elements' real sources).
+    partitions = [
+        PartitionRead.of(p) for p in element_service.list_partitions(db=db, library=element.library)
+    ]
     context = {
         "title": f"数据元 {e.name}",
         "e": e,
+        "partitions": partitions,
         "transfers": transfers,
         "acting": acting,
         "errors": errors or {},

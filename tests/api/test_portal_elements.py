@@ -73,3 +73,17 @@ def test_a_requester_may_not_open_the_element_registry_or_the_batches(client):
     pages = [client.get("/elements"), client.get("/batches")]
 
     assert [(r.status_code, "代码 permission_denied" in r.text) for r in pages] == [(403, True), (403, True)]
+
+
+def test_a_kept_elements_page_lists_who_answers_for_each_partition_of_its_library(client):
+    sign_in(client, "catalog_admin")
+
+    page = client.get("/elements/legal_person.name")
+
+    partitions = re.search(r'data-testid="partitions">(.*?)</table>', page.text, re.S)
+    assert partitions is not None
+    assert re.findall(r'<td class="code">(\w+)</td><td>[^<]*</td><td>([^<]+)</td>', partitions[1]) == [
+        ("1", "中共榕城市委机构编制委员会办公室"),
+        ("5", "榕城市民政局"),
+        ("9", "榕城市市场监督管理局"),
+    ]
