@@ -248,54 +248,47 @@ def serious_dishonesty(subjects: CleanSubjects, seed: int) -> SourceTable:
     )
 
 
-def health_inspections(subjects: CleanSubjects, seed: int) -> SourceTable:
-    """卫健's 监督检查 results (06), 公示 for a year."""
-    rng = random_stream(seed, "weijian_jiandu_jiancha")
+def _inspections(
+    subjects: CleanSubjects, seed: int, stream: str, prefix: str, items: list[str], results: dict[str, int]
+) -> list[tuple[str, ...]]:
+    """Inspection results of clean enterprises since 2024, each 公示 for a year, in date order."""
+    rng = random_stream(seed, stream)
     numbers = _Numbers(rng)
     rows = []
     for firm in subjects.enterprises(rng, max(3, len(subjects.firms) // 10)):
-        checked = between(rng, date(2024, 1, 1), TODAY - timedelta(days=1))
-        result = str(pick(rng, {"合格": 80, "责令整改": 15, "不合格": 5}, 1)[0])
-        rows.append(
-            (checked, numbers.next("榕卫监检", checked.year), firm, one(rng, _HEALTH_INSPECTIONS), result)
-        )
+        day = between(rng, date(2024, 1, 1), TODAY - timedelta(days=1))
+        result = str(pick(rng, results, 1)[0])
+        number = numbers.next(prefix, day.year)
+        rows.append((day, number, firm, one(rng, items), result))
     rows.sort(key=lambda r: (r[0], r[1]))
-    return SourceTable(
-        {
-            "jcwsh": [r[1] for r in rows],
-            "dwdm": [r[2].code for r in rows],
-            "dwmc": [r[2].name for r in rows],
-            "jcsx": [r[3] for r in rows],
-            "jcjg": [r[4] for r in rows],
-            "jcrq": [r[0].isoformat() for r in rows],
-            "gsjzrq": [add_years(r[0], 1).isoformat() for r in rows],
-            "jcjgmc": ["榕城市卫生健康委员会" for _ in rows],
-        }
-    )
+    return [
+        (n, f.code, f.name, item, res, d.isoformat(), add_years(d, 1).isoformat())
+        for d, n, f, item, res in rows
+    ]
+
+
+def _inspection_table(rows: list[tuple[str, ...]], authority: str, columns: tuple[str, ...]) -> SourceTable:
+    """``rows`` and the authority under the source's own names for: number, subject code and name,
+    item, result, date, 公示截止日期, authority."""
+    values = [[*row, authority] for row in rows]
+    return SourceTable({column: [v[k] for v in values] for k, column in enumerate(columns)})
+
+
+def health_inspections(subjects: CleanSubjects, seed: int) -> SourceTable:
+    """卫健's 监督检查 results (06)."""
+    results = {"合格": 80, "责令整改": 15, "不合格": 5}
+    rows = _inspections(subjects, seed, "weijian_jiandu_jiancha", "榕卫监检", _HEALTH_INSPECTIONS, results)
+    columns = ("jcwsh", "dwdm", "dwmc", "jcsx", "jcjg", "jcrq", "gsjzrq", "jcjgmc")
+    return _inspection_table(rows, "榕城市卫生健康委员会", columns)
 
 
 def quality_sampling(subjects: CleanSubjects, seed: int) -> SourceTable:
-    """市场监管's 产品质量监督抽查 results (07), 公示 for a year."""
-    rng = random_stream(seed, "shichang_zhiliang_choujian")
-    numbers = _Numbers(rng)
-    rows = []
-    for firm in subjects.enterprises(rng, max(3, len(subjects.firms) // 10)):
-        sampled = between(rng, date(2024, 1, 1), TODAY - timedelta(days=1))
-        verdict = str(pick(rng, {"合格": 85, "不合格": 15}, 1)[0])
-        rows.append((sampled, numbers.next("榕市监抽", sampled.year), firm, one(rng, _PRODUCTS), verdict))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return SourceTable(
-        {
-            "bgbh": [r[1] for r in rows],
-            "qydm": [r[2].code for r in rows],
-            "qymc": [r[2].name for r in rows],
-            "cpmc": [r[3] for r in rows],
-            "jyjl": [r[4] for r in rows],
-            "ccrq": [r[0].isoformat() for r in rows],
-            "gsjzrq": [add_years(r[0], 1).isoformat() for r in rows],
-            "zzjg": ["榕城市市场监督管理局" for _ in rows],
-        }
+    """市场监管's 产品质量监督抽查 results (07)."""
+    rows = _inspections(
+        subjects, seed, "shichang_zhiliang_choujian", "榕市监抽", _PRODUCTS, {"合格": 85, "不合格": 15}
     )
+    columns = ("bgbh", "qydm", "qymc", "cpmc", "jyjl", "ccrq", "gsjzrq", "zzjg")
+    return _inspection_table(rows, "榕城市市场监督管理局", columns)
 
 
 def commendations(subjects: CleanSubjects, seed: int) -> list[dict[str, Any]]:
