@@ -14,8 +14,11 @@ from catalog_schema.cli import fail, out, print_import
 from catalog_schema.database import get_engine, session_scope
 from catalog_schema.department import service as department_service
 from catalog_schema.errors import GovdxError, InvalidInput
+from catalog_schema.keys import service as keys_service
+from catalog_schema.keys.settings import KeySettings
 from catalog_schema.library import service as library_service
 from catalog_schema.resource import service as resource_service
+from catalog_schema.settings import home as govdx_home
 from demo import catalog as demo_catalog
 from demo import clients as demo_clients
 from demo import health_api
@@ -29,7 +32,12 @@ demo_app = typer.Typer(help="演示数据 / demo data", no_args_is_help=True)
 
 @demo_app.command("seed")
 def demo_seed() -> None:
-    """Migrate, then load the demo catalog and one user per role (safe to run again)."""
+    """Create the keyring if there is none, migrate, then load the demo catalog and one user per role
+    (safe to run again)."""
+    keys = KeySettings().file
+    if not keys.exists():
+        keys_service.create(keys)
+        out.print(f"已创建密钥环 / keyring created: {keys}")
     migrate.upgrade(get_engine())
     try:
         with session_scope() as db:
@@ -74,9 +82,12 @@ def demo_sources_command(
     people: Annotated[int, typer.Option(help="人口数 / people")] = 5000,
     orgs: Annotated[int, typer.Option(help="法人数 / legal persons")] = 600,
     seed: Annotated[int, typer.Option(help="随机种子，种子相同则数据相同 / same seed, same data")] = 2026,
-    out_dir: Annotated[Path, typer.Option("--out", help="输出目录 / output directory")] = Path("var/sources"),
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="输出目录 / output directory (默认 GOVDX_HOME/sources)")
+    ] = None,
 ) -> None:
     """Write the demo departments' sources, with injected faults, and manifest.json listing the faults."""
+    out_dir = out_dir or PipelineSettings().sources_dir
     try:
         manifest = demo_sources.generate(out_dir, people=people, orgs=orgs, seed=seed)
     except GovdxError as error:
@@ -103,9 +114,12 @@ def demo_sources_command(
 
 @demo_app.command("pipelines")
 def demo_pipelines(
-    home: Annotated[Path, typer.Option(help="Airflow 目录 / AIRFLOW_HOME")] = Path("var/airflow"),
+    home: Annotated[
+        Path | None, typer.Option(help="Airflow 目录 / AIRFLOW_HOME (默认 GOVDX_HOME/airflow)")
+    ] = None,
 ) -> None:
     """Run every pipeline DAG once in-process (dag.test) against the demo sources; print per-source counts."""
+    home = home or govdx_home() / "airflow"
     sources_dir = PipelineSettings().sources_dir
     if not (sources_dir / "manifest.json").exists():
         fail(

@@ -296,7 +296,7 @@ def freshness_command() -> None:
 
 
 def airflow_env(home: Path) -> dict[str, str]:
-    """Environment of the embedded Airflow: its own home and SQLite database under var/, no examples."""
+    """Environment of the embedded Airflow: its own home and SQLite database, no examples."""
     home = home.resolve()
     return {
         "AIRFLOW_HOME": str(home),

@@ -73,6 +73,17 @@ def test_db_upgrade_then_demo_seed_then_reimport_is_idempotent(fresh_db, tmp_pat
     assert yaml.safe_load((tmp_path / "c.yaml").read_text(encoding="utf-8"))["version"] == 1
 
 
+def test_demo_seed_creates_the_keyring_where_govdx_home_says_and_says_so(fresh_db, tmp_path, monkeypatch):
+    monkeypatch.delenv("GOVDX_KEYS_FILE")
+    monkeypatch.setenv("GOVDX_HOME", str(tmp_path / "home"))
+
+    seeded = runner.invoke(app, ["demo", "seed"])
+
+    assert seeded.exit_code == 0, seeded.output
+    assert (tmp_path / "home" / "keys.json").exists()
+    assert "keyring created" in seeded.output
+
+
 def test_import_of_a_bad_file_exits_2_lists_every_problem_and_changes_nothing(seeded_db, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(

@@ -18,6 +18,7 @@ from catalog_schema.cli import fail
 from catalog_schema.database import session_scope
 from catalog_schema.errors import GovdxError, InvalidInput
 from catalog_schema.keys.service import get_keyring
+from catalog_schema.settings import home
 from catalog_schema.validation import problems_from
 
 certificate_app = typer.Typer(help="电子证照 / certificates", no_args_is_help=True)
@@ -64,13 +65,12 @@ def add_key(
 @certificate_app.command("import-keys")
 def import_keys(
     manifest: Annotated[
-        Path,
-        typer.Argument(
-            help="密钥清单 / key manifest (govdx demo sources: var/sources/issuer-keys/manifest.json)"
-        ),
-    ] = Path("var/sources/issuer-keys/manifest.json"),
+        Path | None,
+        typer.Argument(help="密钥清单 / key manifest (默认 GOVDX_HOME/sources/issuer-keys/manifest.json)"),
+    ] = None,
 ) -> None:
     """Register every key a key manifest lists; keys already registered are kept (safe to run again)."""
+    manifest = manifest or home() / "sources" / "issuer-keys" / "manifest.json"
     try:
         with session_scope() as db:
             done = certificate_service.import_keys(db=db, manifest=manifest, user=None)

@@ -264,8 +264,10 @@ def read_document(path: Path) -> dict[str, Any]:
         document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise KeyringMissing(
-            f"找不到密钥环文件 {path}：请先运行 govdx keys init，或设置 GOVDX_KEYS_FILE",
-            f"keyring file {path} not found: run `govdx keys init` or set GOVDX_KEYS_FILE",
+            f"找不到密钥环文件 {path}：请先运行 govdx keys init（演示环境为 govdx demo seed），"
+            "或设置 GOVDX_HOME / GOVDX_KEYS_FILE 指向已有的密钥环；不会自动创建新的密钥环",
+            f"keyring file {path} not found: run `govdx keys init` (`govdx demo seed` in the demo), or set "
+            "GOVDX_HOME / GOVDX_KEYS_FILE to the existing keyring; a new one is never created on the fly",
             code="keyring_missing",
         ) from None
     except json.JSONDecodeError as exc:
@@ -320,23 +322,28 @@ _cache: dict[tuple[Path, int], Keyring] = {}
 
 
 @lru_cache(maxsize=8)
-def _settings_for(_file: str | None, _profile: str | None) -> KeySettings:
+def _settings_for(_file: str | None, _home: str | None, _profile: str | None) -> KeySettings:
     return KeySettings()
 
 
 def get_keyring(settings: KeySettings | None = None) -> Keyring:
-    """The configured keyring, re-read when the file changes; the demo profile creates it if missing."""
+    """The configured keyring, re-read when the file changes; KeyringMissing if there is none.
+
+    Never created here, in any profile: a worker that looked in the wrong place would otherwise
+    seal data under a key nobody else has. `govdx keys init` creates it (`govdx demo seed` in the
+    demo profile).
+    """
     # Reading settings from the environment costs more than a lookup; keyed by the variables
     # that decide them, the cache still follows a changed environment.
-    settings = settings or _settings_for(os.environ.get("GOVDX_KEYS_FILE"), os.environ.get("GOVDX_PROFILE"))
+    settings = settings or _settings_for(
+        os.environ.get("GOVDX_KEYS_FILE"), os.environ.get("GOVDX_HOME"), os.environ.get("GOVDX_PROFILE")
+    )
     path = settings.file
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
-        if settings.profile != "demo":
-            read_document(path)  # raises KeyringMissing with the fix
-        create(path)
-        stamp = path.stat().st_mtime_ns
+        read_document(path)  # raises KeyringMissing with the fix
+        raise
     ring = _cache.get((path, stamp))
     if ring is None:
         ring = load(path)

@@ -295,3 +295,12 @@ def test_missing_keyring_in_production_is_a_clear_error(tmp_path):
 
     assert (raised.value.code, raised.value.status) == ("keyring_missing", 500)
     assert str(tmp_path / "keys.json") in raised.value.message_en
+
+
+def test_a_missing_keyring_is_never_created_on_the_fly_even_in_the_demo(tmp_path):
+    settings = KeySettings(file=tmp_path / "keys.json", profile="demo")
+
+    with pytest.raises(KeyringMissing):
+        keys_service.get_keyring(settings)
+
+    assert not (tmp_path / "keys.json").exists()
