@@ -1,4 +1,5 @@
-"""Where a source's URL and secrets come from: ``GOVDX_CONN_<ID>``, else Airflow's ``AIRFLOW_CONN_<ID>``.
+"""Where a source's URL and secrets come from: ``GOVDX_CONN_<ID>``, else Airflow's ``AIRFLOW_CONN_<ID>``,
+else an Airflow Connection from wherever Airflow keeps it (its metadata database, a secrets backend).
 
 ``GOVDX_CONN_<ID>`` holds a SQLAlchemy URL or an http(s) base URL as is. ``AIRFLOW_CONN_<ID>``
 holds an Airflow Connection in either of its serialised forms, a URI
@@ -8,12 +9,16 @@ types map to SQLAlchemy drivers: mysql -> mysql+pymysql, postgres -> postgresql+
 sqlite -> sqlite; http and https give a plain base URL. Of an Airflow ``extra`` only driver
 options listed in ``_DRIVER_EXTRAS`` are passed on; the rest (Airflow hook settings) are dropped.
 
+The last step is a lookup the engine registers (``register_lookup``; ``ingest.connections`` asks
+Airflow), so that connectors never import Airflow and a source outside Airflow needs none.
+
 Passwords never reach a message or a log: show a URL through ``redact``.
 """
 
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -44,6 +49,17 @@ _DRIVER_EXTRAS = {
 }
 _USERINFO_PASSWORD = re.compile(r"(://[^/?#@:]*):[^/?#@]*@")
 
+# The fields of a connection (conn_type, host, login, password, port, schema, extra) by conn_id,
+# or None when the lookup does not know it.
+Lookup = Callable[[str], dict[str, Any] | None]
+_lookups: list[Lookup] = []
+
+
+def register_lookup(lookup: Lookup) -> None:
+    """Ask ``lookup`` for a connection that no environment variable holds (once per lookup)."""
+    if lookup not in _lookups:
+        _lookups.append(lookup)
+
 
 def env_names(conn_id: str) -> tuple[str, str]:
     """The two environment variables that may hold ``conn_id``, in the order they are tried."""
@@ -60,11 +76,16 @@ def resolve_url(conn_id: str, *, source: str) -> str:
     value = os.environ.get(airflow_var, "").strip()
     if value:
         return _from_airflow(value, variable=airflow_var, source=source)
+    for lookup in _lookups:
+        fields = lookup(conn_id)
+        if fields is not None:
+            return _build(fields, variable=f"Airflow Connection {conn_id}", source=source)
     raise SourceError(
         f"数据源 {source} 的连接 {conn_id} 未配置：请设置环境变量 {govdx_var}（SQLAlchemy 或 http(s) URL）"
-        f"或 {airflow_var}（Airflow Connection）。",
+        f"或 {airflow_var}，或在 Airflow 中登记该连接（元数据库或 secrets backend）。",
         f"connection {conn_id} of source {source} is not configured: set {govdx_var} "
-        f"(a SQLAlchemy or http(s) URL) or {airflow_var} (an Airflow Connection)",
+        f"(a SQLAlchemy or http(s) URL) or {airflow_var}, or define the Airflow Connection "
+        "(metadata database or secrets backend)",
         source=source,
         code="source_credentials_missing",
     )

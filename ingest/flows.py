@@ -42,7 +42,7 @@ from catalog_schema.types import (
 from connectors import open_connector
 from connectors.base import ROW_COLUMN, RejectedRecord, Window
 from connectors.config import SourceSpec
-from ingest import batch
+from ingest import batch, connections  # noqa: F401 - connections: Airflow's, for sources without GOVDX_CONN_*
 from ingest.batch import BatchSummary
 from ingest.loader import Loader
 from ingest.registry import Registry, registry_for
