@@ -45,9 +45,9 @@ def load(source: str, **context: Any) -> dict[str, Any]:
 
 
 @task
-def report(library: str, summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Great Expectations suite over what this run loaded; Data Docs under var/quality."""
-    return scheduled.quality_report(Library[library], [s["batch_id"] for s in summaries])
+def report(library: str, **context: Any) -> dict[str, Any]:
+    """Great Expectations suite over every batch this run committed; Data Docs under GOVDX_HOME/quality."""
+    return scheduled.quality_report(Library[library], run_id=str(context["run_id"]))
 
 
 def library_dag(library: Library, *, doc_md: str | None, schedule: str = "@daily") -> DAG:
@@ -70,8 +70,8 @@ def library_dag(library: Library, *, doc_md: str | None, schedule: str = "@daily
             for upstream in spec.after:
                 if upstream in tasks:
                     tasks[upstream] >> tasks[spec.name]
-        # The load tasks' XComArgs resolve to their batch summaries at run time.
-        report.override(outlets=[library_asset(library)])(library.value, list(tasks.values()))  # type: ignore[arg-type]
+        # After every load; the report finds the run's batches itself (an orphaned attempt's included).
+        list(tasks.values()) >> report.override(outlets=[library_asset(library)])(library.value)
 
     return pipeline()
 
@@ -82,9 +82,9 @@ def dataset_asset(resource: str) -> Asset:
 
 
 @task
-def report_dataset(resource: str, summary: dict[str, Any]) -> dict[str, Any]:
-    """Great Expectations suite over the rows this run loaded into the dataset; Data Docs under var/."""
-    return scheduled.dataset_quality_report(resource, [summary["batch_id"]])
+def report_dataset(resource: str, **context: Any) -> dict[str, Any]:
+    """Great Expectations suite over every batch this run committed to the dataset."""
+    return scheduled.dataset_quality_report(resource, run_id=str(context["run_id"]))
 
 
 def dataset_dag(source: str, resource: str, *, title: str, schedule: str = "@daily") -> DAG:
@@ -103,6 +103,6 @@ def dataset_dag(source: str, resource: str, *, title: str, schedule: str = "@dai
     )
     def pipeline() -> None:
         loaded = load.override(task_id=f"load_{source}")(source)
-        report_dataset.override(outlets=[dataset_asset(resource)])(resource, loaded)  # type: ignore[arg-type]
+        loaded >> report_dataset.override(outlets=[dataset_asset(resource)])(resource)
 
     return pipeline()

@@ -22,7 +22,7 @@ from catalog_schema.library.models import IngestBatch, LibraryRecord
 from catalog_schema.library.subjects import KEY_SEPARATOR
 from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import DatasetDelivery, DeliveryAdapter
-from catalog_schema.types import Library
+from catalog_schema.types import BatchStatus, Library
 from connectors.config import SourceSpec, load_sources
 from ingest import flows
 from ingest.settings import PipelineSettings
@@ -67,21 +67,37 @@ def load_source(name: str, *, run_id: str, force: bool = False) -> dict[str, Any
     return summary.as_dict()
 
 
-def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
-    """Run the library's Great Expectations suite over what these batches loaded; Data Docs under var/."""
+def run_batches(
+    db: "Session", *, run_id: str, library: Library | None = None, resource_id: int | None = None
+) -> list[int]:
+    """Every batch the run committed for the library or dataset, whichever attempt committed it.
+
+    Not the batch ids the load tasks handed on: an attempt whose worker was killed may live on as an
+    orphan and commit its batch after the retry started, and its rows need a verdict too.
+    """
+    target = IngestBatch.library == library if library is not None else IngestBatch.resource_id == resource_id
+    stmt = select(IngestBatch.id).where(
+        IngestBatch.run_id == run_id, IngestBatch.status == BatchStatus.succeeded, target
+    )
+    return list(db.scalars(stmt.order_by(IngestBatch.id)))
+
+
+def quality_report(library: Library, *, run_id: str) -> dict[str, Any]:
+    """Run the library's Great Expectations suite over what the run's batches loaded (Data Docs too)."""
     from quality import suites  # GX is heavy to import; only this job needs it
 
     settings = PipelineSettings()
     session_factory = get_sessionmaker()
     keyring = keys_service.get_keyring()
     with session_factory() as db:
+        batch_ids = run_batches(db, run_id=run_id, library=library)
         found = db.execute(
             select(LibraryRecord.subject_key, LibraryRecord.subject_cipher, LibraryRecord.values)
             .where(LibraryRecord.batch_id.in_(batch_ids), LibraryRecord.library == library)
             .limit(QUALITY_SAMPLE_ROWS)
         ).all()
     if not found:
-        return {"library": library.value, "evaluated": 0, "success": None, "docs": None}
+        return {"library": library.value, "batches": batch_ids, "evaluated": 0, "success": None, "docs": None}
     # One row per subject, its departments' values side by side, as the library serves them: the
     # suite checks plaintext (ID number checksums…), opened in memory only.
     subjects: dict[str, dict[str, Any]] = {}
@@ -101,6 +117,7 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
     docs = _record_report(session_factory, batch_ids, result, settings)
     return {
         "library": library.value,
+        "batches": batch_ids,
         "evaluated": result.evaluated,
         "unsuccessful": result.unsuccessful,
         "success": result.success,
@@ -108,8 +125,8 @@ def quality_report(library: Library, batch_ids: list[int]) -> dict[str, Any]:
     }
 
 
-def dataset_quality_report(resource_code: str, batch_ids: list[int]) -> dict[str, Any]:
-    """Run a dataset's Great Expectations suite over the rows these batches loaded; Data Docs under var/."""
+def dataset_quality_report(resource_code: str, *, run_id: str) -> dict[str, Any]:
+    """Run a dataset's Great Expectations suite over the rows the run's batches loaded (Data Docs too)."""
     from quality import suites  # GX is heavy to import; only this job needs it
 
     settings = PipelineSettings()
@@ -119,6 +136,7 @@ def dataset_quality_report(resource_code: str, batch_ids: list[int]) -> dict[str
         resource = db.scalars(select(Resource).where(Resource.code == resource_code)).one()
         binding = DeliveryAdapter.validate_python(resource.delivery)
         assert isinstance(binding, DatasetDelivery)
+        batch_ids = run_batches(db, run_id=run_id, resource_id=resource.id)
         # An item carrying an element is named by the element's code (the first item carrying it).
         names: dict[str, str] = {}
         for item in resource.items:
@@ -130,7 +148,13 @@ def dataset_quality_report(resource_code: str, batch_ids: list[int]) -> dict[str
             .limit(QUALITY_SAMPLE_ROWS)
         ).all()
     if not found:
-        return {"resource": resource_code, "evaluated": 0, "success": None, "docs": None}
+        return {
+            "resource": resource_code,
+            "batches": batch_ids,
+            "evaluated": 0,
+            "success": None,
+            "docs": None,
+        }
     rows = []
     for subject_key, subject_cipher, values in found:
         subject = sealing.open_subject(keyring, subject_key, subject_cipher) or subject_key
@@ -152,6 +176,7 @@ def dataset_quality_report(resource_code: str, batch_ids: list[int]) -> dict[str
     docs = _record_report(session_factory, batch_ids, result, settings)
     return {
         "resource": resource_code,
+        "batches": batch_ids,
         "evaluated": result.evaluated,
         "unsuccessful": result.unsuccessful,
         "success": result.success,

@@ -58,4 +58,3 @@ def test_a_connection_only_a_secrets_backend_holds_resolves_to_its_url(secrets_b
         "postgresql+psycopg://reader:p%40ss%3Aword@db.dept.example:5432/register",
         "https://api.dept.example:8443",
     ]
-
