@@ -3,7 +3,8 @@
 The test migrates and seeds a PostgreSQL database of its own (GOVDX_TEST_POSTGRES_URL), publishes a
 公安 resource whose rate limit is 20次/小时, grants it to 人社 and starts four uvicorn workers on it.
 Sixty lookups at once, spread over the workers by the kernel: exactly twenty are served, the other
-forty are 429 with Retry-After, and the access log holds a record of every one of the sixty.
+forty are 429 with Retry-After, and the access log holds a record of every one of the sixty, its
+hash chain whole: the four processes' group commits append in one order, the head row's lock.
 """
 
 import asyncio
@@ -19,11 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from authz.audit.models import AccessRecord
+from authz.audit.verify import verify
 from catalog_schema import migrate
+from catalog_schema.keys.service import get_keyring
 from demo import catalog as demo_catalog
 from tests import factories
 from tests.conftest import _postgres_engine
@@ -156,3 +159,14 @@ def test_the_rate_limit_holds_across_four_workers(database, served):
     assert sorted((r.outcome, r.reason_code) for r in records) == sorted(
         [("served", None)] * LIMIT + [("refused", "rate_limited")] * (CALLS - LIMIT)
     )
+
+
+def test_the_access_log_chain_is_whole_after_four_workers_wrote_it_at_once(database, served):
+    asyncio.run(_fire(served))
+
+    with Session(database) as db:
+        report = verify(db=db, keyring_public_keys=get_keyring().public_keys())
+        head = db.scalar(select(func.max(AccessRecord.seq)))
+
+    assert report.intact, report.first_break
+    assert (report.records, report.last_seq) == (head, head)
