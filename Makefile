@@ -17,9 +17,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/pip check
 	touch $@
 
-# Test and lint tools on top.
+# Test and lint tools on top, and the celery extra so that its import smoke test runs.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,celery]'
 	$(BIN)/pip check
 	touch $@
 

@@ -180,6 +180,11 @@ class SourcesFile(_Strict):
         raise KeyError(name)
 
 
+# libyaml's safe loader where PyYAML was built with it: DAG files read sources.yaml at every parse,
+# and the pure-Python loader takes most of a parse's time.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_sources(path: Path) -> SourcesFile:
     """Parse and validate a sources file."""
-    return SourcesFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return SourcesFile.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER))

@@ -4,11 +4,11 @@ resource's dataset, then a Great Expectations report."""
 from airflow.sdk import DAG
 
 from dags.pipelines import dataset_dag
-from ingest import scheduled
+from ingest import declared
 
 dags: dict[str, DAG] = {
     spec.name: dataset_dag(spec.name, spec.resource, title=spec.title)
-    for spec in scheduled.dataset_sources()
+    for spec in declared.dataset_sources()
     if spec.resource is not None
 }
 globals().update({f"dag_{name}": dag for name, dag in dags.items()})

@@ -5,6 +5,9 @@ Not a DAG file itself: ``population.py``, ``legal_person.py``, ``certificate.py`
 ``credit.py`` each call :func:`library_dag` once, ``datasets.py`` :func:`dataset_dag` per dataset
 source. Tasks call ``ingest.scheduled``
 and nothing else; a source error that a retry cannot fix fails the task at once.
+
+Parsing reads only ``ingest.declared`` (which sources exist); each task imports the engine it
+calls in its body, so a DAG file parses without pandas, Arrow, GX or the database models.
 """
 
 import os
@@ -15,8 +18,7 @@ from airflow.sdk import DAG, Asset, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from catalog_schema.types import Library
-from connectors.base import SourceError
-from ingest import scheduled
+from ingest import declared
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "govdx-data",
@@ -36,6 +38,9 @@ def library_asset(library: Library) -> Asset:
 @task
 def load(source: str, **context: Any) -> dict[str, Any]:
     """Ingest one source (idempotent: unchanged rows and unchanged files change nothing)."""
+    from connectors.base import SourceError
+    from ingest import scheduled
+
     try:
         return scheduled.load_source(source, run_id=str(context["run_id"]))
     except SourceError as exc:
@@ -47,6 +52,8 @@ def load(source: str, **context: Any) -> dict[str, Any]:
 @task
 def report(library: str, **context: Any) -> dict[str, Any]:
     """Great Expectations suite over every batch this run committed; Data Docs under GOVDX_HOME/quality."""
+    from ingest import scheduled
+
     return scheduled.quality_report(Library[library], run_id=str(context["run_id"]))
 
 
@@ -64,7 +71,7 @@ def library_dag(library: Library, *, doc_md: str | None, schedule: str = "@daily
         doc_md=doc_md,
     )
     def pipeline() -> None:
-        specs = scheduled.sources_of(library)
+        specs = declared.sources_of(library)
         tasks = {spec.name: load.override(task_id=f"load_{spec.name}")(spec.name) for spec in specs}
         for spec in specs:
             for upstream in spec.after:
@@ -84,6 +91,8 @@ def dataset_asset(resource: str) -> Asset:
 @task
 def report_dataset(resource: str, **context: Any) -> dict[str, Any]:
     """Great Expectations suite over every batch this run committed to the dataset."""
+    from ingest import scheduled
+
     return scheduled.dataset_quality_report(resource, run_id=str(context["run_id"]))
 
 
@@ -91,7 +100,7 @@ def dataset_dag(source: str, resource: str, *, title: str, schedule: str = "@dai
     """The DAG of one dataset source (库表交换): load the provider's table, then report its quality."""
 
     @dag(
-        dag_id=scheduled.dataset_dag_id(source),
+        dag_id=declared.dataset_dag_id(source),
         schedule=schedule,
         start_date=START,
         catchup=False,

@@ -6,20 +6,23 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from authz.clock import supply
 from dags.pipelines import DEFAULT_ARGS, START
-from ingest import freshness
 
 
 @task
 def flag_missed() -> dict[str, Any]:
     """Recompute each resource's last load and whether its update cycle was missed."""
+    # Imported when the task runs, so that parsing this file stays light (tests/dags/test_parsing.py).
+    from ingest import freshness
+
     return freshness.flag_missed_update_cycles()
 
 
 @task
 def warn_providers(checked: dict[str, Any]) -> dict[str, Any]:
     """Tell the provider of each resource that became overdue in this check."""
+    from authz.clock import supply
+
     return supply.warn_providers(resource_ids=checked["newly_missed"])
 
 

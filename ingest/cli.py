@@ -21,7 +21,7 @@ from catalog_schema.library.schemas import DiscrepancyRead, QuarantinedRowRead, 
 from catalog_schema.pagination import PageParams
 from catalog_schema.types import DiscrepancyStatus, Library, QuarantineQueue
 from connectors.config import load_sources
-from ingest import flows, freshness, quarantine, scheduled
+from ingest import declared, flows, freshness, quarantine
 from ingest.batch import BatchSummary
 from ingest.settings import PipelineSettings
 
@@ -343,5 +343,5 @@ LIBRARY_DAGS = [
 
 def pipeline_dags() -> list[str]:
     """Every pipeline DAG in the order a demo run needs: libraries, then datasets, then freshness."""
-    datasets = [scheduled.dataset_dag_id(s.name) for s in scheduled.dataset_sources()]
+    datasets = [declared.dataset_dag_id(s.name) for s in declared.dataset_sources()]
     return [*LIBRARY_DAGS[:-1], *datasets, LIBRARY_DAGS[-1]]

@@ -23,7 +23,7 @@ from catalog_schema.library.subjects import KEY_SEPARATOR
 from catalog_schema.resource.models import Resource
 from catalog_schema.resource.schemas import DatasetDelivery, DeliveryAdapter
 from catalog_schema.types import BatchStatus, Library
-from connectors.config import SourceSpec, load_sources
+from connectors.config import load_sources
 from ingest import flows
 from ingest.settings import PipelineSettings
 
@@ -34,23 +34,6 @@ if TYPE_CHECKING:
 
 # Rows of a batch given to Great Expectations: enough for suite statistics, bounded in memory.
 QUALITY_SAMPLE_ROWS = 100_000
-
-
-def sources_of(library: Library, settings: PipelineSettings | None = None) -> list[SourceSpec]:
-    """Declared sources of ``library``, in declaration order."""
-    settings = settings or PipelineSettings()
-    return [s for s in load_sources(settings.sources_file).sources if s.library is library]
-
-
-def dataset_sources(settings: PipelineSettings | None = None) -> list[SourceSpec]:
-    """Declared sources of resource datasets (库表交换), in declaration order."""
-    settings = settings or PipelineSettings()
-    return [s for s in load_sources(settings.sources_file).sources if s.resource is not None]
-
-
-def dataset_dag_id(source: str) -> str:
-    """The id of the DAG that loads a dataset source."""
-    return f"govdx_dataset_{source}"
 
 
 def load_source(name: str, *, run_id: str, force: bool = False) -> dict[str, Any]:

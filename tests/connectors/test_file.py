@@ -11,8 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from connectors import FileConnector, HttpConnector, SqlConnector, open_connector
+from connectors import open_connector
 from connectors.base import ROW_COLUMN, RejectedRecord, SchemaDrift, SourceError, SourceUnreachable, Window
+from connectors.file import FileConnector
+from connectors.http import HttpConnector
+from connectors.sql import SqlConnector
 from tests.connectors.conftest import batch_rows, make_spec
 
 COLUMNS = {"sfzh": "population.id_number", "xm": "population.name"}

@@ -7,7 +7,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from catalog_schema.types import Library
 from connectors.config import load_sources
-from ingest import scheduled
+from ingest import declared
 from ingest.settings import DEMO_SOURCES_FILE
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -28,7 +28,7 @@ def test_every_dag_file_imports(bag: DagBag) -> None:
         "govdx_update_cycles",
         "govdx_sharing_clock",
         "govdx_audit_checkpoint",
-        *(scheduled.dataset_dag_id(s.name) for s in load_sources(DEMO_SOURCES_FILE).sources if s.resource),
+        *(declared.dataset_dag_id(s.name) for s in load_sources(DEMO_SOURCES_FILE).sources if s.resource),
     }
 
 
@@ -43,11 +43,11 @@ def test_every_dag_has_tags_retries_and_docs(bag: DagBag) -> None:
 @pytest.mark.parametrize("library", list(Library))
 def test_library_dag_loads_each_declared_source_then_reports(bag: DagBag, library: Library) -> None:
     dag = bag.dags[f"govdx_{library.value}"]
-    declared = {f"load_{s.name}" for s in load_sources(DEMO_SOURCES_FILE).sources if s.library is library}
+    expected = {f"load_{s.name}" for s in load_sources(DEMO_SOURCES_FILE).sources if s.library is library}
     loads = {t.task_id for t in dag.tasks if t.task_id.startswith("load_")}
-    assert loads == declared
+    assert loads == expected
     report = dag.get_task("report")
-    assert report.upstream_task_ids == declared
+    assert report.upstream_task_ids == expected
     assert [o.uri for o in report.outlets] == [f"govdx://library/{library.value}"]
 
 
@@ -55,7 +55,7 @@ def test_a_dataset_source_has_its_dag_loading_it_then_reporting_its_quality(bag:
     specs = [s for s in load_sources(DEMO_SOURCES_FILE).sources if s.resource is not None]
     assert specs
     for spec in specs:
-        dag = bag.dags[scheduled.dataset_dag_id(spec.name)]
+        dag = bag.dags[declared.dataset_dag_id(spec.name)]
         report = dag.get_task("report_dataset")
         assert report.upstream_task_ids == {f"load_{spec.name}"}
         assert [o.uri for o in report.outlets] == [f"govdx://dataset/{spec.resource}"]

@@ -1,9 +1,16 @@
 """Great Expectations suites, run for real in a file-backed project under tmp_path."""
 
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from quality import suites
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def population(rows: int = 3) -> pd.DataFrame:
@@ -34,6 +41,33 @@ def test_duplicate_key_and_unknown_gender_fail(tmp_path):
     result = suites.run_suite("population", frame, run_name="faulty", project_dir=tmp_path)
 
     assert (result.success, result.unsuccessful >= 2) == (False, True)
+
+
+def test_running_a_suite_logs_nothing_below_warning_from_great_expectations(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    suites.run_suite("population", population(), run_name="quiet", project_dir=tmp_path)
+
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("great_expectations")] == []
+
+
+def test_a_fresh_process_importing_and_running_a_suite_logs_nothing_from_great_expectations(tmp_path):
+    # A report task imports GX in its own process; most of GX's INFO lines come from the import.
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format='%(name)s %(message)s')\n"
+        "import pandas as pd\n"
+        "from pathlib import Path\n"
+        "from quality import suites\n"
+        "frame = pd.DataFrame({'population.id_number': ['11010519491231002X']})\n"
+        f"suites.run_suite('population', frame, run_name='fresh', project_dir=Path({str(tmp_path)!r}))\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+
+    assert [line for line in done.stdout.splitlines() if line.startswith("great_expectations")] == []
 
 
 def test_data_docs_index_is_written(tmp_path):
