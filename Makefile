@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint install browser clean bench-ingest bench-clock bench-api bench-export
+.PHONY: demo cluster test test-fast lint install browser clean bench-ingest bench-clock bench-api bench-export
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "govdx needs Python 3.11"'
@@ -24,6 +24,16 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed
+
+$(VENV)/.installed-celery: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[celery]'
+	$(BIN)/pip check
+	touch $@
+
+# The production topology on this machine: govdx and Airflow on the local PostgreSQL, Airflow on
+# Celery (Redis; CLUSTER_ARGS=--broker=rabbitmq for RabbitMQ), 4 API workers. Ctrl-C stops it all.
+cluster: $(VENV)/.installed-celery
+	$(BIN)/govdx demo cluster $(CLUSTER_ARGS)
 
 demo: export GOVDX_PROFILE = demo
 demo: $(VENV)/.installed

@@ -2,6 +2,8 @@
 and the API with 卫健's service beside it."""
 
 import os
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +20,7 @@ from catalog_schema.keys import service as keys_service
 from catalog_schema.keys.settings import KeySettings
 from catalog_schema.library import service as library_service
 from catalog_schema.resource import service as resource_service
+from catalog_schema.settings import PROJECT_ROOT
 from catalog_schema.settings import home as govdx_home
 from demo import catalog as demo_catalog
 from demo import clients as demo_clients
@@ -186,3 +189,69 @@ def demo_serve(
         api_cli.serve(host=host, port=port, workers=1)
     finally:
         server.shutdown()
+
+
+@demo_app.command("cluster")
+def demo_cluster(
+    postgres: Annotated[
+        str, typer.Option(help="PostgreSQL 服务器 / server URL (no database)")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432",
+    broker: Annotated[str, typer.Option(help="Celery broker: redis | rabbitmq")] = "redis",
+    home: Annotated[Path | None, typer.Option(help="状态目录 / GOVDX_HOME (默认 var/cluster)")] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="先删除集群数据库 / drop the cluster's databases first")
+    ] = False,
+) -> None:
+    """Run the production topology here: govdx and Airflow on PostgreSQL, Airflow on Celery, 4 API workers."""
+    from demo import cluster
+
+    if broker not in cluster.BROKERS:
+        fail(
+            InvalidInput(
+                f"broker 须为 {'、'.join(cluster.BROKERS)}",
+                f"broker must be one of {', '.join(cluster.BROKERS)}",
+            )
+        )
+    missing = cluster.requirements()
+    if missing:
+        fail(
+            InvalidInput(
+                "缺少集群所需的组件：" + "；".join(missing), "missing for the cluster: " + "; ".join(missing)
+            )
+        )
+    topology = cluster.Topology(
+        home=(home or PROJECT_ROOT / "var" / "cluster").resolve(), postgres=postgres, broker=broker
+    )
+    started = time.monotonic()
+    cluster.create_databases(topology, fresh=fresh)
+    environment = cluster.env(topology)
+    running = cluster.Cluster(topology, environment)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        cluster.prepare(topology, environment, out.print)
+        running.start()
+        out.print("… waiting until every part is healthy")
+        running.wait_healthy()
+        table = Table(
+            "部分 part", "位置 where", "pid", "日志 log", title=f"govdx cluster (GOVDX_HOME {topology.home})"
+        )
+        for part in running.parts:
+            assert part.process is not None
+            table.add_row(part.name, part.where, str(part.process.pid), str(part.log))
+        out.print(table)
+        out.print(
+            f"全部就绪 all healthy in {time.monotonic() - started:.0f} s. Airflow UI {topology.airflow_url} "
+            f"(unpause and trigger govdx_population …); govdx {topology.api_url}. Ctrl-C stops everything."
+        )
+        while all(p.process is not None and p.process.poll() is None for p in running.parts):
+            time.sleep(1)
+        stopped = [p.name for p in running.parts if p.process is not None and p.process.poll() is not None]
+        out.print(f"[red]{'、'.join(stopped)} stopped; stopping the rest[/]")
+    except cluster.ClusterError as error:
+        out.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        out.print("… stopping")
+    finally:
+        running.stop()
+        out.print("已全部停止 / every process stopped")
