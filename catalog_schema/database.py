@@ -161,7 +161,12 @@ def get_engine() -> Engine:
 
 @lru_cache(maxsize=1)
 def get_sessionmaker() -> sessionmaker[Session]:
-    """The process-wide session factory bound to :func:`get_engine`."""
+    """The process-wide session factory bound to :func:`get_engine`, every table known to it."""
+    # A foreign-key column without a type of its own takes its referenced column's: a task that
+    # imported only its own models would otherwise write NULL-typed columns (PostgreSQL refuses to
+    # cast them), so every model is loaded before the first session. Found on the Celery cluster.
+    import catalog_schema.models  # noqa: F401
+
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 

@@ -24,7 +24,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     "owner": "govdx-data",
     # GOVDX_TASK_RETRIES=0 lets the in-process demo run fail fast instead of waiting out retries.
     "retries": int(os.environ.get("GOVDX_TASK_RETRIES", "2")),
-    "retry_delay": timedelta(minutes=1),
+    "retry_delay": timedelta(seconds=int(os.environ.get("GOVDX_TASK_RETRY_DELAY_SECONDS", "60"))),
     "retry_exponential_backoff": True,
 }
 START = datetime(2026, 1, 1)

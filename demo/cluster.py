@@ -34,8 +34,6 @@ from sqlalchemy.engine import make_url
 from catalog_schema.settings import PROJECT_ROOT
 
 BROKERS = {"redis": "redis://127.0.0.1:6379/0", "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//"}
-GOVDX_DB, AIRFLOW_DB = "govdx_cluster", "airflow_cluster"
-AIRFLOW_PORT, API_PORT, HEALTH_PORT = 8080, 8000, 8765
 WORKERS = ("worker1", "worker2")
 BIN = Path(sys.executable).parent
 
@@ -47,8 +45,23 @@ class Topology:
     home: Path
     postgres: str  # a server URL without a database, e.g. postgresql+psycopg://postgres@127.0.0.1:5432
     broker: str = "redis"
+    name: str = "cluster"  # the databases are govdx_<name> and airflow_<name>
     api_workers: int = 4
     worker_concurrency: int = 4
+    airflow_port: int = 8080
+    api_port: int = 8000
+    health_port: int = 8765
+    people: int = 5000  # the demo sources' size
+    orgs: int = 600
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def govdx_db(self) -> str:
+        return f"govdx_{self.name}"
+
+    @property
+    def airflow_db(self) -> str:
+        return f"airflow_{self.name}"
 
     def database(self, name: str, *, scheme: str = "postgresql+psycopg") -> str:
         url = make_url(self.postgres).set(drivername=scheme, database=name)
@@ -56,11 +69,15 @@ class Topology:
 
     @property
     def airflow_url(self) -> str:
-        return f"http://127.0.0.1:{AIRFLOW_PORT}"
+        return f"http://127.0.0.1:{self.airflow_port}"
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{API_PORT}"
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}"
 
 
 def env(topology: Topology) -> dict[str, str]:
@@ -72,16 +89,16 @@ def env(topology: Topology) -> dict[str, str]:
         home.mkdir(parents=True, exist_ok=True)
         secret_file.write_text(secrets.token_urlsafe(64), encoding="utf-8")
         secret_file.chmod(0o600)
-    airflow_db = topology.database(AIRFLOW_DB)
+    airflow_db = topology.database(topology.airflow_db)
     return {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "GOVDX_HOME": str(home),
         "GOVDX_PROFILE": "demo",
-        "GOVDX_DATABASE_URL": topology.database(GOVDX_DB),
+        "GOVDX_DATABASE_URL": topology.database(topology.govdx_db),
         "GOVDX_CONN_GONGAN_HUJI": f"sqlite:///{sources / 'gongan_huji.sqlite'}",
         "GOVDX_CONN_SHICHANG_QIYE": f"sqlite:///{sources / 'shichang_qiye.sqlite'}",
-        "GOVDX_CONN_WEIJIAN_API": f"http://127.0.0.1:{HEALTH_PORT}",
+        "GOVDX_CONN_WEIJIAN_API": topology.health_url,
         "GOVDX_TASK_RETRIES": "2",
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -92,12 +109,15 @@ def env(topology: Topology) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": airflow_db,
         "AIRFLOW__CELERY__BROKER_URL": BROKERS[topology.broker],
-        "AIRFLOW__CELERY__RESULT_BACKEND": topology.database(AIRFLOW_DB, scheme="db+postgresql+psycopg"),
+        "AIRFLOW__CELERY__RESULT_BACKEND": topology.database(
+            topology.airflow_db, scheme="db+postgresql+psycopg"
+        ),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(topology.worker_concurrency),
         "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text(encoding="utf-8"),
         "AIRFLOW__API__BASE_URL": topology.airflow_url,
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
         "GX_ANALYTICS_ENABLED": "False",
+        **topology.extra_env,
     }
 
 
@@ -105,7 +125,7 @@ def create_databases(topology: Topology, *, fresh: bool) -> None:
     """The govdx and Airflow databases on the server, dropped first when ``fresh``."""
     engine = create_engine(topology.database("postgres"), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        for name in (GOVDX_DB, AIRFLOW_DB):
+        for name in (topology.govdx_db, topology.airflow_db):
             exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
             if exists and fresh:
                 conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
@@ -119,7 +139,18 @@ def prepare(topology: Topology, environment: dict[str, str], say: Callable[[str]
     """govdx seeded (keyring, catalog, users), the demo sources and issuer keys, Airflow migrated."""
     steps = [
         ("govdx demo seed", [str(BIN / "govdx"), "demo", "seed"]),
-        ("govdx demo sources", [str(BIN / "govdx"), "demo", "sources"]),
+        (
+            "govdx demo sources",
+            [
+                str(BIN / "govdx"),
+                "demo",
+                "sources",
+                "--people",
+                str(topology.people),
+                "--orgs",
+                str(topology.orgs),
+            ],
+        ),
         ("govdx certificate import-keys", [str(BIN / "govdx"), "certificate", "import-keys"]),
         ("airflow db migrate", [str(BIN / "airflow"), "db", "migrate"]),
     ]
@@ -163,12 +194,19 @@ class Cluster:
         parts = [
             Part(
                 "卫健 demo service",
-                [sys.executable, "-m", "demo.health_api", str(records), "--port", str(HEALTH_PORT)],
-                f"http://127.0.0.1:{HEALTH_PORT}/api/v1/vital-records",
+                [
+                    sys.executable,
+                    "-m",
+                    "demo.health_api",
+                    str(records),
+                    "--port",
+                    str(self.topology.health_port),
+                ],
+                f"{self.topology.health_url}/api/v1/vital-records",
             ),
             Part(
                 "airflow api-server",
-                [airflow, "api-server", "-H", "127.0.0.1", "-p", str(AIRFLOW_PORT)],
+                [airflow, "api-server", "-H", "127.0.0.1", "-p", str(self.topology.airflow_port)],
                 self.topology.airflow_url,
             ),
             Part("airflow scheduler", [airflow, "scheduler"], "heartbeat in /api/v2/monitor/health"),
@@ -191,7 +229,7 @@ class Cluster:
                     "--workers",
                     str(self.topology.api_workers),
                     "--port",
-                    str(API_PORT),
+                    str(self.topology.api_port),
                 ],
                 f"{self.topology.api_url}  (portal /, API /api/v1)",
             )
@@ -243,7 +281,7 @@ class Cluster:
             pass
         if _answers(f"{self.topology.api_url}/api/v1/health"):
             ok.add("govdx")
-        if _answers(f"http://127.0.0.1:{HEALTH_PORT}/api/v1/vital-records?page=1&size=1"):
+        if _answers(f"{self.topology.health_url}/api/v1/vital-records?page=1&size=1"):
             ok.add("weijian")
         if "workers" in pending and len(celery_workers(self.environment)) >= len(WORKERS):
             ok.add("workers")
