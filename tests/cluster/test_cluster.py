@@ -8,6 +8,7 @@ is loading a batch and checks that the batch is abandoned, the load retried on t
 and balanced, with a quality verdict.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -215,7 +216,8 @@ def test_a_worker_killed_mid_batch_leaves_it_abandoned_and_the_other_worker_load
     run_id = _trigger(running, "govdx_population")
     victim = _worker_loading(running, "govdx_population", run_id, "load_gongan_huji", after=before)
 
-    os.killpg(victim.pid, signal.SIGKILL)  # the whole worker: its pool and the task it runs
+    # The whole worker: its pool, and the task process it started (a session of its own).
+    _kill_tree(victim.pid)
     states = _wait(running, {"govdx_population": run_id}, timeout=180)
 
     assert states == {"govdx_population": "success"}
@@ -231,13 +233,18 @@ def test_a_worker_killed_mid_batch_leaves_it_abandoned_and_the_other_worker_load
         f"/dags/govdx_population/dagRuns/{run_id}/taskInstances/load_gongan_huji"
     ).json()
     assert tries["try_number"] >= 2 and tries["state"] == "success"
-    alive = [
-        p.name for p in running.cluster.parts if p.name.startswith("celery") and p.process.poll() is None
-    ]
+    workers = [p for p in running.cluster.parts if p.name.startswith("celery") and p.process is not None]
+    alive = [p.name for p in workers if p.process is not None and p.process.poll() is None]
     assert len(alive) == 1 and victim.name not in alive
 
 
-def _worker_loading(running: Running, dag_id: str, run_id: str, task_id: str, *, after: int) -> cluster.Part:
+@dataclass
+class Victim:
+    name: str
+    pid: int
+
+
+def _worker_loading(running: Running, dag_id: str, run_id: str, task_id: str, *, after: int) -> Victim:
     """The Celery worker (its process group) running ``task_id``, once its batch has begun."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -249,10 +256,49 @@ def _worker_loading(running: Running, dag_id: str, run_id: str, task_id: str, *,
         ti = running.airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").json()
         pid = ti.get("pid")
         if begun and pid:
-            group = os.getpgid(int(pid))
+            ancestors = _ancestors(int(pid))
             for part in running.cluster.parts:
-                if part.name.startswith("celery") and part.process is not None and part.process.pid == group:
-                    return part
-            pytest.fail(f"task process {pid} is in no worker's process group ({group}): {json.dumps(ti)}")
+                if (
+                    part.name.startswith("celery")
+                    and part.process is not None
+                    and part.process.pid in ancestors
+                ):
+                    return Victim(part.name, part.process.pid)
+            pytest.fail(f"task process {pid} descends from no worker ({ancestors}): {json.dumps(ti)}")
         time.sleep(0.5)
     pytest.fail("the load of gongan_huji did not begin within 120 s")
+
+
+def _parents() -> dict[int, int]:
+    """Every process's parent, from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _ancestors(pid: int) -> list[int]:
+    return _chain(pid, _parents())
+
+
+def _kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and every process descending from it, whatever its session."""
+    parents = _parents()
+    doomed = [pid for pid in parents if root in _chain(pid, parents)]
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(root, signal.SIGKILL)
+
+
+def _chain(pid: int, parents: dict[int, int]) -> list[int]:
+    chain = [pid]
+    while chain[-1] in parents and parents[chain[-1]] > 1:
+        chain.append(parents[chain[-1]])
+    return chain
