@@ -40,12 +40,28 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
             # Memoised for this call: the processed columns hold a handful of distinct values
             # (the library, the batch's timestamp), so each is processed once, not once per row.
             processors[name] = functools.cache(processor)
-    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
-    values = ", ".join([placeholder] * len(columns))
-    sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) VALUES ({values})"
+    target = f"{dialect.identifier_preparer.format_table(table)} ({names})"
     params = [tuple(processors[c](row[c]) if c in processors else row[c] for c in columns) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    if dialect.name == "postgresql":
+        _copy(conn, target, params)
+        return
+    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+    values = ", ".join([placeholder] * len(columns))
+    conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({values})", params)
+
+
+def _copy(conn: Connection, target: str, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL's ``COPY … FROM STDIN`` through psycopg, in the connection's transaction.
+
+    Even pipelined, psycopg's executemany sends a bind and an execute message per row and the
+    server plans each: half the load's time at a million rows. COPY streams the rows as one
+    statement; psycopg adapts the values by their Python type as it would bind them.
+    """
+    cursor = cast(Any, conn.connection.dbapi_connection).cursor()
+    with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def slices(values: Sequence[T]) -> Iterator[Sequence[T]]:
