@@ -11,9 +11,11 @@
    and, for the record, a forced full re-read where every row is hash-compared and unchanged.
 
 Each timed phase runs in a child process so its peak RSS is its own. Floor and pipeline run
-``--repeat`` times (default 3) and the medians are compared. The last line is
-``RESULT ingest ratio=<pipeline_s/floor_s> rows_per_s=<n> peak_mb=<n> rerun_speedup=<first_s/second_s>``.
-With GOVDX_BENCH_POSTGRES_URL set, the PostgreSQL pipeline and COPY floor run too.
+``--repeat`` times (default 3) and the medians are compared, one line per database:
+``RESULT ingest db=<sqlite|postgresql> ratio=<pipeline_s/floor_s> rows_per_s=<n> peak_mb=<n>
+rerun_speedup=<first_s/second_s>``. With GOVDX_BENCH_POSTGRES_URL set, the PostgreSQL pipeline and
+COPY floor run too, each in a database of its own, dropped at the end. The last line is still
+``RESULT ingest ratio=…`` with SQLite's figures, as before there was a PostgreSQL leg.
 """
 
 import argparse
@@ -151,13 +153,23 @@ def phase_pipeline(platform_url: str, force: bool) -> dict[str, float]:
 # -- orchestration ---------------------------------------------------------------------------
 
 
-def _fresh_postgres(url: str) -> str:
+def _postgres_admin(url: str, statement: str) -> None:
     from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _fresh_postgres(url: str, created: list[str]) -> str:
     from sqlalchemy.engine import make_url
 
     name = f"govdx_bench_{uuid.uuid4().hex[:8]}"
-    with create_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    _postgres_admin(url, f'CREATE DATABASE "{name}"')
+    created.append(name)
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -210,6 +222,7 @@ def main() -> None:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--people", type=int, default=int(os.environ.get("GOVDX_BENCH_PEOPLE", 1_000_000)))
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("GOVDX_BENCH_REPEAT", 3)))
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], help="run one database's leg")
     args = parser.parse_args()
     if args.phase != "all":
         handlers = {
@@ -235,8 +248,9 @@ def main() -> None:
         flush=True,
     )
 
-    results = {
-        "sqlite": run_backend(
+    results = {}
+    if args.only in (None, "sqlite"):
+        results["sqlite"] = run_backend(
             "sqlite",
             args.people,
             args.repeat,
@@ -244,26 +258,36 @@ def main() -> None:
             platform_url=lambda i: f"sqlite:///{work / f'platform-{i}.sqlite'}",
             floor_url=lambda i: f"sqlite:///{work / f'floor-{i}.sqlite'}",
         )
-    }
     pg = os.environ.get("GOVDX_BENCH_POSTGRES_URL")
-    if pg:
-        results["postgresql"] = run_backend(
-            "postgresql",
-            args.people,
-            args.repeat,
-            source_env,
-            platform_url=lambda i: _fresh_postgres(pg),
-            floor_url=lambda i: _fresh_postgres(pg),
-        )
+    if pg and args.only in (None, "postgresql"):
+        created: list[str] = []
+        try:
+            results["postgresql"] = run_backend(
+                "postgresql",
+                args.people,
+                args.repeat,
+                source_env,
+                platform_url=lambda i: _fresh_postgres(pg, created),
+                floor_url=lambda i: _fresh_postgres(pg, created),
+            )
+        finally:
+            for name in created:
+                _postgres_admin(pg, f'DROP DATABASE IF EXISTS "{name}"')
     for label, r in results.items():
         print(
             f"{label}: floor {r['floor_s']:.1f}s, pipeline {r['pipeline_s']:.1f}s (median of {args.repeat}), "
             f"ratio {r['ratio']:.2f}, {r['rows_per_s']:,.0f} rows/s, peak {r['peak_mb']:.0f} MB, "
             f"rerun speedup {r['rerun_speedup']:.1f}x, forced re-read {r['forced_rerun_s']:.1f}s"
         )
-    r = results["sqlite"]
-    print(
-        f"RESULT ingest ratio={r['ratio']:.2f} rows_per_s={r['rows_per_s']:.0f} peak_mb={r['peak_mb']:.0f} "
+    for label, r in results.items():
+        print(f"RESULT ingest db={label} {_figures(r)}")
+    if "sqlite" in results:
+        print(f"RESULT ingest {_figures(results['sqlite'])}")
+
+
+def _figures(r: dict[str, float]) -> str:
+    return (
+        f"ratio={r['ratio']:.2f} rows_per_s={r['rows_per_s']:.0f} peak_mb={r['peak_mb']:.0f} "
         f"rerun_speedup={r['rerun_speedup']:.1f}"
     )
 

@@ -29,7 +29,7 @@ from catalog_schema.library.subjects import KEY_SEPARATOR, MAX_KEY_LENGTH
 from connectors.base import ROW_COLUMN
 from connectors.config import SourceSpec
 from ingest.batch import BatchSummary, BatchWriter
-from ingest.bulk import bulk_insert, canonical_json, slices
+from ingest.bulk import bulk_insert, canonical_json, matching, slices
 from ingest.quarantine_writer import QuarantineWriter
 from ingest.registry import Registry
 from ingest.targets import target_of
@@ -135,13 +135,8 @@ class Loader:
         duplicate[positions[within]] = True
         first = positions[~within]
         first_keys = stored[first].tolist()
-        earlier: set[str] = set()
-        for part in slices(first_keys):
-            earlier.update(
-                self.conn.execute(
-                    select(self.seen.c.subject_key).where(self.seen.c.subject_key.in_(part))
-                ).scalars()
-            )
+        seen = self.seen.c.subject_key
+        earlier = {k for (k,) in matching(self.conn, select(seen), seen, first_keys)}
         if earlier:
             duplicate[first[np.isin(first_keys, list(earlier))]] = True
         fresh = [

@@ -25,7 +25,7 @@ from catalog_schema.dataset import subjects as dataset_subjects
 from catalog_schema.dataset.models import DatasetRecord
 from catalog_schema.keys.service import Keyring
 from connectors.config import SourceSpec
-from ingest.bulk import RECORDS, current_records, slices
+from ingest.bulk import RECORDS, current_records, matching
 from ingest.registry import Dataset, Registry
 from quality import rules
 
@@ -120,17 +120,13 @@ class DatasetTarget:
     def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str]]:
         d = DATASET_RECORDS.c
         keys = list(dict.fromkeys(i.split(_IDENTITY_SEPARATOR, 1)[0] for i in identities))
-        found: dict[str, tuple[int, str]] = {}
-        for part in slices(keys):
-            for subject, record, row_id, row_hash in conn.execute(
-                select(d.subject_key, d.record_key, d.id, d.row_hash).where(
-                    d.resource_id == self.dataset.resource_id,
-                    d.subject_key.in_(part),
-                    d.valid_to.is_(None),
-                )
-            ):
-                found[f"{subject}{_IDENTITY_SEPARATOR}{record}" if record else subject] = (row_id, row_hash)
-        return found
+        query = select(d.subject_key, d.record_key, d.id, d.row_hash).where(
+            d.resource_id == self.dataset.resource_id, d.valid_to.is_(None)
+        )
+        return {
+            f"{subject}{_IDENTITY_SEPARATOR}{record}" if record else subject: (row_id, row_hash)
+            for subject, record, row_id, row_hash in matching(conn, query, d.subject_key, keys)
+        }
 
     def columns(self, identity: str) -> dict[str, Any]:
         _, _, record = identity.partition(_IDENTITY_SEPARATOR)

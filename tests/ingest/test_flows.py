@@ -6,7 +6,7 @@ import sys
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from catalog_schema.database import utcnow
 from catalog_schema.keys import service as keys_service
@@ -15,7 +15,7 @@ from catalog_schema.library import service as library_service
 from catalog_schema.library.models import Discrepancy, IngestBatch, LibraryRecord, QuarantinedRow
 from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library
 from connectors.base import SchemaDrift
-from ingest import batch, flows
+from ingest import batch, bulk, flows
 from ingest.registry import SourceConfigError
 from tests import sources
 
@@ -327,3 +327,26 @@ def test_a_process_that_imports_only_the_dag_task_bodies_has_every_table_mapped(
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
 
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_postgresql_change_detection_is_one_array_lookup_per_chunk(connection, session_factory, tmp_path):
+    # Chunks larger than an IN slice: the old path sent several IN lists per chunk, each answered by
+    # scanning the department's rows (no statistics inside the load's transaction).
+    if connection.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's lookup path; SQLite keeps its IN slices")
+    chunk = bulk.LOOKUP_SLICE + 1000
+    rows = [sources.person(i) for i in range(2 * chunk)]
+    spec = sources.household_register(tmp_path / "huji.csv", rows, chunk_rows=chunk)
+    ingest(spec, session_factory, tmp_path)
+    lookups: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT") and "FROM library_records" in statement:
+            lookups.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", record)
+    again = ingest(spec, session_factory, tmp_path, force=True)
+    event.remove(connection, "before_cursor_execute", record)
+
+    assert (again.unchanged, again.inserted, again.updated) == (2 * chunk, 0, 0)
+    assert [("unnest(" in sql, len(params.get("keys", ()))) for sql, params in lookups] == [(True, chunk)] * 2
