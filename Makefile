@@ -63,7 +63,9 @@ browser: $(CHROMIUM)
 # Everything, as CI runs it: both database legs, the slow tests and the browser journeys; the
 # 15 slowest steps are listed, and pytest's last line gives the wall time.
 test: $(VENV)/.installed-test $(CHROMIUM)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -m "not cluster"
+	@# The production topology (make cluster) with a Celery worker killed mid-batch: a clock of its own.
+	$(BIN)/python -m pytest -m cluster tests/cluster --durations=5
 	$(MAKE) --no-print-directory lint
 
 # The edit loop (about a minute on the 2-core machine): SQLite only, whatever the environment

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from demo import cluster
 from demo import sources as demo_sources
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = "redis://127.0.0.1:6379/7"  # a database of its own: a `make cluster` beside it keeps its tasks
