@@ -108,6 +108,7 @@ class NotificationKind(LabelledEnum):
     supplement_needed = "supplement_needed", "需补正"
     decided = "decided", "办理结果"
     update_missed = "update_missed", "数据未按期更新"
+    task_alert = "task_alert", "流水线任务告警"
 
 
 class OutboundStatus(LabelledEnum):

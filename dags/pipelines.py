@@ -20,8 +20,25 @@ from airflow.sdk.exceptions import AirflowFailException
 from catalog_schema.types import Library
 from ingest import declared
 
+
+def alert_platform(context: Any) -> None:
+    """A task failed for good, or the scheduler failed it for sitting queued: tell the platform."""
+    from authz.clock import task_alerts
+
+    ti = context["ti"]
+    reason = context.get("exception") or context.get("reason") or ""
+    task_alerts.task_failed(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        try_number=int(ti.try_number or 0),
+        reason=str(reason)[:500],
+    )
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "govdx-data",
+    "on_failure_callback": alert_platform,
     # GOVDX_TASK_RETRIES=0 lets the in-process demo run fail fast instead of waiting out retries.
     "retries": int(os.environ.get("GOVDX_TASK_RETRIES", "2")),
     "retry_delay": timedelta(seconds=int(os.environ.get("GOVDX_TASK_RETRY_DELAY_SECONDS", "60"))),

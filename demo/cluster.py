@@ -115,7 +115,11 @@ def env(topology: Topology) -> dict[str, str]:
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(topology.worker_concurrency),
         "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text(encoding="utf-8"),
         "AIRFLOW__API__BASE_URL": topology.airflow_url,
+        # A task no worker takes within 5 minutes is failed at once (no requeue), and its failure
+        # callback, run by the dag-processor, alerts the platform (authz.clock.task_alerts).
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__NUM_STUCK_IN_QUEUED_RETRIES": "0",
         "GX_ANALYTICS_ENABLED": "False",
         **topology.extra_env,
     }

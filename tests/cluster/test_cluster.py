@@ -116,7 +116,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         postgres=_server(),
         name="citest",
         api_workers=2,
-        worker_concurrency=2,
+        worker_concurrency=4,
         airflow_port=_free_port(),
         api_port=_free_port(),
         health_port=_free_port(),
@@ -129,6 +129,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
             "GOVDX_TASK_RETRY_DELAY_SECONDS": "2",
+            # Long enough for the first test's queue (every DAG at once on 2 × 4 slots) to drain.
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
         },
     )
     cluster.create_databases(topology, fresh=True)
@@ -236,6 +239,33 @@ def test_a_worker_killed_mid_batch_leaves_it_abandoned_and_the_other_worker_load
     workers = [p for p in running.cluster.parts if p.name.startswith("celery") and p.process is not None]
     alive = [p.name for p in workers if p.process is not None and p.process.poll() is None]
     assert len(alive) == 1 and victim.name not in alive
+
+
+def test_a_task_no_worker_takes_is_reported_to_the_platform_as_escalations_are(running: Running) -> None:
+    for part in running.cluster.parts:
+        if part.name.startswith("celery") and part.process is not None and part.process.poll() is None:
+            _kill_tree(part.process.pid)  # no worker left to take anything
+    run_id = _trigger(running, "govdx_audit_checkpoint")
+
+    states = _wait(running, {"govdx_audit_checkpoint": run_id}, timeout=150)
+
+    assert states == {"govdx_audit_checkpoint": "failed"}
+    alerts = _alerts(running, "govdx_audit_checkpoint", timeout=60)
+    assert alerts and all(role == "platform_admin" for _, role in alerts)
+
+
+def _alerts(running: Running, dag_id: str, *, timeout: float) -> list[Any]:
+    """The platform's task alerts about ``dag_id`` (the dag-processor writes them soon after the failure)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = running.govdx(
+            "SELECT n.title, n.role FROM notifications n JOIN departments d ON d.id = n.department_id "
+            "WHERE n.kind = 'task_alert' AND d.slug = 'shujuju' AND n.title LIKE :title",
+            title=f"%{dag_id}%",
+        )
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(2)
 
 
 @dataclass
