@@ -41,12 +41,14 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from authz.audit.models import AccessRecord
@@ -426,67 +428,103 @@ def _count_records(engine: Any) -> int:
         return db.scalar(select(func.count()).select_from(AccessRecord)) or 0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=int(os.environ.get("GOVDX_BENCH_ROWS", 1_000_000)))
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="slices each phase's seconds alternate in")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--dataset-rows", type=int, default=None, help="低保 rows (default: --rows)")
-    args = parser.parse_args()
-
-    folder = Path(tempfile.mkdtemp(prefix="govdx-bench-api-"))
-    url = f"sqlite:///{folder / 'bench.sqlite'}"
-    os.environ.update(GOVDX_DATABASE_URL=url, GOVDX_KEYS_FILE=str(folder / "keys.json"), GOVDX_PROFILE="demo")
-    keys_service.create(folder / "keys.json")
-    server = None
+def _postgres_admin(url: str, statement: str) -> None:
+    admin = create_engine(url)
     try:
-        engine = make_engine(url)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+@dataclass
+class Prepared:
+    client_id: str
+    secret: str
+    purpose: str
+    dataset_purpose: str
+    dataset_rows: int
+    load_seconds: float
+
+
+def prepare(url: str, rows: int, dataset_rows: int) -> Prepared:
+    """Migrate ``url``, seed the demo catalog, write the people (and 低保 rows), grants, a client."""
+    os.environ["GOVDX_DATABASE_URL"] = url
+    engine = make_engine(url)
+    try:
         migrate.upgrade(engine)
-        print(f"bench-api: {args.rows:,} population records, SQLite at {folder}", flush=True)
         with Session(engine) as db:
             demo_catalog.seed(db)
-            load_seconds = load_people(db, args.rows)
-            dataset_rows = min(args.rows, args.dataset_rows or args.rows)
-            load_seconds += load_subsistence(db, dataset_rows)
+            load_seconds = load_people(db, rows)
+            if dataset_rows:
+                load_seconds += load_subsistence(db, dataset_rows)
             raise_rate_limit(db)
             client_id, secret, purpose = grant_and_client(db)
             dataset_purpose = subsistence_grant(db)
             db.commit()
-        print(f"  loaded in {load_seconds:.1f} s", flush=True)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))  # fresh statistics, as after any bulk load
+    finally:
         engine.dispose()
-        sample = [id_number(random.randrange(args.rows)) for _ in range(10_000)]
-        dataset_sample = [id_number(random.randrange(dataset_rows)) for _ in range(10_000)]
+    print(f"  loaded in {load_seconds:.1f} s", flush=True)
+    return Prepared(client_id, secret, purpose, dataset_purpose, dataset_rows, load_seconds)
 
-        env = {**os.environ, "GOVDX_BENCH_BASELINE": "true"}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:create_app",
-                "--factory",
-                "--workers",
-                "1",
-                "--port",
-                str(args.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-        )
+
+@dataclass
+class Measured:
+    baseline: Phase
+    guarded: Phase
+    dataset: Phase | None
+    warm: Phase
+    written: int
+    lost: int
+
+
+def measure(
+    url: str, prepared: Prepared, args: argparse.Namespace, rows: int, workers: int, env_extra: dict[str, str]
+) -> Measured:
+    """Serve ``url`` with ``workers`` uvicorn workers and drive baseline and guarded in alternating slices."""
+    sample = [id_number(random.randrange(rows)) for _ in range(10_000)]
+    dataset_sample = (
+        [id_number(random.randrange(prepared.dataset_rows)) for _ in range(10_000)]
+        if prepared.dataset_rows
+        else []
+    )
+    env = {**os.environ, "GOVDX_DATABASE_URL": url, "GOVDX_BENCH_BASELINE": "true", **env_extra}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:create_app",
+            "--factory",
+            "--workers",
+            str(workers),
+            "--port",
+            str(args.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    counter = make_engine(url, pool_size=1)
+    try:
         _wait_ready(args.port, server)
         base_url = f"http://127.0.0.1:{args.port}/api/v1"
         token = _post_form(
             f"{base_url}/auth/client-token",
-            {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+            {
+                "grant_type": "client_credentials",
+                "client_id": prepared.client_id,
+                "client_secret": prepared.secret,
+            },
         )["access_token"]
 
-        guarded_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {purpose}\r\n"
-        dataset_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {dataset_purpose}\r\n"
-        before = _count_records(make_engine(url))
+        guarded_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {prepared.purpose}\r\n"
+        dataset_headers = f"Authorization: Bearer {token}\r\nX-Govdx-Purpose: {prepared.dataset_purpose}\r\n"
+        before = _count_records(counter)
         warm_seconds = min(3.0, args.seconds / 5)
         asyncio.run(_phase(args.port, BASELINE, "", sample, warm_seconds, args.concurrency))
         warm = asyncio.run(
@@ -500,7 +538,9 @@ def main() -> None:
             for path, headers in ((BASELINE, ""), (GUARDED, guarded_headers)):
                 phase = _phase(args.port, path, headers, sample, args.seconds / args.rounds, args.concurrency)
                 slices[path].append(asyncio.run(phase))
-            written_so_far = _count_records(make_engine(url))
+            if not prepared.dataset_rows:
+                continue
+            written_so_far = _count_records(counter)
             dataset_phase = _phase(
                 args.port,
                 GUARDED,
@@ -511,20 +551,25 @@ def main() -> None:
                 SUBSISTENCE,
             )
             slices[SUBSISTENCE].append(asyncio.run(dataset_phase))
-            before += _count_records(make_engine(url)) - written_so_far  # audit_lost counts the library
-        baseline, guarded = _merge(slices[BASELINE]), _merge(slices[GUARDED])
-        dataset = _merge(slices[SUBSISTENCE])
-        written = _count_records(make_engine(url)) - before
-        lost = max(0, warm.answered + guarded.answered - written)
+            before += _count_records(counter) - written_so_far  # audit_lost counts the library
+        written = _count_records(counter) - before
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        shutil.rmtree(folder, ignore_errors=True)
+        server.terminate()
+        server.wait(timeout=60)
+        counter.dispose()
+    baseline, guarded = _merge(slices[BASELINE]), _merge(slices[GUARDED])
+    dataset = _merge(slices[SUBSISTENCE]) if slices[SUBSISTENCE] else None
+    lost = max(0, warm.answered + guarded.answered - written)
+    return Measured(baseline, guarded, dataset, warm, written, lost)
 
+
+def report(measured: Measured, args: argparse.Namespace, label: str) -> bool:
+    """The table and the RESULT lines of one run; False if any call was not answered with 200."""
+    baseline, guarded, dataset, warm = measured.baseline, measured.guarded, measured.dataset, measured.warm
     print()
     print(f"{'':<10}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}{'answers':>10}{'non-200':>10}")
-    for name, phase in (("baseline", baseline), ("guarded", guarded), ("dataset", dataset)):
+    phases = [("baseline", baseline), ("guarded", guarded)] + ([("dataset", dataset)] if dataset else [])
+    for name, phase in phases:
         print(
             f"{name:<10}{phase.rps:>10.0f}{phase.pct(0.5):>10.2f}{phase.pct(0.99):>10.2f}"
             f"{phase.answered:>10}{phase.errors:>10}"
@@ -533,23 +578,107 @@ def main() -> None:
     p99_ratio = guarded.pct(0.99) / baseline.pct(0.99)
     print(
         f"concurrency {args.concurrency}, {args.seconds:.0f} s per phase in {args.rounds} alternating "
-        f"slices; access records written {written:,} for {warm.answered + guarded.answered:,} guarded answers"
+        f"slices; access records written {measured.written:,} for {warm.answered + guarded.answered:,} "
+        "guarded answers"
     )
     print(
         f"targets: throughput ≥ 0.70 of baseline ({throughput_ratio:.2f}), "
-        f"p99 ≤ 2× ({p99_ratio:.2f}), lost 0 ({lost})"
+        f"p99 ≤ 2× ({p99_ratio:.2f}), lost 0 ({measured.lost})"
     )
-    if baseline.errors or guarded.errors or warm.errors or dataset.errors:
-        print("bench-api: some calls were not answered with 200 (see above); the figures are not valid")
+    if baseline.errors or guarded.errors or warm.errors or (dataset and dataset.errors):
+        print(
+            f"bench-api{label}: some calls were not answered with 200 (see above); the figures are not valid"
+        )
+        return False
+    print(
+        f"RESULT api{label} throughput_ratio={throughput_ratio:.2f} p99_ratio={p99_ratio:.2f} "
+        f"rps={guarded.rps:.0f} audit_lost={measured.lost}",
+        flush=True,
+    )
+    if dataset:
+        print(
+            f"RESULT api-dataset{label} throughput_ratio={dataset.rps / baseline.rps:.2f} "
+            f"p99_ratio={dataset.pct(0.99) / baseline.pct(0.99):.2f} rps={dataset.rps:.0f}",
+            flush=True,
+        )
+    return True
+
+
+def run_sqlite(args: argparse.Namespace, folder: Path) -> bool:
+    url = f"sqlite:///{folder / 'bench.sqlite'}"
+    print(f"bench-api: {args.rows:,} population records, SQLite at {folder}", flush=True)
+    prepared = prepare(url, args.rows, min(args.rows, args.dataset_rows or args.rows))
+    return report(measure(url, prepared, args, args.rows, 1, {}), args, "")
+
+
+def run_postgres(args: argparse.Namespace, server_url: str) -> bool:
+    """The same people in a database of its own on the PostgreSQL server, then 1, 2, 4 workers."""
+    rows = args.pg_rows or args.rows
+    name = f"govdx_bench_api_{uuid.uuid4().hex[:8]}"
+    _postgres_admin(server_url, f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    ok = True
+    try:
+        print(
+            f"bench-api: {rows:,} population records, PostgreSQL database {name}; "
+            f"GOVDX_DATABASE_POOL_SIZE={args.pg_pool_size} per worker process",
+            flush=True,
+        )
+        prepared = prepare(url, rows, min(rows, args.dataset_rows or rows) if args.pg_dataset else 0)
+        for workers in args.workers:
+            print(f"\nbench-api: PostgreSQL, {workers} worker(s)", flush=True)
+            measured = measure(
+                url, prepared, args, rows, workers, {"GOVDX_DATABASE_POOL_SIZE": str(args.pg_pool_size)}
+            )
+            ok = report(measured, args, f" db=postgresql workers={workers}") and ok
+    finally:
+        _postgres_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("GOVDX_BENCH_ROWS", 1_000_000)))
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="slices each phase's seconds alternate in")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--dataset-rows", type=int, default=None, help="低保 rows (default: --rows)")
+    parser.add_argument(
+        "--only", choices=["sqlite", "postgresql"], default=None, help="run one database's part only"
+    )
+    parser.add_argument("--pg-rows", type=int, default=None, help="people on PostgreSQL (default: --rows)")
+    parser.add_argument(
+        "--workers",
+        type=lambda s: [int(n) for n in s.split(",")],
+        default=[1, 2, 4],
+        help="API worker counts on PostgreSQL (default 1,2,4)",
+    )
+    parser.add_argument(
+        "--pg-pool-size",
+        type=int,
+        default=12,
+        help="GOVDX_DATABASE_POOL_SIZE of each worker on PostgreSQL (4 × (12 + 10 overflow) = 88 < 100)",
+    )
+    parser.add_argument("--pg-dataset", action="store_true", help="also the 低保 dataset phase on PostgreSQL")
+    args = parser.parse_args()
+    postgres_url = os.environ.get("GOVDX_BENCH_POSTGRES_URL")
+    if args.only == "postgresql" and not postgres_url:
+        raise SystemExit("--only postgresql needs GOVDX_BENCH_POSTGRES_URL (a server URL)")
+
+    folder = Path(tempfile.mkdtemp(prefix="govdx-bench-api-"))
+    os.environ.update(GOVDX_KEYS_FILE=str(folder / "keys.json"), GOVDX_PROFILE="demo")
+    keys_service.create(folder / "keys.json")
+    ok = True
+    try:
+        if args.only != "postgresql":
+            ok = run_sqlite(args, folder) and ok
+        if postgres_url and args.only != "sqlite":
+            ok = run_postgres(args, postgres_url) and ok
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if not ok:
         raise SystemExit(1)
-    print(
-        f"RESULT api throughput_ratio={throughput_ratio:.2f} p99_ratio={p99_ratio:.2f} "
-        f"rps={guarded.rps:.0f} audit_lost={lost}"
-    )
-    print(
-        f"RESULT api-dataset throughput_ratio={dataset.rps / baseline.rps:.2f} "
-        f"p99_ratio={dataset.pct(0.99) / baseline.pct(0.99):.2f} rps={dataset.rps:.0f}"
-    )
 
 
 if __name__ == "__main__":
