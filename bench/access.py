@@ -23,6 +23,13 @@
    first ``--dataset-rows`` people (default: all of them), written as the dataset pipeline stores
    them, under a grant of its own (人社 asks, 民政 approves). Its ratio is to the same baseline.
 
+PostgreSQL: with ``GOVDX_BENCH_POSTGRES_URL`` (a server URL) the same run follows on PostgreSQL
+(``--only postgresql`` runs it alone): a database of its own, created and dropped, the same people
+and grants, then for each of ``--workers`` (default 1,2,4) ``uvicorn --workers N`` with
+``GOVDX_DATABASE_POOL_SIZE=--pg-pool-size`` (default 12: 4 × (12 + 10) = 88 < max_connections 100)
+and the same library phases (the dataset phase only with ``--pg-dataset``); one line per N:
+``RESULT api db=postgresql workers=<N> throughput_ratio=<r> p99_ratio=<r> rps=<rps> audit_lost=<n>``.
+
 Targets: guarded throughput ≥ 70% of the baseline's; guarded p99 ≤ 2× the baseline's p99; no
 access record lost. The last lines are
 ``RESULT api throughput_ratio=<r> p99_ratio=<r> rps=<guarded rps> audit_lost=<n>`` and
