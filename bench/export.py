@@ -24,7 +24,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from access import RESOURCE, grant_and_client, load_people
+from platform_data import RESOURCE, grant_and_client, load_people
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
