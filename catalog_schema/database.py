@@ -128,10 +128,16 @@ def for_writing(session: Session) -> Session:
 def for_statement_reads(session: Session) -> Session:
     """Declare that ``session``'s transaction only reads, each statement on its own (SQLite: no BEGIN).
 
-    For hot read paths that need no snapshot across their statements: on SQLite a BEGIN and its
-    ROLLBACK are two more calls into the database per request (bench-api). Servers ignore it.
+    For hot read paths that need no snapshot across their statements: a BEGIN and its ROLLBACK are
+    two more calls into the database per request (on PostgreSQL two round trips; bench-api). On a
+    server the connection reads in autocommit; a session joined to an outer transaction (the
+    tests') keeps reading in it.
     """
-    session.connection(execution_options={STATEMENT_READS_OPTION: True})
+    options: dict[str, Any] = {STATEMENT_READS_OPTION: True}
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name != "sqlite":
+        options["isolation_level"] = "AUTOCOMMIT"
+    session.connection(execution_options=options)
     return session
 
 

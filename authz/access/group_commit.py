@@ -10,13 +10,13 @@ PostgreSQL and MySQL do for their own logs).
 Nothing is answered early: :func:`submit` returns only after the transaction holding the call's
 records has committed, and raises if it failed (no record, no data). When a group's transaction
 fails, its writes are retried one by one, so a failure fails only the calls it belongs to. A call
-over its quota is refused inside the group: its usage is not counted, its refusal records are
+over its quota is refused inside the group: its usage is taken back, its refusal records are
 appended instead. A call over its resource's rate limit (管控参数) is refused the same way, before
-its quota is counted: its client's calls to the resource in the current window are counted in the
+its quota is decided: its client's calls to the resource in the current window are counted in the
 same transaction, so the limit holds across API workers and processes. Within a process, one group
-is written at a time per engine; across processes, the chain head's row lock (PostgreSQL) or
-SQLite's write lock orders them, and rate windows (by client and resource) then usage rows (by
-grant) are locked in one order, so two processes' groups cannot deadlock on them.
+is written at a time per engine; across processes, the rows a group locks (rate windows by client
+and resource, usage rows by grant and day, then the chain head; SQLite: its write lock) order
+them, always taken in that order, so two processes' groups cannot deadlock on them.
 """
 
 import threading
@@ -24,12 +24,14 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Date, Engine, Integer, bindparam, text
 from sqlalchemy.orm import Session
 
 from authz.audit import chain as audit_chain
 from authz.audit.chain import AccessEntry
+from catalog_schema import rounds
 from catalog_schema.database import for_writing
 
 
@@ -194,15 +196,26 @@ def _commit_all(db: Session, batch: list[Write]) -> None:
 
 
 def _transaction(db: Session, batch: list[Write]) -> None:
-    """Count usage, append records (in the calls' order of time) and commit; roll back on any failure."""
+    """Count, decide, append (in the calls' order of time) and commit, in two rounds; roll back on failure.
+
+    Round one counts every call in its rate window and every served subject against its quota, and
+    reads the chain head for update; the refusals are then decided in Python from what the counts
+    returned; round two takes back what the refused calls had counted, appends the records after
+    the head and commits. On PostgreSQL each round is one round trip (``catalog_schema.rounds``):
+    the hot rows are locked from the first round to the commit, so every round trip inside is time
+    the other workers' groups wait (bench-api, several workers).
+    """
     try:
         for w in batch:
             w.reset()
         for_writing(db)
-        _count_calls(db, batch)
-        _count_usage(db, batch)
+        conn = db.connection()
+        counts = _Counts(batch)
+        *counted, head = rounds.run(conn, [*counts.steps(), audit_chain.read_head()])
+        taken_back = counts.settle(counted)
         entries = [(entry, w.at) for w in sorted(batch, key=lambda w: w.at) for entry in w.entries]
-        audit_chain.append_timed(db=db, entries=entries)
+        chained = audit_chain.chain(entries, after=audit_chain.head_read(head))
+        rounds.run(conn, [*taken_back, *audit_chain.writes(chained)], commit=True)
         db.commit()
     except BaseException:
         try:
@@ -213,53 +226,91 @@ def _transaction(db: Session, batch: list[Write]) -> None:
         raise
 
 
-def _count_calls(db: Session, batch: list[Write]) -> None:
-    """One upsert per client and resource; the calls past the window's limit, in order, are refused."""
-    by_pair: dict[tuple[str, int], list[Write]] = {}
-    for w in batch:
-        if w.window is not None:
-            by_pair.setdefault((w.window.client_id, w.window.resource_id), []).append(w)
-    conn = db.connection()
-    for (client_id, resource_id), writes in sorted(by_pair.items(), key=lambda item: item[0]):
-        key = {"client": client_id, "resource": resource_id}
-        start = max(w.window.start for w in writes if w.window is not None)
-        row = conn.execute(_COUNT_CALLS, {**key, "start": start, "calls": len(writes)}).one()
-        before, refused = row.calls - len(writes), 0
-        for w in writes:
-            assert w.window is not None and w.over_limit is not None
-            if before + 1 > w.window.limit:
-                w.limited = True
-                w.entries = w.over_limit(row.window_start + w.window.seconds)
-                refused += 1
-            else:
-                before += 1
-        if refused:
-            conn.execute(_UNCOUNT_CALLS, {**key, "calls": refused})
+class _Counts:
+    """A group's rate-window and quota counts: the upserts of round one, and what they decide.
+
+    Rate windows (by client and resource), then usage rows (by grant and day), each in one order,
+    so two processes' groups never wait for each other's rows the other way round. Every call with
+    a usage is counted, the rate-limited ones too, so the counts need no answer from one another
+    (one round); the refused calls' counts are taken back in round two.
+    """
+
+    def __init__(self, batch: list[Write]) -> None:
+        self.pairs: dict[tuple[str, int], list[Write]] = {}
+        self.grants: dict[tuple[int, date], list[Write]] = {}
+        for w in batch:
+            if w.window is not None:
+                self.pairs.setdefault((w.window.client_id, w.window.resource_id), []).append(w)
+            if w.usage is not None:
+                self.grants.setdefault((w.usage.grant_id, w.usage.day), []).append(w)
+        self.pairs = dict(sorted(self.pairs.items(), key=lambda item: item[0]))
+        self.grants = dict(sorted(self.grants.items(), key=lambda item: item[0]))
+
+    def steps(self) -> list[rounds.Step]:
+        """One upsert per client and resource, then one per grant and day."""
+        steps = []
+        for (client_id, resource_id), writes in self.pairs.items():
+            start = max(w.window.start for w in writes if w.window is not None)
+            params = {"client": client_id, "resource": resource_id, "start": start, "calls": len(writes)}
+            steps.append(rounds.Step(_COUNT_CALLS, params, returns=True))
+        for (grant_id, day), writes in self.grants.items():
+            asked = sum(w.usage.subjects for w in writes if w.usage is not None)
+            params = {"grant": grant_id, "day": day, "calls": len(writes), "count": asked}
+            steps.append(rounds.Step(_COUNT_USAGE, params, returns=True))
+        return steps
+
+    def settle(self, counted: list[list[Any]]) -> list[rounds.Step]:
+        """Refuse, in order, the calls past a window's limit, then those past a quota; what to take back."""
+        results = iter(counted)
+        taken_back = []
+        for (client_id, resource_id), writes in self.pairs.items():
+            window_start, calls = next(results)[0]
+            refused = _limit(writes, before=calls - len(writes), window_start=window_start)
+            if refused:
+                params = {"client": client_id, "resource": resource_id, "calls": refused}
+                taken_back.append(rounds.Step(_UNCOUNT_CALLS, params))
+        for (grant_id, day), writes in self.grants.items():
+            (used,) = next(results)[0]
+            refused_calls, refused_subjects = _quota(writes, used=used)
+            if refused_calls:
+                params = {"grant": grant_id, "day": day, "calls": refused_calls, "count": refused_subjects}
+                taken_back.append(rounds.Step(_UNCOUNT_USAGE, params))
+        return taken_back
 
 
-def _count_usage(db: Session, batch: list[Write]) -> None:
-    """One upsert per grant and day; the calls that do not fit under the quota, in order, are refused."""
-    by_grant: dict[tuple[int, date], list[Write]] = {}
-    for w in batch:
-        if w.usage is not None and not w.limited:
-            by_grant.setdefault((w.usage.grant_id, w.usage.day), []).append(w)
-    conn = db.connection()
-    # Grants in one order, so two processes' groups never wait for each other's usage rows.
-    for (grant_id, day), writes in sorted(by_grant.items(), key=lambda item: item[0]):
-        asked = sum(w.usage.subjects for w in writes if w.usage is not None)
-        key = {"grant": grant_id, "day": day}
-        used = int(conn.execute(_COUNT_USAGE, {**key, "calls": len(writes), "count": asked}).scalar_one())
-        if all(w.usage is None or w.usage.quota is None or used <= w.usage.quota for w in writes):
-            continue
-        before, refused_calls, refused_subjects = used - asked, 0, 0
-        for w in writes:
-            assert w.usage is not None and w.over_quota is not None
-            quota = w.usage.quota
-            if quota is not None and before + w.usage.subjects > quota:
-                w.refused_at = before
-                w.entries = w.over_quota(before)
-                refused_calls, refused_subjects = refused_calls + 1, refused_subjects + w.usage.subjects
-            else:
-                before += w.usage.subjects
-        if refused_calls:
-            conn.execute(_UNCOUNT_USAGE, {**key, "calls": refused_calls, "count": refused_subjects})
+def _limit(writes: list[Write], *, before: int, window_start: int) -> int:
+    """Refuse the calls past the window's limit, in order (``before``: calls counted ahead of them)."""
+    refused = 0
+    for w in writes:
+        assert w.window is not None and w.over_limit is not None
+        if before + 1 > w.window.limit:
+            w.limited = True
+            w.entries = w.over_limit(window_start + w.window.seconds)
+            refused += 1
+        else:
+            before += 1
+    return refused
+
+
+def _quota(writes: list[Write], *, used: int) -> tuple[int, int]:
+    """Refuse the calls that do not fit under the quota, in order; (calls, subjects) to take back.
+
+    ``used`` counts every write of the group, the rate-limited ones included: those take back what
+    they counted and are not refused twice.
+    """
+    counted = sum(w.usage.subjects for w in writes if w.usage is not None)
+    before = used - counted
+    refused_calls = refused_subjects = 0
+    for w in writes:
+        assert w.usage is not None
+        quota = w.usage.quota
+        if w.limited:
+            refused_calls, refused_subjects = refused_calls + 1, refused_subjects + w.usage.subjects
+        elif quota is not None and before + w.usage.subjects > quota:
+            assert w.over_quota is not None
+            w.refused_at = before
+            w.entries = w.over_quota(before)
+            refused_calls, refused_subjects = refused_calls + 1, refused_subjects + w.usage.subjects
+        else:
+            before += w.usage.subjects
+    return refused_calls, refused_subjects

@@ -20,17 +20,18 @@ are deleted from the end.
 
 import hashlib
 import json
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, text, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from authz.audit import traces
 from authz.audit.models import AccessRecord, AccessSubject, AuditHead
+from catalog_schema import rounds
 from catalog_schema.database import utcnow
 
 HEAD_ID = 1
@@ -126,17 +127,71 @@ _INSERT_RECORDS = insert(_RECORDS)
 _MOVE_HEAD = (
     update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-_MOVE_KNOWN_HEAD = (
-    update(_HEAD)
-    .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_INSERT_SUBJECTS = text(
+    f"INSERT INTO {AccessSubject.__tablename__} (bucket, record_seq, ids) VALUES (:bucket, :record_seq, :ids)"
 )
-_INSERT_SUBJECTS = f"INSERT INTO {AccessSubject.__tablename__} (bucket, record_seq, ids) VALUES"
 _ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry) if f.name != "traced")
-# Per engine: the head as this process last moved it (a hint, see append_timed).
-_LAST_HEAD: "weakref.WeakKeyDictionary[Engine, tuple[int, str]]" = weakref.WeakKeyDictionary()
 # Core columns, read by position: the verifier reads every record, and ORM rows cost several times more.
 _COLUMNS = (_RECORDS.c.id, *(_RECORDS.c[name] for name in STORED_FIELDS), _RECORDS.c.hash)
+
+
+@dataclass
+class Chained:
+    """Records numbered and chained after a head, and the access_subjects rows of those that trace."""
+
+    rows: list[dict[str, Any]]
+    traced: list[dict[str, Any]]
+
+    @property
+    def head(self) -> tuple[int, str]:
+        return self.rows[-1]["seq"], self.rows[-1]["hash"]
+
+
+def read_head() -> rounds.Step:
+    """The step that reads the head and locks it until the transaction ends (SQLite: its write lock)."""
+    return rounds.Step(_READ_HEAD, {}, returns=True)
+
+
+def head_read(rows: list[Any]) -> tuple[int, str]:
+    """The (seq, hash) :func:`read_head` read; NoResultFound when the head row is missing."""
+    if len(rows) != 1:
+        raise NoResultFound("the audit head row is missing; nothing can be appended to the access log")
+    return rows[0][0], rows[0][1]
+
+
+def chain(entries: Sequence[tuple[AccessEntry, datetime]], *, after: tuple[int, str]) -> Chained:
+    """The records of ``entries`` (each with its time), numbered and chained after the head ``after``."""
+    seq, prev_hash = after
+    rows: list[dict[str, Any]] = []
+    traced: list[dict[str, Any]] = []
+    for entry, at in entries:
+        seq += 1
+        content: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+        content.update(
+            items=json.dumps(entry.items, ensure_ascii=False),
+            seq=seq,
+            at=at.astimezone(UTC),
+            prev_hash=prev_hash,
+        )
+        if entry.traced:
+            ids = set(entry.traced)
+            content["subjects_digest"] = subjects_digest(ids)
+            traced += ({"bucket": b, "record_seq": seq, "ids": packed} for b, packed in traces.buckets(ids))
+        prev_hash = content["hash"] = record_hash(content)
+        rows.append(content)
+    return Chained(rows, traced)
+
+
+def writes(chained: Chained) -> list[rounds.Step]:
+    """The steps that move the head past ``chained`` and insert its records (head locked by read_head)."""
+    seq, digest = chained.head
+    steps = [
+        rounds.Step(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest}),
+        rounds.Step(_INSERT_RECORDS, chained.rows),
+    ]
+    if chained.traced:
+        steps.append(rounds.Step(_INSERT_SUBJECTS, chained.traced))
+    return steps
 
 
 def append_many(*, db: Session, entries: Sequence[AccessEntry], at: datetime | None = None) -> list[int]:
@@ -150,70 +205,14 @@ def append_many(*, db: Session, entries: Sequence[AccessEntry], at: datetime | N
 
 
 def append_timed(*, db: Session, entries: Sequence[tuple[AccessEntry, datetime]]) -> list[int]:
-    """Like :func:`append_many`, each record with its own time (the calls of a group commit)."""
+    """Like :func:`append_many`, each record with its own time."""
     if not entries:
         return []
     conn = db.connection()
-    engine = conn.engine
-    # The head this process wrote last, if it is still the head: moving it on only where it still
-    # is saves reading it first. Anyone else's append (or a rollback of ours) makes the move miss,
-    # and then the head is read and locked as usual.
-    known = _LAST_HEAD.get(engine)
-    rows: list[dict[str, Any]] = []
-    traced: list[tuple[int, int, bytes]] = []
-    if known is not None:
-        rows = _chain(entries, *known, traced)
-        moved = conn.execute(
-            _MOVE_KNOWN_HEAD,
-            {
-                "new_seq": rows[-1]["seq"],
-                "new_hash": rows[-1]["hash"],
-                "old_seq": known[0],
-                "old_hash": known[1],
-            },
-        )
-        if moved.rowcount != 1:
-            rows = []
-    if not rows:
-        traced.clear()
-        seq, prev_hash = conn.execute(_READ_HEAD).one()
-        rows = _chain(entries, seq, prev_hash, traced)
-        conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
-    conn.execute(_INSERT_RECORDS, rows)
-    if traced:
-        # Straight to the driver: an export's row group lists thousands of subjects, and
-        # SQLAlchemy's per-row parameter processing would cost more than the insert.
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(f"{_INSERT_SUBJECTS} ({mark}, {mark}, {mark})", traced)
-    _LAST_HEAD[engine] = (rows[-1]["seq"], rows[-1]["hash"])
-    return [row["seq"] for row in rows]
-
-
-def _chain(
-    entries: Sequence[tuple[AccessEntry, datetime]],
-    seq: int,
-    prev_hash: str,
-    traced: list[tuple[int, int, bytes]],
-) -> list[dict[str, Any]]:
-    """The records of ``entries``, numbered and chained after the head (``seq``, ``prev_hash``);
-    the access_subjects rows of those that trace subjects are added to ``traced``."""
-    rows = []
-    for entry, at in entries:
-        seq += 1
-        content: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-        content.update(
-            items=json.dumps(entry.items, ensure_ascii=False),
-            seq=seq,
-            at=at.astimezone(UTC),
-            prev_hash=prev_hash,
-        )
-        if entry.traced:
-            ids = set(entry.traced)
-            content["subjects_digest"] = subjects_digest(ids)
-            traced += ((bucket, seq, packed) for bucket, packed in traces.buckets(ids))
-        prev_hash = content["hash"] = record_hash(content)
-        rows.append(content)
-    return rows
+    [head] = rounds.run(conn, [read_head()])
+    chained = chain(entries, after=head_read(head))
+    rounds.run(conn, writes(chained))
+    return [row["seq"] for row in chained.rows]
 
 
 def append(*, db: Session, entry: AccessEntry, at: datetime | None = None) -> int:
