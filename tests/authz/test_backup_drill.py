@@ -1,4 +1,4 @@
-"""The backup drill (等保三级): load, call, back up, destroy, restore, verify, continue — on SQLite and PostgreSQL.
+"""The backup drill (等保三级): load, call, back up, destroy, restore, verify, go on; SQLite and PostgreSQL.
 
 Each backend gets a platform database of its own and a keyring of its own under a GOVDX_HOME of its
 own. 公安's people are stored as the pipelines store them, 人社 gets a grant through the real
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
