@@ -66,6 +66,14 @@ def _known(revision: str) -> None:
         )
 
 
+def _aside(path: Path, stamp: str) -> Path:
+    """Where an existing file is kept: ``<name>.before-restore-<UTC time>``, never over another one."""
+    aside = path.with_name(f"{path.name}.before-restore-{stamp}")
+    while any(Path(f"{aside}{suffix}").exists() for suffix in SQLITE_FILES):
+        aside = path.with_name(f"{path.name}.before-restore-{stamp}-{secrets.token_hex(2)}")
+    return aside
+
+
 def _not_empty(target: str) -> BackupError:
     return BackupError(
         f"目标数据库 {target} 不是空的，拒绝覆盖；确需覆盖请加 --force（原数据库将被改名保留）",
@@ -118,7 +126,7 @@ def restore(
             )
         keyring_aside = None
         if keyring_path.exists():
-            keyring_aside = keyring_path.with_name(f"{keyring_path.name}.before-restore-{stamp}")
+            keyring_aside = _aside(keyring_path, stamp)
             os.rename(keyring_path, keyring_aside)
         os.replace(staged_keyring, keyring_path)
     finally:
@@ -158,7 +166,7 @@ def _sqlite(
             report = service.check_copy(engine=engine, opened=opened)
         aside = None
         if target.exists():
-            aside = f"{target}.before-restore-{stamp}"
+            aside = str(_aside(target, stamp))
             for suffix in SQLITE_FILES:
                 if Path(f"{target}{suffix}").exists():
                     os.rename(f"{target}{suffix}", f"{aside}{suffix}")
