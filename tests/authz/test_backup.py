@@ -258,6 +258,26 @@ def test_missing_pg_dump_is_refused_and_no_partial_backup_is_left(
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_pg_dump_older_than_the_server_is_refused(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if platform.dialect != "postgresql":
+        pytest.skip("pg_dump backs up PostgreSQL only")
+    old = tmp_path / "bin" / "pg_dump"
+    old.parent.mkdir()
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n", encoding="utf-8")
+    old.chmod(0o755)
+    monkeypatch.setenv("GOVDX_BACKUP_PG_BIN", str(old.parent))  # an outside tool, as an old client
+
+    result = _govdx(
+        "backup", "create", str(tmp_path / "out" / "b"), "--passphrase-file", str(platform.passphrase)
+    )
+
+    _refused(result, "backup_tool_too_old", exit_code=2)
+    assert "9" in result.output and "/usr/lib/postgresql/" in result.output
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 # -- what verify and restore refuse ---------------------------------------------------------------
 
 
