@@ -161,6 +161,7 @@ def _sqlite(
     try:
         shutil.copyfile(opened.database_file, staged)
         snapshot.private(staged)
+        service.check_sqlite_file(staged)
         step("chain")
         with service.sqlite_engine(staged) as engine:
             report = service.check_copy(engine=engine, opened=opened)

@@ -108,6 +108,15 @@ def write_private(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX: fsync the directory)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def facts(conn: Connection) -> dict[str, Any]:
     """The revision, every table's row count, the audit head and latest checkpoint as ``conn`` sees them."""
     revision = migrate.revision_of(conn)
@@ -123,11 +132,11 @@ def facts(conn: Connection) -> dict[str, Any]:
         for table in Base.metadata.sorted_tables
         if table.name in present
     }
-    db = Session(bind=conn)
-    seq, digest = audit_chain.head(db=db)
-    latest = db.scalars(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc()).limit(1)
-    ).first()
+    with Session(bind=conn) as db:
+        seq, digest = audit_chain.head(db=db)
+        latest = db.scalars(
+            select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc()).limit(1)
+        ).first()
     checkpoint = (
         None
         if latest is None
@@ -235,6 +244,7 @@ def create(
         write_private(work / MANIFEST, body.encode("utf-8"))
         # Only a folder that holds everything gets the destination's name.
         os.rename(work, destination)
+        _sync_folder(destination.parent)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -325,7 +335,8 @@ def check_copy(*, engine: Engine, opened: Opened) -> VerifyReport:
                 {n: found["tables"].get(n) for n in differ},
                 code="backup_counts_mismatch",
             )
-        report = audit_verify.verify(db=Session(bind=conn), keyring_public_keys=opened.keyring.public_keys())
+        with Session(bind=conn) as db:
+            report = audit_verify.verify(db=db, keyring_public_keys=opened.keyring.public_keys())
     if not report.intact:
         first = report.first_break
         assert first is not None
@@ -346,6 +357,20 @@ def check_copy(*, engine: Engine, opened: Opened) -> VerifyReport:
     return report
 
 
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a SQLite file that SQLite itself finds damaged (``PRAGMA quick_check``)."""
+    try:
+        problem = snapshot.quick_check(path)
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    if problem != "ok":
+        raise BackupRefused(
+            f"备份中的 SQLite 数据库已损坏：{problem}",
+            f"the backed-up SQLite database is damaged: {problem}",
+            code="backup_database_damaged",
+        )
+
+
 @contextmanager
 def scratch_copy(*, opened: Opened, settings: BackupSettings, server_url: str | None) -> Iterator[Engine]:
     """An engine on a throwaway restore of the backup's database: a temporary SQLite file, or a
@@ -355,21 +380,9 @@ def scratch_copy(*, opened: Opened, settings: BackupSettings, server_url: str | 
         try:
             copy = folder / "database.sqlite"
             shutil.copyfile(opened.database_file, copy)
-            problem = snapshot.quick_check(copy)
-            if problem != "ok":
-                raise BackupRefused(
-                    f"备份中的 SQLite 数据库已损坏：{problem}",
-                    f"the backed-up SQLite database is damaged: {problem}",
-                    code="backup_database_damaged",
-                )
+            check_sqlite_file(copy)
             with sqlite_engine(copy) as engine:
                 yield engine
-        except sqlite3.DatabaseError as exc:
-            raise BackupRefused(
-                f"备份中的 SQLite 数据库无法打开：{exc}",
-                f"the backed-up SQLite database cannot be opened: {exc}",
-                code="backup_database_damaged",
-            ) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
