@@ -241,6 +241,13 @@ def test_short_passphrase_is_refused_and_no_backup_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_no_passphrase_outside_a_terminal_is_refused(platform: Platform, tmp_path: Path) -> None:
+    result = _govdx("backup", "create", str(tmp_path / "b"))
+
+    _refused(result, "backup_passphrase_missing", exit_code=2)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_pg_dump_is_refused_and_no_partial_backup_is_left(
     platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
