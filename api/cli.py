@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from api.settings import ApiSettings
 from authz.audit import cli as audit_cli
+from authz.backup import cli as backup_cli
 from authz.calendar import cli as calendar_cli
 from authz.clients import cli as clients_cli
 from authz.clock import cli as clock_cli
@@ -34,6 +35,7 @@ app.add_typer(calendar_cli.calendar_app, name="calendar")
 app.add_typer(clock_cli.clock_app, name="clock")
 app.add_typer(keys_cli.keys_app, name="keys")
 app.add_typer(audit_cli.audit_app, name="audit")
+app.add_typer(backup_cli.backup_app, name="backup")
 app.add_typer(clients_cli.client_app, name="client")
 app.add_typer(certificate_cli.certificate_app, name="certificate")
 # Command groups of packages that nothing may import (the demo city) register themselves in

@@ -297,6 +297,11 @@ def load(path: Path) -> Keyring:
     return _parse(path, read_document(path))
 
 
+def parse(document: dict[str, Any], *, origin: str) -> Keyring:
+    """A keyring from a document read elsewhere (a backup), checked as the file's would be."""
+    return _parse(Path(origin), document)
+
+
 def add_data_key(path: Path) -> str:
     """Add a new data key and make it the active one; returns its key id (older keys stay readable)."""
     document = read_document(path)
