@@ -141,7 +141,7 @@ def for_statement_reads(session: Session) -> Session:
     return session
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 20, pre_ping: bool = True) -> Engine:
     """An engine for ``url``; SQLite files get their folder, foreign keys and WAL."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
@@ -151,7 +151,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> Engine:
             kwargs["pool_size"] = pool_size
         kwargs["connect_args"] = {"check_same_thread": False}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=pool_size)
+        kwargs.update(pool_pre_ping=pre_ping, pool_size=pool_size)
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
@@ -162,7 +162,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> Engine:
 def get_engine() -> Engine:
     """The process-wide engine named by the database settings."""
     settings = DatabaseSettings()
-    return make_engine(settings.url, echo=settings.echo, pool_size=settings.pool_size)
+    return make_engine(
+        settings.url, echo=settings.echo, pool_size=settings.pool_size, pre_ping=settings.pre_ping
+    )
 
 
 @lru_cache(maxsize=1)

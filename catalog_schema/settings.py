@@ -39,6 +39,8 @@ class DatabaseSettings(BaseSettings):
     # Connections kept open per process. Below the API's concurrent requests, every request past
     # it opens and closes a connection of its own (on SQLite, with its PRAGMAs; bench-api).
     pool_size: int = Field(default=20, ge=1, le=500)
+    # Servers: test each pooled connection with a round trip before handing it out.
+    pre_ping: bool = True
 
 
 class PlatformSettings(BaseSettings):
