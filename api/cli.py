@@ -68,7 +68,17 @@ def serve(
     catalog_cli.out.print(
         f"门户 portal: http://{host}:{port}/   API: http://{host}:{port}/api/v1   文档 docs: http://{host}:{port}/docs"
     )
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    # uvicorn's own proxy headers would believe X-Forwarded-For from 127.0.0.1 whatever
+    # GOVDX_TRUSTED_PROXIES says; api.middleware.ClientAddress decides instead.
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 if __name__ == "__main__":

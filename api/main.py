@@ -4,13 +4,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, portal
 from api.deps import DbSession
+from api.middleware import BodySizeLimit, ClientAddress, SecurityHeaders
 from api.routes import (
     audit,
     auth,
@@ -31,58 +30,9 @@ from api.routes import (
 from api.settings import ApiSettings
 from catalog_schema import migrate
 from catalog_schema.database import get_sessionmaker
-from catalog_schema.errors import PayloadTooLarge
 from catalog_schema.user import passwords
 
 API_PREFIX = "/api/v1"
-
-
-class BodySizeLimit:
-    """Refuse request bodies above a limit, declared or streamed in chunks, before anything parses them."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = PayloadTooLarge(
-            f"请求内容超过 {self.max_bytes} 字节上限，请拆分后提交",
-            f"request body exceeds the {self.max_bytes}-byte limit; split it up",
-        )
-        await JSONResponse(error.as_dict(), status_code=error.status)(scope, receive, send)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
-            return
-        # Read the body here, so a chunked body without Content-Length meets the same limit.
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
 
 
 def create_app(
@@ -111,7 +61,11 @@ def create_app(
     app.state.settings = settings
     app.state.sessionmaker = session_factory or get_sessionmaker()
     errors.install(app)
+    # Starlette runs the last added first: the client's address is settled before anything reads
+    # it, and even a refused body's answer gets the security headers.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_networks)
 
     api = APIRouter(prefix=API_PREFIX)
     # Routes are matched in order: the data plane, called by department systems many times a

@@ -1,8 +1,9 @@
 """API settings, read from GOVDX_* environment variables and checked at start-up."""
 
+import ipaddress
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "govdx-demo-secret-do-not-use-in-production-0000"
@@ -23,6 +24,32 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # Mounts the unguarded baseline lookup of `make bench-api` (api/routes/bench.py); demo only.
     bench_baseline: bool = False
+    # Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed:
+    # the load balancers in front of the API. Empty: the peer's address is the client's.
+    trusted_proxies: str = ""
+
+    @property
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``trusted_proxies`` parsed (validated at start-up)."""
+        return [
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"GOVDX_TRUSTED_PROXIES: {part.strip()!r} is not an IP address or network "
+                        "(e.g. 10.0.0.0/8)"
+                    ) from None
+        return value
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> "ApiSettings":
