@@ -37,7 +37,7 @@ class ClientAddress:
         self.trusted = tuple(trusted)
 
     def _is_trusted(self, address: object) -> bool:
-        return address is not None and any(address in network for network in self.trusted)  # type: ignore[operator]
+        return address is not None and any(address in network for network in self.trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self.trusted and scope.get("client"):
