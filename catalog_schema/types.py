@@ -263,4 +263,7 @@ DepartmentKey = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
 ]
 # Text searched for in names and abstracts: one line, no control characters.
+# A row id as a caller may send it (body or query): the databases' integer ids are 64-bit.
+MAX_ROW_ID = 2**63 - 1
+RowNumber = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]

@@ -30,7 +30,14 @@ from catalog_schema.library.schemas import (
     DiscrepancyResolve as DiscrepancyResolution,
 )
 from catalog_schema.pagination import Page, page_of
-from catalog_schema.types import BatchStatus, DiscrepancyStatus, Library, QuarantineQueue, QuarantineStatus
+from catalog_schema.types import (
+    MAX_ROW_ID,
+    BatchStatus,
+    DiscrepancyStatus,
+    Library,
+    QuarantineQueue,
+    QuarantineStatus,
+)
 from ingest import quarantine
 from ingest.settings import PipelineSettings
 
@@ -99,7 +106,8 @@ def get_batch(batch: Annotated[IngestBatch, Depends(_batch)]) -> BatchRead:
 def quality_docs(path: str) -> FileResponse:
     # Data Docs can quote sample failing values, so they sit behind the same permission as batches.
     root = PipelineSettings().quality_dir.resolve()
-    target = (root / path).resolve()
+    # A NUL byte is no file name anywhere; resolve() would raise on it.
+    target = (root / path).resolve() if "\x00" not in path else root
     if not target.is_relative_to(root) or not target.is_file():
         raise NotFound(
             f"质量报告 {path} 不存在", f"quality report {path} does not exist", code="report_not_found"
@@ -121,7 +129,7 @@ def list_quarantine(
     queue: QuarantineQueue | None = None,
     status: QuarantineStatus | None = QuarantineStatus.open,
     rule: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$")] = None,
-    batch_id: Annotated[int | None, Query(ge=1)] = None,
+    batch_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Page[QuarantinedRowRead]:
     rows, total = library_service.list_quarantine(
         db=db, params=paging, source=source, queue=queue, status=status, rule=rule, batch_id=batch_id

@@ -22,6 +22,7 @@ from catalog_schema.types import (
     LongText,
     QuarantineQueue,
     QuarantineStatus,
+    RowNumber,
 )
 
 
@@ -138,8 +139,8 @@ class Resubmit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=1000)
-    corrections: dict[int, dict[Annotated[str, Field(max_length=64)], CellValue]] = {}
+    ids: list[RowNumber] = Field(min_length=1, max_length=1000)
+    corrections: dict[RowNumber, dict[Annotated[str, Field(max_length=64)], CellValue]] = {}
     accept_review: bool = Field(
         default=False, description="复核通过：如试点期统一社会信用代码 / the review found the value legal"
     )

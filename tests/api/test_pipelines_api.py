@@ -199,3 +199,25 @@ def test_verifying_department_cannot_resolve_the_owners_ticket(client, as_user, 
     )
 
     assert (response.status_code, response.json()["code"]) == (403, "not_ticket_owner")
+
+
+def test_a_quality_docs_path_with_a_nul_byte_is_not_found(client, as_user, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVDX_QUALITY_DIR", str(tmp_path / "quality"))
+
+    response = client.get("/api/v1/quality-docs/gx/index%00.html", headers=as_user("catalog_admin"))
+
+    assert (response.status_code, response.json()["code"]) == (404, "report_not_found")
+
+
+def test_a_batch_filter_beyond_64_bits_is_refused_as_input(client, as_user):
+    response = client.get(f"/api/v1/quarantine?batch_id={2**64}", headers=as_user("catalog_admin"))
+
+    assert response.status_code == 422
+
+
+def test_a_resubmission_naming_an_id_beyond_64_bits_is_refused_as_input(client, as_user):
+    response = client.post(
+        "/api/v1/quarantine/resubmit", headers=as_user("catalog_admin"), json={"ids": [2**64]}
+    )
+
+    assert response.status_code == 422
