@@ -7,8 +7,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.routes import data
+from authz.types import AccessReason
 from catalog_schema.errors import Conflict, GovdxError, InvalidInput
 from catalog_schema.validation import problem_from_error
 
@@ -55,7 +58,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         code="validation_error",
         problems=problems,
     )
-    return _json(request, error.status, error.as_dict())
+    request_id = await run_in_threadpool(
+        data.record_at_the_door, request.scope, AccessReason.invalid_request, error.message
+    )
+    return _json(
+        request, error.status, error.as_dict(), {data.REQUEST_ID: request_id} if request_id else None
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

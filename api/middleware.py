@@ -14,9 +14,12 @@ import ipaddress
 from collections.abc import Sequence
 
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.routes import data
+from authz.types import AccessReason
 from catalog_schema.errors import PayloadTooLarge
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -73,7 +76,11 @@ class BodySizeLimit:
             f"请求内容超过 {self.max_bytes} 字节上限，请拆分后提交",
             f"request body exceeds the {self.max_bytes}-byte limit; split it up",
         )
-        await JSONResponse(error.as_dict(), status_code=error.status)(scope, receive, send)
+        request_id = await run_in_threadpool(
+            data.record_at_the_door, scope, AccessReason.body_too_large, error.message
+        )
+        headers = {data.REQUEST_ID: request_id} if request_id else None
+        await JSONResponse(error.as_dict(), status_code=error.status, headers=headers)(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):

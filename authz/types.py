@@ -143,6 +143,9 @@ class AccessReason(LabelledEnum):
     """Why a data call was refused or failed: the stable ``code`` of its 4xx, 502 or 504 answer."""
 
     invalid_token = "invalid_token", "凭证无效、过期或已吊销"
+    # Refused at the door, before the call could be read (api.routes.data.record_at_the_door).
+    invalid_request = "invalid_request", "请求格式错误"
+    body_too_large = "body_too_large", "请求内容超过上限"
     purpose_missing = "purpose_missing", "未提供用途依据（申请单号或业务办件号）"
     purpose_unknown = "purpose_unknown", "用途依据与授权不符"
     no_grant = "no_grant", "本部门对该资源没有授权"

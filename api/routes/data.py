@@ -22,18 +22,59 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from api.deps import SessionFactory, Settings, bearer_token
 from authz.access import export as access_export
 from authz.access import lookup as access_lookup
+from authz.access import trail
 from authz.access import verify as access_verify
 from authz.access.schemas import BatchIn, BatchOut, Call, LookupIn, LookupOut, VerifyIn, VerifyOut
+from authz.types import AccessMode, AccessReason
 from catalog_schema.errors import GovdxError
 
 router = APIRouter(prefix="/data", tags=["data 数据服务"])
 REQUEST_ID = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+# The data plane's paths, and the access mode each is logged under.
+_MODES = {
+    "/api/v1/data/lookup": AccessMode.lookup,
+    "/api/v1/data/batch": AccessMode.batch,
+    "/api/v1/data/verify": AccessMode.verify,
+    "/api/v1/data/export": AccessMode.bulk_export,
+}
+
+
+def _request_id(value: str | None) -> str:
+    return value if value and _REQUEST_ID.match(value) else uuid.uuid4().hex
+
+
+def record_at_the_door(scope: Scope, reason: AccessReason, message: str) -> str | None:
+    """Log a data call refused before it was read (body too large or malformed); its request id.
+
+    None when the request is no data call. Every data call is in the access log, these too: a
+    system that keeps sending what cannot be read is visible to the auditor.
+    """
+    mode = _MODES.get(scope.get("path", "").rstrip("/"))
+    if mode is None or scope.get("method") != "POST":
+        return None
+    headers = Headers(scope=scope)
+    request_id = _request_id(headers.get(REQUEST_ID))
+    client = scope.get("client")
+    with scope["app"].state.sessionmaker() as db:
+        trail.record_unread(
+            db,
+            mode=mode,
+            request_id=request_id,
+            client_ip=client[0][:64] if client else None,
+            reason=reason,
+            message=message,
+        )
+    return request_id
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -67,7 +108,7 @@ async def data_call(
         token=token,
         purpose=_text(purpose, 100),
         operator=_text(operator, 64),
-        request_id=request_id if request_id and _REQUEST_ID.match(request_id) else uuid.uuid4().hex,
+        request_id=_request_id(request_id),
         client_ip=request.client.host[:64] if request.client else None,
     )
 

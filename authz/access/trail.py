@@ -24,6 +24,7 @@ from authz.access.schemas import Call
 from authz.audit.chain import AccessEntry
 from authz.calendar.service import local_date
 from authz.types import AccessMode, AccessOutcome, AccessReason
+from catalog_schema.database import utcnow
 from catalog_schema.resource.controls import RateLimit
 
 # access_records.resource_code; an unknown code is logged cut to fit, and refused as unavailable.
@@ -80,6 +81,30 @@ def record_refusal(db: Session, trail: Trail, denial: Denial, at: datetime) -> N
     """Undo whatever the call did, then log the refusal (or the provider's failure) and commit it."""
     db.rollback()
     group_commit.submit(db=db, write=Write(entries=trail.refusals(denial), at=at))
+
+
+def record_unread(
+    db: Session,
+    *,
+    mode: AccessMode,
+    request_id: str,
+    client_ip: str | None,
+    reason: AccessReason,
+    message: str,
+) -> None:
+    """Log a call refused before it could be read (a body too large or malformed): what the door saw.
+
+    Nothing about the caller is believed yet (its token is not read), so the record names none.
+    """
+    entry = AccessEntry(
+        mode=mode.value,
+        outcome=AccessOutcome.refused.value,
+        request_id=request_id,
+        client_ip=client_ip,
+        reason_code=reason.value,
+        reason=message,
+    )
+    group_commit.submit(db=db, write=Write(entries=[entry], at=utcnow()))
 
 
 def _over_quota(quota: int | None, before: int, count: int) -> Refused:
