@@ -7,6 +7,7 @@ located by their path in the file, and the caller rolls the whole file back.
 """
 
 import json
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from catalog_schema.types import ResourceStatus, SourceRole, UpdateCycle
 from catalog_schema.validation import problems_from
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_INT_CHARS = 20  # a sign and 19 digits: any 64-bit integer
 FORMAT_VERSION = 1
 SECTIONS = ("departments", "elements", "partitions", "resources")
 
@@ -58,21 +60,32 @@ CATALOG_KEYS = "version, departments, elements, partitions, resources"
 def read_file(path: Path, *, keys: str = CATALOG_KEYS) -> dict[str, Any]:
     """Parse a catalog YAML (or JSON) file; too large, unreadable or malformed files are refused."""
     try:
-        size = path.stat().st_size
+        is_regular = stat.S_ISREG(path.stat().st_mode)
+        if is_regular:
+            # Read one byte past the limit, whatever stat said: a file may grow while it is read.
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InvalidInput(
             f"无法读取文件 {path}：{exc.strerror}",
             f"cannot read {path}: {exc.strerror}",
             code="file_unreadable",
         ) from exc
-    if size > MAX_FILE_BYTES:
+    if not is_regular:
+        # A device, pipe or folder: /dev/zero would be read for ever.
+        raise InvalidInput(
+            f"{path} 不是普通文件，请给出目录文件的路径",
+            f"{path} is not a regular file; give the path of a catalog file",
+            code="file_not_regular",
+        )
+    if len(raw) > MAX_FILE_BYTES:
         raise PayloadTooLarge(
-            f"文件 {path.name} 大小 {size} 字节，超过 {MAX_FILE_BYTES} 字节上限，请拆分为多个文件",
-            f"{path.name} is {size} bytes, above the {MAX_FILE_BYTES}-byte limit; split it",
+            f"文件 {path.name} 超过 {MAX_FILE_BYTES} 字节上限，请拆分为多个文件",
+            f"{path.name} is above the {MAX_FILE_BYTES}-byte limit; split it",
             code="file_too_large",
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             f"文件 {path.name} 不是 UTF-8 编码，请另存为 UTF-8",
@@ -92,6 +105,18 @@ class _CatalogLoader(yaml.SafeLoader):
                 None, None, "目录文件不允许使用别名(*name) / aliases are not allowed", mark
             )
         return super().compose_node(parent, index)
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        # No number in a catalog needs more than 64 bits; Python refuses to parse one of more than
+        # 4,300 digits with a bare ValueError, and a 4,000-digit one costs time for nothing.
+        if len(node.value) > MAX_INT_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"整数超过 {MAX_INT_CHARS} 位 / an integer longer than {MAX_INT_CHARS} characters",
+                node.start_mark,
+            )
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set[str | int] = set()
@@ -540,3 +565,6 @@ def export_dcat(db: Session, *, base_uri: str = "urn:govdx:") -> str:
         "dcat:dataset": [resource_service.drop_empty(d) for d in datasets],
     }
     return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+_CatalogLoader.add_constructor("tag:yaml.org,2002:int", _CatalogLoader.construct_yaml_int)

@@ -1,6 +1,7 @@
 """Catalog files: idempotent, all-or-nothing import; YAML and DCAT export."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -164,6 +165,31 @@ def test_oversized_file_is_refused(tmp_path):
         exchange.read_file(big)
 
     assert refused.value.code == "file_too_large"
+
+
+def test_a_device_is_refused_without_being_read():
+    with pytest.raises(InvalidInput) as refused:
+        exchange.read_file(Path("/dev/zero"))
+
+    assert refused.value.code == "file_not_regular"
+
+
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(InvalidInput) as refused:
+        exchange.read_file(tmp_path)
+
+    assert refused.value.code == "file_not_regular"
+
+
+def test_an_integer_of_five_thousand_digits_is_refused_as_malformed():
+    with pytest.raises(InvalidInput) as refused:
+        exchange.parse_text("version: " + "9" * 5000 + "\n")
+
+    assert refused.value.code == "malformed_file" and "20" in refused.value.message
+
+
+def test_a_64_bit_integer_still_parses():
+    assert exchange.parse_text("version: -9223372036854775808\n")["version"] == -(2**63)
 
 
 def test_non_utf8_file_is_refused(tmp_path):
