@@ -105,7 +105,7 @@ def get_current_user(
     """The active user named by a valid bearer token; any failure is the same 401."""
     claims = security.read_token(token, secret=settings.secret_key) if token else None
     user = user_service.get_by_username(db=db, username=claims.username) if claims else None
-    if user is None or not user.is_active:
+    if claims is None or user is None or not user.is_active or claims.generation != user.session_generation:
         raise Unauthorized(*_BAD_CREDENTIALS, code="invalid_token")
     return user
 

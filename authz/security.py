@@ -25,12 +25,27 @@ class TokenClaims:
     role: str
     department_id: int
     expires_at: datetime
+    # The user's session generation it was issued in; a token of an older one is void.
+    generation: int = 0
+    # One sign-in's id, kept by the tokens that renew it (a portal session; CSRF is bound to it).
+    session_id: str = ""
 
 
-def issue_token(*, username: str, role: str, department_id: int, secret: str, ttl: timedelta) -> str:
-    """A signed access token for the user, valid for ``ttl``."""
+def issue_token(
+    *,
+    username: str,
+    role: str,
+    department_id: int,
+    secret: str,
+    ttl: timedelta,
+    generation: int = 0,
+    session_id: str | None = None,
+) -> str:
+    """A signed access token for the user, valid for ``ttl``, in a session (a new one unless given)."""
     now = datetime.now(UTC)
     payload = {
+        "gen": generation,
+        "sid": session_id or uuid.uuid4().hex,
         "iss": ISSUER,
         "sub": username,
         "role": role,
@@ -54,6 +69,8 @@ def read_token(token: str, *, secret: str) -> TokenClaims | None:
             role=str(payload["role"]),
             department_id=int(payload["dept"]),
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            generation=int(payload.get("gen", 0)),
+            session_id=str(payload.get("sid") or payload.get("jti") or ""),
         )
     except (KeyError, TypeError, ValueError):
         return None

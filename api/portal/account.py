@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from api.deps import DbSession, Paging, ReadDb, RowId, Settings
 from api.portal import web
 from api.portal.web import Form, PortalUser
-from authz import permissions
+from authz import permissions, security
 from authz.clock import notify
 from authz.clock.schemas import NotificationRead
 from authz.sharing import service as sharing_service
@@ -53,7 +53,13 @@ def login(request: Request, db: ReadDb, settings: Settings, form: Form) -> Respo
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, db: DbSession, settings: Settings) -> Response:
+    """Sign out: every token of the user ends, in every worker (a copied cookie included)."""
+    token = request.cookies.get(web.SESSION_COOKIE)
+    claims = security.read_token(token, secret=settings.secret_key) if token else None
+    user = user_service.get_by_username(db=db, username=claims.username) if claims else None
+    if claims is not None and user is not None and claims.generation == user.session_generation:
+        user_service.end_sessions(db=db, user=user)
     response = web.redirect(request, "/login", flash="已退出登录")
     response.delete_cookie(web.SESSION_COOKIE, path="/")
     return response

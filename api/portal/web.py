@@ -5,8 +5,10 @@ page knows exactly the user, role and department the API would, and every page c
 service functions with that user as the matching API route does. A session expires after
 ``GOVDX_TOKEN_TTL_MINUTES`` without a request; a request in the second half of its life renews it.
 
-Posts carry a CSRF token: a random value in a SameSite=Lax cookie that each form repeats in a
-hidden field (double submit), checked for every non-GET request of the portal's router.
+Posts carry a CSRF token that each form repeats in a hidden field, checked for every non-GET
+request of the portal's router: signed in, an HMAC of the session's id under the platform secret
+(bound to the session); on the sign-in form, a random value in a SameSite=Lax cookie (double
+submit). Signing out ends every session of the user (``user_service.end_sessions``).
 """
 
 import hmac
@@ -92,12 +94,13 @@ def get_portal_user(request: Request, db: DbSession, settings: Settings) -> User
     token = request.cookies.get(SESSION_COOKIE)
     claims = security.read_token(token, secret=settings.secret_key) if token else None
     user = user_service.get_by_username(db=db, username=claims.username) if claims else None
-    if claims is None or user is None or not user.is_active:
+    if claims is None or user is None or not user.is_active or claims.generation != user.session_generation:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target if request.method in SAFE_METHODS else "/", expired=token is not None)
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     if claims.expires_at - datetime.now(UTC) < ttl / 2:
-        request.state.renewed_session = session_token(user, settings)
+        request.state.renewed_session = session_token(user, settings, session_id=claims.session_id)
+    request.state.session_id = claims.session_id
     remember(request, user)
     return user
 
@@ -136,13 +139,16 @@ def page_requires(permission: Permission) -> params.Depends:
     return Depends(check)
 
 
-def session_token(user: User, settings: ApiSettings) -> str:
+def session_token(user: User, settings: ApiSettings, *, session_id: str | None = None) -> str:
+    """The cookie's token: a new session, or ``session_id`` renewed; in the user's session generation."""
     return security.issue_token(
         username=user.username,
         role=user.role.value,
         department_id=user.department_id,
         secret=settings.secret_key,
         ttl=timedelta(minutes=settings.token_ttl_minutes),
+        generation=user.session_generation,
+        session_id=session_id,
     )
 
 
@@ -162,7 +168,15 @@ def new_csrf_value() -> str:
     return secrets.token_urlsafe(32)
 
 
+def session_csrf(session_id: str, settings: ApiSettings) -> str:
+    """The CSRF token of a signed-in session: keyed by the platform secret, bound to the session's id."""
+    return hmac.new(settings.secret_key.encode(), f"csrf\x1f{session_id}".encode(), "sha256").hexdigest()
+
+
 def _csrf_token(request: Request) -> str:
+    session_id = getattr(request.state, "session_id", None)
+    if session_id:
+        return session_csrf(session_id, request.app.state.settings)
     token = getattr(request.state, "new_csrf", None) or request.cookies.get(CSRF_COOKIE)
     if token is None:
         token = request.state.new_csrf = new_csrf_value()
@@ -170,11 +184,23 @@ def _csrf_token(request: Request) -> str:
 
 
 async def check_csrf(request: Request) -> None:
-    """Every post of the portal repeats its CSRF cookie in a form field; a mismatch is a 403."""
+    """Every post of the portal repeats its CSRF token in a form field; a mismatch is a 403.
+
+    Signed in, the token is the session's own (:func:`session_csrf`): a token of another session,
+    or a cookie planted beside this one, is refused. The sign-in form has no session yet: its token
+    is the double-submitted cookie.
+    """
     if request.method in SAFE_METHODS:
         return
     form = await request.form()
-    sent, kept = form.get(CSRF_FIELD), request.cookies.get(CSRF_COOKIE)
+    settings: ApiSettings = request.app.state.settings
+    session = request.cookies.get(SESSION_COOKIE)
+    claims = security.read_token(session, secret=settings.secret_key) if session else None
+    if claims is not None and claims.session_id and request.url.path != "/login":
+        kept: str | None = session_csrf(claims.session_id, settings)
+    else:
+        kept = request.cookies.get(CSRF_COOKIE)
+    sent = form.get(CSRF_FIELD)
     if not kept or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), kept.encode()):
         raise Forbidden(
             "页面已失效（防伪令牌缺失或不符），请刷新页面后重新提交",

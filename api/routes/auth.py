@@ -3,11 +3,11 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, ReadDb, Settings
+from api.deps import CurrentUser, DbSession, ReadDb, Settings
 from authz import security
 from catalog_schema.errors import Unauthorized
 from catalog_schema.user import service as user_service
@@ -34,8 +34,17 @@ def login(db: ReadDb, settings: Settings, form: Annotated[OAuth2PasswordRequestF
         department_id=user.department_id,
         secret=settings.secret_key,
         ttl=ttl,
+        generation=user.session_generation,
     )
     return Token(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.post(
+    "/logout", status_code=204, summary="退出：作废本用户的全部令牌 / log out: end every token of the user"
+)
+def logout(db: DbSession, user: CurrentUser) -> Response:
+    user_service.end_sessions(db=db, user=user)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserRead, summary="当前用户 / current user")

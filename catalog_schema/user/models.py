@@ -17,5 +17,7 @@ class User(DepartmentOwnedMixin, TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(enum_column(Role))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Tokens issued in an earlier generation are void (authz.security, TokenClaims.generation).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     department: Mapped[Department] = relationship(lazy="joined")

@@ -64,10 +64,20 @@ def update(*, db: Session, user: User, data: UserUpdate) -> User:
         user.role = data.role
     if data.password is not None:
         user.password_hash = passwords.hash_password(data.password)
+        end_sessions(db=db, user=user)
     if data.is_active is not None:
+        if user.is_active and not data.is_active:
+            end_sessions(db=db, user=user)
         user.is_active = data.is_active
     db.flush()
     return user
+
+
+def end_sessions(*, db: Session, user: User) -> None:
+    """Void every token the user holds, in every worker: their generation is no longer the user's."""
+    user.session_generation = User.session_generation + 1
+    db.flush()
+    db.refresh(user, ["session_generation"])
 
 
 def authenticate(*, db: Session, username: str, password: str) -> User | None:
