@@ -5,14 +5,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import DbSession, Paging, ReadDb, RowId, Settings
+from api.deps import DbSession, Paging, RowId, SessionFactory, Settings
 from api.portal import web
 from api.portal.web import Form, PortalUser
 from authz import permissions, security
 from authz.clock import notify
 from authz.clock.schemas import NotificationRead
 from authz.sharing import service as sharing_service
+from catalog_schema.errors import GovdxError
 from catalog_schema.pagination import PageParams, page_of
+from catalog_schema.user import flows as user_flows
 from catalog_schema.user import service as user_service
 
 router = APIRouter()
@@ -31,7 +33,7 @@ def login_page(
 
 # Signing in writes only cookies; the slow password hash must not hold the write lock.
 @router.post("/login")
-def login(request: Request, db: ReadDb, settings: Settings, form: Form) -> Response:
+def login(request: Request, factory: SessionFactory, settings: Settings, form: Form) -> Response:
     username, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
     next_url = str(form.get("next") or "/")
     errors: dict[str, str] = {}
@@ -39,11 +41,20 @@ def login(request: Request, db: ReadDb, settings: Settings, form: Form) -> Respo
         errors["username"] = "请输入用户名"
     if not password:
         errors["password"] = "请输入密码"
-    user = user_service.authenticate(db=db, username=username, password=password) if not errors else None
+    user, status = None, 422
+    if not errors:
+        try:
+            user = user_flows.sign_in(
+                session_factory=factory,
+                username=username,
+                password=password,
+                address=request.client.host[:64] if request.client else None,
+            )
+        except GovdxError as refused:  # wrong credentials (401) or locked (429)
+            errors, status = {"": refused.message}, refused.status
     if user is None:
-        errors = errors or {"": "用户名或密码错误"}
         context = {"next": next_url, "form": {"username": username}, "errors": errors, "title": "登录"}
-        return web.render(request, "login.html", context, status=401 if "" in errors else 422)
+        return web.render(request, "login.html", context, status=status)
     web.remember(request, user)
     # A new CSRF value for the new session, so a token seen before signing in is worth nothing after.
     request.state.new_csrf = web.new_csrf_value()

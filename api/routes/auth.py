@@ -3,13 +3,13 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, DbSession, ReadDb, Settings
+from api.deps import CurrentUser, DbSession, SessionFactory, Settings
 from authz import security
-from catalog_schema.errors import Unauthorized
+from catalog_schema.user import flows as user_flows
 from catalog_schema.user import service as user_service
 from catalog_schema.user.schemas import UserRead
 
@@ -23,10 +23,18 @@ class Token(BaseModel):
 
 
 @router.post("/token", response_model=Token, summary="登录，换取访问令牌 / log in")
-def login(db: ReadDb, settings: Settings, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
-    user = user_service.authenticate(db=db, username=form.username, password=form.password)
-    if user is None:
-        raise Unauthorized("用户名或密码错误", "incorrect username or password", code="invalid_credentials")
+def login(
+    request: Request,
+    factory: SessionFactory,
+    settings: Settings,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> Token:
+    user = user_flows.sign_in(
+        session_factory=factory,
+        username=form.username,
+        password=form.password,
+        address=request.client.host[:64] if request.client else None,
+    )
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     token = security.issue_token(
         username=user.username,

@@ -1,9 +1,11 @@
 """The users table."""
 
-from sqlalchemy import String
+from datetime import datetime
+
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from catalog_schema.database import Base, DepartmentOwnedMixin, TimestampMixin, enum_column
+from catalog_schema.database import Base, DepartmentOwnedMixin, TimestampMixin, UTCDateTime, enum_column
 from catalog_schema.department.models import Department
 from catalog_schema.user.roles import Role
 
@@ -21,3 +23,18 @@ class User(DepartmentOwnedMixin, TimestampMixin, Base):
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     department: Mapped[Department] = relationship(lazy="joined")
+
+
+class LoginFailure(Base):
+    """One failed sign-in: the name tried (whether or not such a user exists) and the address it came from."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username", "username", "at"),
+        Index("ix_login_failures_address", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
