@@ -47,7 +47,7 @@ def seeded_db(engine, monkeypatch):
     get_sessionmaker.cache_clear()
 
 
-def _user_add(username, *, department, full_name="某人", password="a-long-password"):
+def _user_add(username, *, department, full_name="某人", password="a-long-passw0rd"):
     args = ["user", "add", username, "--role", "auditor", "--department", department]
     return runner.invoke(app, [*args, "--full-name", full_name, "--password", password])
 

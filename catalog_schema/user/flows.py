@@ -1,4 +1,4 @@
-"""Signing in, with failed attempts counted and too many of them locking the account or the address.
+"""Signing in and changing one's password; failed attempts counted, too many locking the account or address.
 
 GB/T 22239 三级 asks that repeated failed sign-ins be limited: after ``max_failures`` failures of an
 account, or ``max_failures_per_address`` from one address, within ``lock_minutes``, the account or
@@ -18,10 +18,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from catalog_schema.database import for_writing, utcnow
-from catalog_schema.errors import GovdxError, Unauthorized
+from catalog_schema.errors import GovdxError, InvalidInput, Problem, Unauthorized
+from catalog_schema.user import password_policy, passwords
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import LoginFailure, User
 from catalog_schema.user.settings import login_settings
+from catalog_schema.validation import BilingualValueError
 
 MAX_NAME = 64
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the time users read; authz.calendar's zone
@@ -70,7 +72,60 @@ def _refuse_if_locked(db: Session, username: str, address: str | None, now: date
     )
 
 
+class PasswordExpired(GovdxError):
+    """Right credentials, but the password is older than the policy allows: it must be changed first."""
+
+    status = 403
+    code = "password_expired"
+
+
 def sign_in(
+    *, session_factory: sessionmaker[Session], username: str, password: str, address: str | None
+) -> User:
+    """The active user with these credentials; Unauthorized if wrong, LoginLocked, PasswordExpired."""
+    user = _checked(session_factory=session_factory, username=username, password=password, address=address)
+    max_age = password_policy.policy().max_age_days
+    if max_age and user.password_changed_at < utcnow() - timedelta(days=max_age):
+        raise PasswordExpired(
+            f"密码已超过 {max_age} 天未更换，请先修改密码（POST /api/v1/auth/password）或联系平台管理员",
+            f"the password is older than {max_age} days; change it first (POST /api/v1/auth/password) "
+            "or ask the platform administrator",
+        )
+    return user
+
+
+def change_password(
+    *,
+    session_factory: sessionmaker[Session],
+    username: str,
+    password: str,
+    new_password: str,
+    address: str | None,
+) -> User:
+    """Set a new password for whoever knows the current one (an expired one too); ends every session."""
+    user = _checked(session_factory=session_factory, username=username, password=password, address=address)
+    try:
+        password_policy.validate(new_password, username=user.username)
+    except BilingualValueError as error:
+        raise InvalidInput(
+            error.message,
+            error.message_en,
+            problems=[Problem("new_password", error.message, error.message_en)],
+        ) from None
+    if new_password == password:
+        message, message_en = "新密码不能与当前密码相同", "the new password must differ from the current one"
+        raise InvalidInput(message, message_en, problems=[Problem("new_password", message, message_en)])
+    with session_factory() as db:
+        for_writing(db)
+        stored = user_service.get(db=db, user_id=user.id)
+        stored.password_hash = passwords.hash_password(new_password)
+        stored.password_changed_at = utcnow()
+        user_service.end_sessions(db=db, user=stored)
+        db.commit()
+        return stored
+
+
+def _checked(
     *, session_factory: sessionmaker[Session], username: str, password: str, address: str | None
 ) -> User:
     """The active user with these credentials; Unauthorized if wrong, LoginLocked if locked."""
@@ -80,13 +135,18 @@ def sign_in(
         _refuse_if_locked(db, name, address, now)
         # Closing (not rolling back) the read: the user's attributes stay loaded for the caller.
         user = user_service.authenticate(db=db, username=name, password=password)
-    with session_factory() as db:
-        for_writing(db)
-        if user is None:
-            db.add(LoginFailure(username=name, address=address, at=now))
-        else:
-            db.execute(delete(LoginFailure).where(LoginFailure.username == name))
-        db.commit()
+        to_clear = user is not None and db.scalar(
+            select(LoginFailure.id).where(LoginFailure.username == name).limit(1)
+        )
+    # A sign-in with nothing to clear writes nothing: it never waits for a writer.
+    if user is None or to_clear:
+        with session_factory() as db:
+            for_writing(db)
+            if user is None:
+                db.add(LoginFailure(username=name, address=address, at=now))
+            else:
+                db.execute(delete(LoginFailure).where(LoginFailure.username == name))
+            db.commit()
     if user is None:
         raise _bad_credentials()
     return user

@@ -5,7 +5,14 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from catalog_schema.database import Base, DepartmentOwnedMixin, TimestampMixin, UTCDateTime, enum_column
+from catalog_schema.database import (
+    Base,
+    DepartmentOwnedMixin,
+    TimestampMixin,
+    UTCDateTime,
+    enum_column,
+    utcnow,
+)
 from catalog_schema.department.models import Department
 from catalog_schema.user.roles import Role
 
@@ -21,6 +28,8 @@ class User(DepartmentOwnedMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Tokens issued in an earlier generation are void (authz.security, TokenClaims.generation).
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # For the optional password age limit (catalog_schema.user.password_policy, max_age_days).
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     department: Mapped[Department] = relationship(lazy="joined")
 

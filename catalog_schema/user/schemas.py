@@ -2,13 +2,14 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from catalog_schema.department.schemas import DepartmentRef
 from catalog_schema.types import DepartmentKey, ShortText, Username
+from catalog_schema.user import password_policy
 from catalog_schema.user.models import User
 from catalog_schema.user.roles import Role
-from catalog_schema.validation import refuse_explicit_null
+from catalog_schema.validation import BilingualValueError, refuse_explicit_null
 
 Password = Field(min_length=8, max_length=128)
 
@@ -24,6 +25,15 @@ class UserCreate(BaseModel):
     )
     password: str = Password
 
+    @model_validator(mode="after")
+    def _password_policy(self) -> "UserCreate":
+        try:
+            password_policy.validate(self.password, username=self.username)
+        except BilingualValueError as error:
+            error.field = "password"
+            raise
+        return self
+
 
 class UserUpdate(BaseModel):
     """Fields to change; every field of a user must keep a value, so null is refused."""
@@ -35,6 +45,12 @@ class UserUpdate(BaseModel):
     department: DepartmentKey | None = None
     password: str | None = Field(default=None, min_length=8, max_length=128)
     is_active: bool | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, value: str | None) -> str | None:
+        # The user name is not in the body: the service checks the password against it.
+        return password_policy.validate(value) if value is not None else None
 
     @model_validator(mode="after")
     def _required_not_null(self) -> "UserUpdate":

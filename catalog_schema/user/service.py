@@ -5,10 +5,11 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog_schema.database import utcnow
 from catalog_schema.department import service as department_service
-from catalog_schema.errors import Conflict, NotFound
+from catalog_schema.errors import Conflict, InvalidInput, NotFound, Problem
 from catalog_schema.pagination import PageParams, paginate
-from catalog_schema.user import passwords
+from catalog_schema.user import password_policy, passwords
 from catalog_schema.user.models import User
 from catalog_schema.user.schemas import UserCreate, UserUpdate
 
@@ -63,7 +64,16 @@ def update(*, db: Session, user: User, data: UserUpdate) -> User:
     if data.role is not None:
         user.role = data.role
     if data.password is not None:
+        if not password_policy.is_valid(data.password, username=user.username):
+            raise InvalidInput(
+                "密码不得包含用户名",
+                "a password must not contain the user name",
+                problems=[
+                    Problem("password", "密码不得包含用户名", "a password must not contain the user name")
+                ],
+            )
         user.password_hash = passwords.hash_password(data.password)
+        user.password_changed_at = utcnow()
         end_sessions(db=db, user=user)
     if data.is_active is not None:
         if user.is_active and not data.is_active:

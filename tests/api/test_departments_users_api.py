@@ -86,12 +86,12 @@ def test_platform_admin_adds_a_user_who_can_then_log_in(client, as_user):
             "full_name": "新经办",
             "role": "dept_requester",
             "department": "minzheng",
-            "password": "a-long-password",
+            "password": "a-long-passw0rd",
         },
     )
 
     login = client.post(
-        "/api/v1/auth/token", data={"username": "new_requester", "password": "a-long-password"}
+        "/api/v1/auth/token", data={"username": "new_requester", "password": "a-long-passw0rd"}
     )
 
     assert created.status_code == 201 and "password_hash" not in created.json()
@@ -123,7 +123,7 @@ def test_only_the_platform_admin_manages_users(client, as_user, db, username):
             "full_name": "X",
             "role": "platform_admin",
             "department": "shujuju",
-            "password": "a-long-password",
+            "password": "a-long-passw0rd",
         },
     )
 
@@ -145,7 +145,7 @@ def test_bad_user_input_is_a_422(client, as_user, overrides, path):
         "full_name": "某人",
         "role": "auditor",
         "department": "shujuju",
-        "password": "a-long-password",
+        "password": "a-long-passw0rd",
         **overrides,
     }
 
@@ -164,7 +164,7 @@ def test_user_in_unknown_department_is_a_404(client, as_user):
             "full_name": "某人",
             "role": "auditor",
             "department": "nowhere",
-            "password": "a-long-password",
+            "password": "a-long-passw0rd",
         },
     )
 

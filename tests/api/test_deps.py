@@ -15,6 +15,7 @@ def test_only_routes_declaring_read_db_or_the_session_factory_post_without_the_w
 
     assert reading == {
         ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/password"),
         ("POST", "/api/v1/auth/client-token"),
         ("POST", "/api/v1/certificates/verify"),
         ("POST", "/api/v1/quarantine/resubmit"),

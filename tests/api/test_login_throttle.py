@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from catalog_schema.user.models import LoginFailure
+from catalog_schema.user.models import LoginFailure, User
 from demo.catalog import DEMO_PASSWORD
 from tests.api.portal_forms import CSRF
 
@@ -66,3 +66,71 @@ def test_the_portal_shows_the_lock_on_the_sign_in_page(client):
 
     assert response.status_code == 429 and "已锁定" in response.text
     assert "govdx_session" not in response.cookies
+
+
+# -- password policy and age ---------------------------------------------------------------------
+
+
+def test_a_user_with_a_weak_password_is_not_created(client, as_user):
+    response = client.post(
+        "/api/v1/users",
+        headers=as_user("platform_admin"),
+        json={
+            "username": "weakling",
+            "full_name": "某人",
+            "role": "dept_requester",
+            "department": "renshe",
+            "password": "password123",
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"] == "password"
+
+
+def test_an_expired_password_must_be_changed_before_signing_in(client, db, monkeypatch):
+    from catalog_schema.user import password_policy
+
+    monkeypatch.setenv("GOVDX_PASSWORD_MAX_AGE_DAYS", "90")
+    password_policy.policy.cache_clear()
+    try:
+        user = db.scalar(select(User).where(User.username == "requester"))
+        user.password_changed_at -= timedelta(days=91)
+        db.flush()
+
+        expired = _attempt(client, DEMO_PASSWORD)
+        changed = client.post(
+            "/api/v1/auth/password",
+            json={
+                "username": "requester",
+                "current_password": DEMO_PASSWORD,
+                "new_password": "Fresh-Passw0rd-26",
+            },
+        )
+        again = _attempt(client, "Fresh-Passw0rd-26")
+    finally:
+        password_policy.policy.cache_clear()
+
+    assert (expired.status_code, expired.json()["code"]) == (403, "password_expired")
+    assert changed.status_code == 200 and again.status_code == 200
+
+
+def test_a_new_password_like_the_old_one_is_refused(client):
+    response = client.post(
+        "/api/v1/auth/password",
+        json={"username": "requester", "current_password": DEMO_PASSWORD, "new_password": DEMO_PASSWORD},
+    )
+
+    assert (response.status_code, response.json()["problems"][0]["path"]) == (422, "new_password")
+
+
+def test_changing_a_password_needs_the_current_one_and_counts_failures(client):
+    codes = [
+        client.post(
+            "/api/v1/auth/password",
+            json={"username": "requester", "current_password": "guess", "new_password": "Fresh-Passw0rd-26"},
+        ).status_code
+        for _ in range(6)
+    ]
+
+    assert codes == [401] * 5 + [429]

@@ -22,7 +22,7 @@ def _approver_of(db, slug):
             full_name=f"{department.name}审批人"[:50],
             role="dept_approver",
             department=slug,
-            password="x" * 12,
+            password="Xx-" * 4,
         ),
     )
     db.flush()
