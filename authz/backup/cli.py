@@ -189,17 +189,7 @@ def create(
         _unreachable(exc)
     _summary(manifest, title=f"备份已完成 / backup complete: {target}")
     if verify:
-        try:
-            with _progress() as step:
-                _opened, report = service.verify(
-                    path=target,
-                    passphrase=passphrase,
-                    settings=settings,
-                    server_url=_scratch_server(settings),
-                    step=step,
-                )
-        except GovdxError as error:
-            _fail(error)
+        _opened, report = _verify(target, passphrase, settings)
         _verified(report)
 
 
@@ -211,9 +201,16 @@ def verify(
     """Check a backup without restoring it: passphrase, manifest, digests, keyring; the chain on a copy."""
     settings = BackupSettings()
     passphrase = _passphrase(passphrase_file, confirm=False)
+    opened, report = _verify(path, passphrase, settings)
+    _summary(opened.manifest, title=f"备份 / backup {path}")
+    _verified(report)
+
+
+def _verify(path: Path, passphrase: str, settings: BackupSettings) -> tuple[service.Opened, VerifyReport]:
+    """``service.verify`` with progress; a refusal or an unreachable server ends the command."""
     try:
         with _progress() as step:
-            opened, report = service.verify(
+            return service.verify(
                 path=path,
                 passphrase=passphrase,
                 settings=settings,
@@ -224,8 +221,6 @@ def verify(
         _fail(error)
     except SQLAlchemyError as exc:
         _unreachable(exc)
-    _summary(opened.manifest, title=f"备份 / backup {path}")
-    _verified(report)
 
 
 @backup_app.command("restore")
