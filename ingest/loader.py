@@ -29,7 +29,7 @@ from catalog_schema.library.subjects import KEY_SEPARATOR, MAX_KEY_LENGTH
 from connectors.base import ROW_COLUMN
 from connectors.config import SourceSpec
 from ingest.batch import BatchSummary, BatchWriter
-from ingest.bulk import bulk_insert, canonical_json, matching, slices
+from ingest.bulk import canonical_json, insert_tuples, json_columns, json_objects, matching, slices
 from ingest.quarantine_writer import QuarantineWriter
 from ingest.registry import Registry
 from ingest.targets import target_of
@@ -122,9 +122,8 @@ class Loader:
         stored = np.full(len(frame), None, dtype=object)
         positions = np.flatnonzero(has_key)
         if len(positions):
-            index, namespace = self.keyring.subject_index, self.registry.namespace
-            parts = zip(*(frame[c].iloc[positions].tolist() for c in self.key), strict=True)
-            stored[positions] = [index(namespace, p) for p in parts]
+            parts = list(zip(*(frame[c].iloc[positions].tolist() for c in self.key), strict=True))
+            stored[positions] = self.keyring.subject_index_many(self.registry.namespace, parts)
         return stored
 
     def _duplicates(self, stored: np.ndarray, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -140,37 +139,43 @@ class Loader:
         if earlier:
             duplicate[first[np.isin(first_keys, list(earlier))]] = True
         fresh = [
-            {"subject_key": k, "source_row": int(r)}
-            for k, r in zip(first_keys, rows[first], strict=True)
-            if k not in earlier
+            (k, r) for k, r in zip(first_keys, rows[first].tolist(), strict=True) if k not in earlier
         ]
-        bulk_insert(self.conn, self.seen, fresh)
+        insert_tuples(self.conn, self.seen, ["subject_key", "source_row"], fresh)
         return duplicate
 
     # -- change detection and SCD2 ------------------------------------------------------------
 
-    def _sealed_values(self, frame: pd.DataFrame, stored: list[str]) -> list[str]:
+    def _sealed_values(self, escaped: dict[str, pa.Array] | None, frame: pd.DataFrame, stored: list[str]) -> list[str]:
         """What a record's ``values`` holds for each row: clear members, then one ``~sealed``.
 
         The same object as ``json.dumps(keyring.seal(...), sort_keys=True)`` gives, built column-wise:
         ``"~sealed"`` sorts after every element code, so it is appended to the clear members' JSON
         (a dataset's item names sort after it; readers parse the object, whatever its order).
+        ``escaped`` is ``frame``'s columns from :func:`json_columns`, when they all hold text.
         """
+
+        def objects(columns: list[str]) -> list[str]:
+            if escaped is None:
+                return canonical_json(frame[columns])
+            return json_objects({c: escaped[c] for c in columns})
+
         if not self.sealed_writes:
-            return canonical_json(frame[self.clear_writes])
-        clear = canonical_json(frame[self.clear_writes]) if self.clear_writes else ["{}"] * len(frame)
-        hidden = canonical_json(frame[self.sealed_writes])
-        encrypt = self.keyring.encrypt
+            return objects(self.clear_writes)
+        clear = objects(self.clear_writes) if self.clear_writes else ["{}"] * len(frame)
+        hidden = self.keyring.encrypt_many(objects(self.sealed_writes), aads=stored)
         return [
-            f'{c[:-1]}{"," if len(c) > 2 else ""}"{SEALED}":"{encrypt(h, aad=key)}"}}'
-            for c, h, key in zip(clear, hidden, stored, strict=True)
+            f'{c[:-1]},"{SEALED}":"{h}"}}' if len(c) > 2 else f'{{"{SEALED}":"{h}"}}'
+            for c, h in zip(clear, hidden, strict=True)
         ]
 
     def _upsert(
         self, loaded: pd.DataFrame, stored: list[str], identities: list[str], rows: np.ndarray
     ) -> None:
-        digest = self.keyring.digest
-        hashes = [digest(line) for line in canonical_json(loaded[self.writes])]
+        written = loaded[self.writes]
+        escaped = json_columns(written)
+        lines = canonical_json(written) if escaped is None else json_objects(escaped)
+        hashes = self.keyring.digest_many(lines)
         existing = self.target.current(self.conn, identities)
         changed, closing = [], []
         for position, (identity, row_hash) in enumerate(zip(identities, hashes, strict=True)):
@@ -182,27 +187,34 @@ class Loader:
                 closing.append(current[0])
             changed.append(position)
         # Sealing costs an encryption per row: only rows that are written pay it.
-        keys = [stored[p] for p in changed]
-        plain = loaded.index[changed].tolist()
-        values = self._sealed_values(loaded.iloc[changed], keys)
-        encrypt = self.keyring.encrypt
-        fresh = [
-            {
-                **self.target.columns(identities[position]),
-                "subject_key": key,
-                "subject_cipher": encrypt(subject, aad=subjects.cipher_aad(key)),
-                "values": line,
-                "row_hash": hashes[position],
-                "valid_from": self.now,
-                "valid_to": None,
-                "batch_id": self.batch_id,
-                "source_row": int(rows[position]),
-            }
-            for position, key, subject, line in zip(changed, keys, plain, values, strict=True)
-        ]
+        if len(changed) < len(identities):
+            take = pa.array(changed, pa.int64())
+            escaped = None if escaped is None else {c: v.take(take) for c, v in escaped.items()}
+            written = written.iloc[changed]
+            keys = [stored[p] for p in changed]
+            plain = loaded.index[changed].tolist()
+            hashes = [hashes[p] for p in changed]
+            identities = [identities[p] for p in changed]
+            source_rows = rows[changed].tolist()
+        else:
+            keys, plain, source_rows = stored, loaded.index.tolist(), rows.tolist()
+        values = self._sealed_values(escaped, written, keys)
+        ciphers = self.keyring.encrypt_many(plain, aads=[subjects.cipher_aad(k) for k in keys])
+        own = self.target.row_columns(identities)
         table = self.target.table
         for part in slices(closing):
             self.conn.execute(update(table).where(table.c.id.in_(part)).values(valid_to=self.now))
-        bulk_insert(self.conn, table, fresh)
+        insert_tuples(
+            self.conn,
+            table,
+            ["subject_key", "subject_cipher", "values", "row_hash", "source_row", *own],
+            list(zip(keys, ciphers, values, hashes, source_rows, *own.values(), strict=True)),
+            constants={
+                **self.target.shared_columns(),
+                "valid_from": self.now,
+                "valid_to": None,
+                "batch_id": self.batch_id,
+            },
+        )
         self.summary.updated += len(closing)
-        self.summary.inserted += len(fresh) - len(closing)
+        self.summary.inserted += len(changed) - len(closing)

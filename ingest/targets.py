@@ -70,10 +70,14 @@ class LibraryTarget:
         )
         return {k: (i, h) for k, i, h in found}
 
-    def columns(self, identity: str) -> dict[str, Any]:
-        """The target's own columns of a new version."""
+    def shared_columns(self) -> dict[str, Any]:
+        """The target's own columns of a new version that every row of the batch shares."""
         assert self.registry.library is not None
         return {"library": self.registry.library.value, "department_id": self.registry.department_id}
+
+    def row_columns(self, identities: Sequence[str]) -> dict[str, list[Any]]:
+        """The target's own columns of new versions that differ by row: none in a library."""
+        return {}
 
 
 @dataclass
@@ -128,9 +132,11 @@ class DatasetTarget:
             for subject, record, row_id, row_hash in matching(conn, query, d.subject_key, keys)
         }
 
-    def columns(self, identity: str) -> dict[str, Any]:
-        _, _, record = identity.partition(_IDENTITY_SEPARATOR)
-        return {"resource_id": self.dataset.resource_id, "record_key": record}
+    def shared_columns(self) -> dict[str, Any]:
+        return {"resource_id": self.dataset.resource_id}
+
+    def row_columns(self, identities: Sequence[str]) -> dict[str, list[Any]]:
+        return {"record_key": [i.partition(_IDENTITY_SEPARATOR)[2] for i in identities]}
 
 
 Target = LibraryTarget | DatasetTarget

@@ -107,6 +107,25 @@ class Keyring:
         sealed = self._ciphers[self.active].encrypt(nonce, plaintext.encode("utf-8"), aad.encode("utf-8"))
         return f"{PREFIX}:{self.active}:{_b64(nonce + sealed)}"
 
+    def encrypt_many(self, plaintexts: Sequence[str], *, aads: Sequence[str]) -> list[str]:
+        """:meth:`encrypt` of each plaintext with its own ``aad``, in one loop; the same tokens' format.
+
+        The nonces are still 96 random bits each, drawn by one call for the lot instead of one call
+        per value: a system call per row cost more than the encryption at a million rows.
+        """
+        encrypt = self._ciphers[self.active].encrypt
+        head = f"{PREFIX}:{self.active}:"
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        b64 = base64.urlsafe_b64encode
+        out = []
+        for start, plaintext, aad in zip(
+            range(0, len(nonces), NONCE_BYTES), plaintexts, aads, strict=True
+        ):
+            nonce = nonces[start : start + NONCE_BYTES]
+            body = b64(nonce + encrypt(nonce, plaintext.encode("utf-8"), aad.encode("utf-8")))
+            out.append(head + body.decode("ascii").rstrip("="))
+        return out
+
     def decrypt(self, token: str, *, aad: str) -> str:
         """The plaintext of ``token``; raises CannotDecrypt when it does not open with ``aad``."""
         try:
@@ -163,6 +182,21 @@ class Keyring:
     def digest(self, text: str) -> str:
         """A keyed digest for change detection: equal rows give equal digests, and none can be guessed."""
         return hmac.digest(self.index_key, b"row\x1f" + text.encode("utf-8"), "sha256").hex()[:INDEX_HEX]
+
+    def digest_many(self, texts: Sequence[str]) -> list[str]:
+        """:meth:`digest` of each text, in one loop."""
+        key, mac = self.index_key, hmac.digest
+        return [mac(key, b"row\x1f" + t.encode("utf-8"), "sha256").hex()[:INDEX_HEX] for t in texts]
+
+    def subject_index_many(self, library: str, keys: Sequence[Sequence[str]]) -> list[str]:
+        """:meth:`subject_index` of each key's parts, in one loop."""
+        key, mac, prefix = self.index_key, hmac.digest, f"{library}\x1f"
+        if all(len(parts) == 1 for parts in keys):
+            return [mac(key, (prefix + parts[0]).encode(), "sha256").hex()[:INDEX_HEX] for parts in keys]
+        return [
+            ":".join(mac(key, (prefix + part).encode(), "sha256").hex()[:INDEX_HEX] for part in parts)
+            for parts in keys
+        ]
 
     def fingerprint(self, subject: str) -> str:
         """The audit log's keyed fingerprint of a canonical subject key (ID number, credit code…)."""
