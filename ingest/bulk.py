@@ -54,7 +54,7 @@ def insert_tuples(
     dialect = conn.dialect
 
     def processor(name: str) -> Callable[[Any], Any] | None:
-        return cast(Callable[[Any], Any] | None, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
 
     varying = [(i, p) for i, p in ((i, processor(c)) for i, c in enumerate(columns)) if p is not None]
     if varying:
@@ -78,7 +78,9 @@ def insert_tuples(
     conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({values})", rows)
 
 
-def _processed(row: tuple[Any, ...], processed: list[tuple[int, Callable[[Any], Any]]]) -> tuple[Any, ...]:
+def _processed(
+    row: tuple[Any, ...], processed: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
     values = list(row)
     for i, process in processed:
         values[i] = process(values[i])
@@ -181,7 +183,7 @@ def json_objects(escaped: dict[str, pa.Array]) -> list[str]:
 
 
 def canonical_json_pandas(frame: pd.DataFrame) -> list[str]:
-    """:func:`canonical_json` by pandas, for any column type; the reference the Arrow path is tested against."""
+    """:func:`canonical_json` by pandas, for any column type: the reference of the Arrow path."""
     if frame.empty:
         return []
     ordered = frame[sorted(frame.columns)]
