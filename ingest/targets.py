@@ -57,6 +57,17 @@ class LibraryTarget:
         )
         return frame, verdicts
 
+    def has_current(self, conn: Connection) -> bool:
+        """Whether the department has any current version in the library."""
+        r = RECORDS.c
+        assert self.registry.library is not None
+        query = select(r.id).where(
+            r.library == self.registry.library.value,
+            r.department_id == self.registry.department_id,
+            r.valid_to.is_(None),
+        )
+        return conn.execute(query.limit(1)).first() is not None
+
     def identities(self, frame: pd.DataFrame, stored: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """A library row is its subject's: the blind index is its identity."""
         return stored
@@ -107,6 +118,12 @@ class DatasetTarget:
             required=[*dataset.query_key, *dataset.record_key, *self.spec.required],
         )
         return frame, verdicts
+
+    def has_current(self, conn: Connection) -> bool:
+        """Whether the resource's dataset has any current row."""
+        d = DATASET_RECORDS.c
+        query = select(d.id).where(d.resource_id == self.dataset.resource_id, d.valid_to.is_(None))
+        return conn.execute(query.limit(1)).first() is not None
 
     def identities(self, frame: pd.DataFrame, stored: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Subject key, separator, record-key digest (the bare subject key when there is no record key)."""
