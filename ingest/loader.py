@@ -56,9 +56,11 @@ class Loader:
             self.conn.exec_driver_sql("PRAGMA cache_size = -131072")
         self.target = target_of(self.spec, self.registry, self.keyring)
         self.key = self.registry.key
-        # Blind indexes, not keys: a temporary table still lands in the database's temp files, and
-        # every loaded row needs its index anyway (equal keys, equal indexes). A dataset row's
-        # identity adds its record key's digest.
+        # What this batch has met, to find a later row of the same identity: the versions it wrote
+        # (current, of this batch) and, in this table, the identities it found unchanged. Blind
+        # indexes, not keys: a temporary table still lands in the database's temp files, and every
+        # loaded row needs its index anyway (equal keys, equal indexes). A dataset row's identity
+        # adds its record key's digest.
         self.seen = Table(
             f"govdx_seen_{self.batch_id}",
             MetaData(),
@@ -71,7 +73,7 @@ class Loader:
         self.seen.create(self.conn)
         self.maybe_seen = SeenFilter()
         # A target with no current version when the batch begins (a department's first load) has
-        # none to look up later either: a version this batch writes is of an identity it has seen,
+        # none to compare later either: a version this batch writes is of an identity it has met,
         # and a second row of that identity is a duplicate, never compared. The load's lock on the
         # source and the unique index on current versions stand behind this, as behind a lookup.
         self.had_current = self.target.has_current(self.conn)
@@ -89,7 +91,7 @@ class Loader:
         """Write one prepared chunk (``ingest.prepare``): quarantine, change detection, SCD2, tickets."""
         c = chunk
         verdicts = c.verdicts
-        duplicate = c.within | self._earlier(c.identities, c.rows, c.candidates & ~c.within)
+        duplicate = c.within | self._earlier(c.identities, c.candidates & ~c.within)
         verdicts.add("duplicate_key", self.key[0], duplicate)
         quarantined = c.failed | duplicate | ~c.has_key
         self.summary.rows_read += len(c.frame)
@@ -109,21 +111,19 @@ class Loader:
                 loaded = c.frame.iloc[good].set_index(c.keys.iloc[good].to_numpy())
                 self.tickets.crosscheck(loaded, c.stored[good].tolist())
 
-    def _earlier(self, identities: np.ndarray, rows: np.ndarray, first: np.ndarray) -> np.ndarray:
-        """Rows whose identity came in an earlier chunk of this batch; ``first`` ones are remembered."""
+    def _earlier(self, identities: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Rows whose identity came in an earlier chunk of this batch, among the ``first`` of the chunk."""
         duplicate = np.zeros(len(identities), bool)
         positions = np.flatnonzero(first)
         first_keys = identities[positions].tolist()
         maybe = self.maybe_seen.check_and_add(first_keys)
         asked = [k for k, m in zip(first_keys, maybe.tolist(), strict=True) if m]
-        seen = self.seen.c.subject_key
-        earlier = {k for (k,) in matching(self.conn, select(seen), seen, asked)}
-        if earlier:
+        if asked:
+            seen = self.seen.c.subject_key
+            earlier = {k for (k,) in matching(self.conn, select(seen), seen, asked)}
+            current = self.target.current(self.conn, asked)
+            earlier.update(k for k, (_, _, batch) in current.items() if batch == self.batch_id)
             duplicate[positions[np.isin(first_keys, list(earlier))]] = True
-        fresh = sorted(
-            (k, r) for k, r in zip(first_keys, rows[positions].tolist(), strict=True) if k not in earlier
-        )
-        insert_tuples(self.conn, self.seen, ["subject_key", "source_row"], fresh)
         return duplicate
 
     # -- change detection and SCD2 ------------------------------------------------------------
@@ -132,11 +132,11 @@ class Loader:
         identities: list[str] = chunk.identities[good].tolist()
         hashes: list[str] = chunk.hashes[good].tolist()
         existing = self.target.current(self.conn, identities) if self.had_current else {}
-        changed, closing = [], []
+        changed, closing, unchanged = [], [], []
         for position, identity, row_hash in zip(good.tolist(), identities, hashes, strict=True):
             current = existing.get(identity)
             if current is not None and current[1] == row_hash:
-                self.summary.unchanged += 1
+                unchanged.append((identity, int(chunk.rows[position])))
                 continue
             if current is not None:
                 closing.append(current[0])
@@ -162,6 +162,9 @@ class Loader:
                 "batch_id": self.batch_id,
             },
         )
+        # Unchanged identities leave no version of this batch: the seen table remembers them.
+        insert_tuples(self.conn, self.seen, ["subject_key", "source_row"], sorted(unchanged))
+        self.summary.unchanged += len(unchanged)
         self.summary.updated += len(closing)
         self.summary.inserted += len(changed) - len(closing)
 

@@ -72,14 +72,20 @@ class LibraryTarget:
         """A library row is its subject's: the blind index is its identity."""
         return stored
 
-    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """id and row hash of the current version of each row, by identity."""
+    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str, int]]:
+        """id, row hash and batch of the current version of each row, by identity."""
         r = RECORDS.c
         assert self.registry.library is not None
         found = current_records(
-            conn, self.registry.library.value, self.registry.department_id, identities, r.id, r.row_hash
+            conn,
+            self.registry.library.value,
+            self.registry.department_id,
+            identities,
+            r.id,
+            r.row_hash,
+            r.batch_id,
         )
-        return {k: (i, h) for k, i, h in found}
+        return {k: (i, h, b) for k, i, h, b in found}
 
     def shared_columns(self) -> dict[str, Any]:
         """The target's own columns of a new version that every row of the batch shares."""
@@ -138,15 +144,15 @@ class DatasetTarget:
         ]
         return identity
 
-    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str]]:
+    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str, int]]:
         d = DATASET_RECORDS.c
         keys = list(dict.fromkeys(i.split(_IDENTITY_SEPARATOR, 1)[0] for i in identities))
-        query = select(d.subject_key, d.record_key, d.id, d.row_hash).where(
+        query = select(d.subject_key, d.record_key, d.id, d.row_hash, d.batch_id).where(
             d.resource_id == self.dataset.resource_id, d.valid_to.is_(None)
         )
         return {
-            f"{subject}{_IDENTITY_SEPARATOR}{record}" if record else subject: (row_id, row_hash)
-            for subject, record, row_id, row_hash in matching(conn, query, d.subject_key, keys)
+            f"{subject}{_IDENTITY_SEPARATOR}{record}" if record else subject: (row_id, row_hash, batch)
+            for subject, record, row_id, row_hash, batch in matching(conn, query, d.subject_key, keys)
         }
 
     def shared_columns(self) -> dict[str, Any]:
