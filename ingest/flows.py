@@ -23,6 +23,7 @@ of many chunks, its preparing worker's (``ingest.prepare``), never in a file bet
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -142,6 +143,14 @@ def resubmit_rows(
         raise
 
 
+def _written(writing: "Future[None]", loader: Loader, started: float, progress: Progress | None) -> None:
+    """Wait for a chunk's writes (raising what they raised), then report progress."""
+    writing.result()
+    loader.summary.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(loader.summary)
+
+
 def _load(
     spec: SourceSpec,
     registry: Registry,
@@ -162,12 +171,18 @@ def _load(
         batch.lock_source(db, spec.name, batch_id)
         loader = Loader(db, spec, registry, keyring, batch_id, accept_review=accept_review)
         preparer = Preparer(spec, registry, keyring, accept_review=accept_review)
-        with PreparedChunks(preparer, chunks) as prepared:
+        # The loader writes a chunk in a thread of its own while this one reads the next and takes
+        # it from the worker: the database's half of a chunk (index and key checks, in the server
+        # or in SQLite's C code, without the GIL) overlaps the source's. One chunk at a time is in
+        # the writer's hands, and only the writer touches the session until the loop is done.
+        with PreparedChunks(preparer, chunks) as prepared, ThreadPoolExecutor(1, "govdx-writer") as writer:
+            writing: Future[None] | None = None
             for chunk in prepared:
-                loader.load(chunk)
-                loader.summary.seconds = time.perf_counter() - started
-                if progress is not None:
-                    progress(loader.summary)
+                if writing is not None:
+                    _written(writing, loader, started, progress)
+                writing = writer.submit(loader.load, chunk)
+            if writing is not None:
+                _written(writing, loader, started, progress)
         loader.quarantine.unparsed(rejected())
         loader.close()
         since, high_water, fingerprint = watermark()

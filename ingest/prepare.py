@@ -25,6 +25,9 @@ are dropped unwritten.
 """
 
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,6 +47,9 @@ from ingest.bulk import canonical_json, json_columns, json_objects
 from ingest.registry import Registry
 from ingest.targets import target_of
 from quality import rules
+
+# How often a worker checks that its loader is still alive.
+ORPHAN_POLL_S = 1.0
 
 
 @dataclass
@@ -164,9 +170,22 @@ class Preparer:
 _worker: Preparer | None = None
 
 
-def _start_worker(preparer: Preparer) -> None:
+def _start_worker(preparer: Preparer, loader: int) -> None:
     global _worker
     _worker = preparer
+    threading.Thread(target=_exit_with, args=(loader,), name="govdx-orphan-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once its loader is gone (killed: SIGKILL runs no clean-up).
+
+    The pool's pipes stay open in the worker itself, so it would wait for work forever, holding
+    a chunk's plaintext in memory. The loader's pid comes from the loader: it may be dead before
+    this worker has imported enough to ask. Polled, not PR_SET_PDEATHSIG: the same everywhere.
+    """
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_S)
+    os._exit(1)
 
 
 def _prepare_in_worker(chunk: pa.RecordBatch) -> Prepared:
@@ -208,7 +227,7 @@ class PreparedChunks:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self.preparer,),
+            initargs=(self.preparer, os.getpid()),
         )
         ahead: deque[Future[Prepared]] = deque([self.pool.submit(_prepare_in_worker, second)])
         # The first chunk here, while the worker starts (an interpreter, pandas, the rules' tables).

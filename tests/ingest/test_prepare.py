@@ -4,6 +4,9 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
@@ -18,7 +21,7 @@ from catalog_schema.types import BatchStatus, Library
 from connectors.base import ROW_COLUMN
 from ingest import flows
 from ingest.loader import SeenFilter
-from ingest.prepare import PreparedChunks, Preparer
+from ingest.prepare import ORPHAN_POLL_S, PreparedChunks, Preparer
 from ingest.registry import registry_for
 from tests import sources
 
@@ -104,3 +107,46 @@ def test_the_seen_filter_never_forgets_an_identity():
     assert again.all()
     assert fresh.sum() < 20  # false positives only cost a lookup
     assert isinstance(again, np.ndarray)
+
+
+class EchoPreparer:
+    """Prepares a chunk as its row count (module level: the worker imports it)."""
+
+    def prepare(self, chunk):
+        return chunk.num_rows
+
+
+KILLED_LOADER = """
+import multiprocessing, os, signal
+import pyarrow as pa
+from ingest.prepare import PreparedChunks
+from tests.ingest.test_prepare import EchoPreparer
+chunks = iter([pa.record_batch({"a": [1, 2]})] * 5)
+with PreparedChunks(EchoPreparer(), chunks) as each:
+    for rows in each:
+        print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_worker_of_a_killed_loader_ends_too():
+    # One line read, not the pipe to its end: an orphaned worker would hold the pipe open.
+    loader = subprocess.Popen([sys.executable, "-c", KILLED_LOADER], stdout=subprocess.PIPE, text=True)
+    assert loader.stdout is not None
+    workers = [int(pid) for pid in loader.stdout.readline().split()]
+    loader.wait()
+
+    deadline = time.monotonic() + 10 * ORPHAN_POLL_S
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert loader.returncode == -signal.SIGKILL and workers
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
