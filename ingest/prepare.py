@@ -11,8 +11,9 @@ Nothing about the transaction changes: the worker never touches the database, ev
 happens in the loader's one transaction, and the batch commits only when it reconciles
 (``ingest.flows``). A chunk the worker fails to prepare, or a worker that dies, raises in the
 loader at that chunk, and the batch fails and rolls back as it would for any other error.
-Memory stays bounded by the chunk: at most two chunks are in the worker's hands (one being
-prepared, one waiting) while the loader writes a third. Plaintext crosses the process boundary
+Memory stays bounded by the chunk: at most four are in flight, two in the worker's hands (one
+being prepared, one waiting), one prepared and waiting for the loader's writer thread
+(``ingest.flows``), and the one it writes. Plaintext crosses the process boundary
 only through a pipe between two processes of the same load, as it lived in one process before.
 
 A batch of one chunk is prepared in the loader's own process: starting an interpreter costs more
