@@ -10,8 +10,9 @@
 4. Rerun: the same source again, unchanged (incremental: the watermark leaves nothing to read),
    and, for the record, a forced full re-read where every row is hash-compared and unchanged.
 
-Each timed phase runs in a child process so its peak RSS is its own. Floor and pipeline run
-``--repeat`` times (default 3) and the medians are compared, one line per database:
+Each timed phase runs in a child process so its peak RSS is its own (with its own children's:
+the pipeline prepares chunks in a worker process). The work folder is deleted at the end. Floor
+and pipeline run ``--repeat`` times (default 3) and the medians are compared, one line per database:
 ``RESULT ingest db=<sqlite|postgresql> ratio=<pipeline_s/floor_s> rows_per_s=<n> peak_mb=<n>
 rerun_speedup=<first_s/second_s>``. With GOVDX_BENCH_POSTGRES_URL set, the PostgreSQL pipeline and
 COPY floor run too, each in a database of its own, dropped at the end. The last line is still
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,7 +52,9 @@ def _child(args: list[str], env: dict[str, str]) -> dict[str, float]:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS plus its largest child's (the ingest's preparing worker), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (own + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 
 
 # -- phases (each in its own process) -------------------------------------------------------
@@ -235,6 +239,15 @@ def main() -> None:
         return
 
     work = Path(tempfile.mkdtemp(prefix="govdx-bench-"))
+    # A million people take about 3 GB of databases: deleted at the end, however the run ends.
+    print(f"work folder {work} (deleted at the end)", flush=True)
+    try:
+        _run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, work: Path) -> None:
     from catalog_schema.keys import service as keys_service
 
     # The run's own keyring, as throwaway as its databases; every phase inherits it.

@@ -5,21 +5,25 @@ leaves a trace). The second does all the loading and commits only when the batch
 rows read = inserted + updated + unchanged + quarantined. A process killed in between leaves
 the library exactly as it was; the next run marks the stale batch abandoned and loads again.
 
-Each chunk is ``ingest.loader``'s, column-wise, and all its writes sit in the second
-transaction: rows that cannot load go to quarantine (``ingest.quarantine_writer``), the others are
-upserted into the library, then cross-checked against their authoritative sources into discrepancy
-tickets (``ingest.tickets``). Resubmitting quarantined rows (``ingest.quarantine``) is a batch too.
+Each chunk is prepared without the database (``ingest.prepare``: rules, keys, digests, sealing; in
+a worker process one chunk ahead when the batch has more than one) and then written by
+``ingest.loader``, column-wise; all its writes sit in the second transaction: rows that cannot
+load go to quarantine (``ingest.quarantine_writer``), the others are upserted into the library,
+then cross-checked against their authoritative sources into discrepancy tickets
+(``ingest.tickets``). Resubmitting quarantined rows (``ingest.quarantine``) is a batch too.
 
 Everything is written as the storage contract says (``catalog_schema.keys``,
 ``catalog_schema.library.subjects``): a subject key only as its blind index and sealed in
 ``subject_cipher``; the values of sensitive elements sealed under ``"~sealed"``; ``row_hash`` a
 keyed digest; quarantined raw rows and the values on discrepancy tickets sealed when they can
-carry personal data. Plaintext lives only in this process's memory, per chunk.
+carry personal data. Plaintext lives only in memory, per chunk: this process's and, for a batch
+of many chunks, its preparing worker's (``ingest.prepare``), never in a file between them.
 """
 
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,6 +49,7 @@ from connectors.config import SourceSpec
 from ingest import batch, connections  # noqa: F401 - connections: Airflow's, for sources without GOVDX_CONN_*
 from ingest.batch import BatchSummary
 from ingest.loader import Loader
+from ingest.prepare import PreparedChunks, Preparer
 from ingest.registry import Registry, registry_for
 
 SessionFactory = Callable[[], Session]
@@ -138,6 +143,14 @@ def resubmit_rows(
         raise
 
 
+def _written(writing: "Future[None]", loader: Loader, started: float, progress: Progress | None) -> None:
+    """Wait for a chunk's writes (raising what they raised), then report progress."""
+    writing.result()
+    loader.summary.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(loader.summary)
+
+
 def _load(
     spec: SourceSpec,
     registry: Registry,
@@ -157,11 +170,19 @@ def _load(
         for_writing(db)
         batch.lock_source(db, spec.name, batch_id)
         loader = Loader(db, spec, registry, keyring, batch_id, accept_review=accept_review)
-        for chunk in chunks:
-            loader.load(chunk)
-            loader.summary.seconds = time.perf_counter() - started
-            if progress is not None:
-                progress(loader.summary)
+        preparer = Preparer(spec, registry, keyring, accept_review=accept_review)
+        # The loader writes a chunk in a thread of its own while this one reads the next and takes
+        # it from the worker: the database's half of a chunk (index and key checks, in the server
+        # or in SQLite's C code, without the GIL) overlaps the source's. One chunk at a time is in
+        # the writer's hands, and only the writer touches the session until the loop is done.
+        with PreparedChunks(preparer, chunks) as prepared, ThreadPoolExecutor(1, "govdx-writer") as writer:
+            writing: Future[None] | None = None
+            for chunk in prepared:
+                if writing is not None:
+                    _written(writing, loader, started, progress)
+                writing = writer.submit(loader.load, chunk)
+            if writing is not None:
+                _written(writing, loader, started, progress)
         loader.quarantine.unparsed(rejected())
         loader.close()
         since, high_water, fingerprint = watermark()

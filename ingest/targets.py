@@ -57,23 +57,44 @@ class LibraryTarget:
         )
         return frame, verdicts
 
+    def has_current(self, conn: Connection) -> bool:
+        """Whether the department has any current version in the library."""
+        r = RECORDS.c
+        assert self.registry.library is not None
+        query = select(r.id).where(
+            r.library == self.registry.library.value,
+            r.department_id == self.registry.department_id,
+            r.valid_to.is_(None),
+        )
+        return conn.execute(query.limit(1)).first() is not None
+
     def identities(self, frame: pd.DataFrame, stored: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """A library row is its subject's: the blind index is its identity."""
         return stored
 
-    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """id and row hash of the current version of each row, by identity."""
+    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str, int]]:
+        """id, row hash and batch of the current version of each row, by identity."""
         r = RECORDS.c
         assert self.registry.library is not None
         found = current_records(
-            conn, self.registry.library.value, self.registry.department_id, identities, r.id, r.row_hash
+            conn,
+            self.registry.library.value,
+            self.registry.department_id,
+            identities,
+            r.id,
+            r.row_hash,
+            r.batch_id,
         )
-        return {k: (i, h) for k, i, h in found}
+        return {k: (i, h, b) for k, i, h, b in found}
 
-    def columns(self, identity: str) -> dict[str, Any]:
-        """The target's own columns of a new version."""
+    def shared_columns(self) -> dict[str, Any]:
+        """The target's own columns of a new version that every row of the batch shares."""
         assert self.registry.library is not None
         return {"library": self.registry.library.value, "department_id": self.registry.department_id}
+
+    def row_columns(self, identities: Sequence[str]) -> dict[str, list[Any]]:
+        """The target's own columns of new versions that differ by row: none in a library."""
+        return {}
 
 
 @dataclass
@@ -104,6 +125,12 @@ class DatasetTarget:
         )
         return frame, verdicts
 
+    def has_current(self, conn: Connection) -> bool:
+        """Whether the resource's dataset has any current row."""
+        d = DATASET_RECORDS.c
+        query = select(d.id).where(d.resource_id == self.dataset.resource_id, d.valid_to.is_(None))
+        return conn.execute(query.limit(1)).first() is not None
+
     def identities(self, frame: pd.DataFrame, stored: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Subject key, separator, record-key digest (the bare subject key when there is no record key)."""
         record_key = self.dataset.record_key
@@ -117,20 +144,22 @@ class DatasetTarget:
         ]
         return identity
 
-    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str]]:
+    def current(self, conn: Connection, identities: Sequence[str]) -> dict[str, tuple[int, str, int]]:
         d = DATASET_RECORDS.c
         keys = list(dict.fromkeys(i.split(_IDENTITY_SEPARATOR, 1)[0] for i in identities))
-        query = select(d.subject_key, d.record_key, d.id, d.row_hash).where(
+        query = select(d.subject_key, d.record_key, d.id, d.row_hash, d.batch_id).where(
             d.resource_id == self.dataset.resource_id, d.valid_to.is_(None)
         )
         return {
-            f"{subject}{_IDENTITY_SEPARATOR}{record}" if record else subject: (row_id, row_hash)
-            for subject, record, row_id, row_hash in matching(conn, query, d.subject_key, keys)
+            f"{subject}{_IDENTITY_SEPARATOR}{record}" if record else subject: (row_id, row_hash, batch)
+            for subject, record, row_id, row_hash, batch in matching(conn, query, d.subject_key, keys)
         }
 
-    def columns(self, identity: str) -> dict[str, Any]:
-        _, _, record = identity.partition(_IDENTITY_SEPARATOR)
-        return {"resource_id": self.dataset.resource_id, "record_key": record}
+    def shared_columns(self) -> dict[str, Any]:
+        return {"resource_id": self.dataset.resource_id}
+
+    def row_columns(self, identities: Sequence[str]) -> dict[str, list[Any]]:
+        return {"record_key": [i.partition(_IDENTITY_SEPARATOR)[2] for i in identities]}
 
 
 Target = LibraryTarget | DatasetTarget

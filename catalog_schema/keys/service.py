@@ -19,11 +19,12 @@ the database password.
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import os
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -91,6 +92,11 @@ class Keyring:
     signing_keys: dict[str, bytes]
     retired: dict[str, str] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The cipher and signer objects are rebuilt from the keys; they do not pickle (the ingest
+        # worker process receives the keyring of its batch).
+        return {k: v for k, v in self.__dict__.items() if k not in ("_ciphers", "_signers")}
+
     @cached_property
     def _ciphers(self) -> dict[str, AESGCM]:
         return {kid: AESGCM(key) for kid, key in self.data_keys.items()}
@@ -106,6 +112,23 @@ class Keyring:
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._ciphers[self.active].encrypt(nonce, plaintext.encode("utf-8"), aad.encode("utf-8"))
         return f"{PREFIX}:{self.active}:{_b64(nonce + sealed)}"
+
+    def encrypt_many(self, plaintexts: Sequence[str], *, aads: Sequence[str]) -> list[str]:
+        """:meth:`encrypt` of each plaintext with its own ``aad``, in one loop; the same tokens' format.
+
+        The nonces are still 96 random bits each, drawn by one call for the lot instead of one call
+        per value: a system call per row cost more than the encryption at a million rows.
+        """
+        encrypt = self._ciphers[self.active].encrypt
+        head = f"{PREFIX}:{self.active}:"
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        b64 = base64.urlsafe_b64encode
+        out = []
+        for start, plaintext, aad in zip(range(0, len(nonces), NONCE_BYTES), plaintexts, aads, strict=True):
+            nonce = nonces[start : start + NONCE_BYTES]
+            body = b64(nonce + encrypt(nonce, plaintext.encode("utf-8"), aad.encode("utf-8")))
+            out.append(head + body.decode("ascii").rstrip("="))
+        return out
 
     def decrypt(self, token: str, *, aad: str) -> str:
         """The plaintext of ``token``; raises CannotDecrypt when it does not open with ``aad``."""
@@ -163,6 +186,37 @@ class Keyring:
     def digest(self, text: str) -> str:
         """A keyed digest for change detection: equal rows give equal digests, and none can be guessed."""
         return hmac.digest(self.index_key, b"row\x1f" + text.encode("utf-8"), "sha256").hex()[:INDEX_HEX]
+
+    def digest_many(self, texts: Sequence[str]) -> list[str]:
+        """:meth:`digest` of each text, in one loop."""
+        mac = self._index_mac()
+        return [mac(b"row\x1f" + t.encode("utf-8"))[:INDEX_HEX] for t in texts]
+
+    def subject_index_many(self, library: str, keys: Sequence[Sequence[str]]) -> list[str]:
+        """:meth:`subject_index` of each key's parts, in one loop."""
+        mac, prefix = self._index_mac(), f"{library}\x1f"
+        if all(len(parts) == 1 for parts in keys):
+            return [mac((prefix + parts[0]).encode())[:INDEX_HEX] for parts in keys]
+        return [":".join(mac((prefix + part).encode())[:INDEX_HEX] for part in parts) for parts in keys]
+
+    def _index_mac(self) -> Callable[[bytes], str]:
+        """HMAC-SHA256 under the index key as a function of the message, giving hex (RFC 2104 §2).
+
+        The same digest as ``hmac.digest``, with the padded keys hashed once: the one-shot call
+        sets up OpenSSL's HMAC afresh each time, which costs more than hashing a short row.
+        """
+        key = self.index_key if len(self.index_key) <= 64 else hashlib.sha256(self.index_key).digest()
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key.ljust(64, b"\0"))).copy
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in key.ljust(64, b"\0"))).copy
+
+        def mac(message: bytes) -> str:
+            i = inner()
+            i.update(message)
+            o = outer()
+            o.update(i.digest())
+            return o.hexdigest()
+
+        return mac
 
     def fingerprint(self, subject: str) -> str:
         """The audit log's keyed fingerprint of a canonical subject key (ID number, credit code…)."""

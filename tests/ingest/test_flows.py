@@ -183,6 +183,19 @@ def test_duplicate_key_across_chunks_is_caught(session_factory, db, tmp_path):
     assert (summary.inserted, summary.quarantined) == (150, 1)
 
 
+def test_duplicate_key_across_chunks_of_an_unchanged_row_is_caught(session_factory, db, tmp_path):
+    path = tmp_path / "huji.csv"
+    ingest(
+        sources.household_register(path, [sources.person(i) for i in range(150)]), session_factory, tmp_path
+    )
+    rows = [sources.person(i) for i in range(150)] + [sources.person(3, xm="重复")]
+
+    summary = ingest(sources.household_register(path, rows, chunk_rows=100), session_factory, tmp_path)
+
+    assert (summary.unchanged, summary.inserted, summary.updated, summary.quarantined) == (150, 0, 0, 1)
+    assert values(records(db, sources.id_number(3))[-1])["population.name"] == "测试3"
+
+
 def test_missing_column_fails_the_batch_naming_the_column_and_loads_nothing(session_factory, db, tmp_path):
     path = sources.write_csv(
         tmp_path / "huji.csv", [sources.person(1)], columns=["sfzh", "xm", "xb", "mz", "csrq"]
@@ -341,7 +354,9 @@ def test_postgresql_change_detection_is_one_array_lookup_per_chunk(connection, s
     lookups: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT") and "FROM library_records" in statement:
+        # Lookups by key, as an array or an IN list (not the batch's one probe for any current version).
+        by_key = "unnest(" in statement or " IN (" in statement
+        if statement.startswith("SELECT") and "FROM library_records" in statement and by_key:
             lookups.append((statement, parameters))
 
     event.listen(connection, "before_cursor_execute", record)
