@@ -129,7 +129,8 @@ def _checked(
     *, session_factory: sessionmaker[Session], username: str, password: str, address: str | None
 ) -> User:
     """The active user with these credentials; Unauthorized if wrong, LoginLocked if locked."""
-    name = username.strip()[:MAX_NAME]
+    # As typed, cut to fit; a NUL byte (which PostgreSQL's text refuses, and no user name has) kept visible.
+    name = username.strip()[:MAX_NAME].replace("\x00", "\ufffd")
     now = utcnow()
     with session_factory() as db:
         _refuse_if_locked(db, name, address, now)
