@@ -38,6 +38,13 @@ from catalog_schema.user import service as user_service
 from catalog_schema.user.models import User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address as the access log and the sign-in locks keep it (api.middleware settled it)."""
+    return request.client.host[:64] if request.client else None
+
+
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import DbSession, Paging, RowId, SessionFactory, Settings
+from api.deps import DbSession, Paging, RowId, SessionFactory, Settings, client_address
 from api.portal import web
 from api.portal.web import Form, PortalUser
 from authz import permissions, security
@@ -48,7 +48,7 @@ def login(request: Request, factory: SessionFactory, settings: Settings, form: F
                 session_factory=factory,
                 username=username,
                 password=password,
-                address=request.client.host[:64] if request.client else None,
+                address=client_address(request),
             )
         except GovdxError as refused:  # wrong credentials (401) or locked (429)
             errors, status = {"": refused.message}, refused.status

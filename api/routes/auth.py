@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CurrentUser, DbSession, SessionFactory, Settings
+from api.deps import CurrentUser, DbSession, SessionFactory, Settings, client_address
 from api.settings import ApiSettings
 from authz import security
 from catalog_schema.user import flows as user_flows
@@ -38,10 +38,6 @@ def _token_for(user: User, settings: ApiSettings) -> Token:
     return Token(access_token=token, expires_in=int(ttl.total_seconds()))
 
 
-def _address(request: Request) -> str | None:
-    return request.client.host[:64] if request.client else None
-
-
 @router.post("/token", response_model=Token, summary="登录，换取访问令牌 / log in")
 def login(
     request: Request,
@@ -53,7 +49,7 @@ def login(
         session_factory=factory,
         username=form.username,
         password=form.password,
-        address=_address(request),
+        address=client_address(request),
     )
     return _token_for(user, settings)
 
@@ -87,7 +83,7 @@ def change_password(
         username=body.username,
         password=body.current_password,
         new_password=body.new_password,
-        address=_address(request),
+        address=client_address(request),
     )
     return _token_for(user, settings)
 

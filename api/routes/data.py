@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from api.deps import SessionFactory, Settings, bearer_token
+from api.deps import SessionFactory, Settings, bearer_token, client_address
 from authz.access import export as access_export
 from authz.access import lookup as access_lookup
 from authz.access import trail
@@ -109,7 +109,7 @@ async def data_call(
         purpose=_text(purpose, 100),
         operator=_text(operator, 64),
         request_id=_request_id(request_id),
-        client_ip=request.client.host[:64] if request.client else None,
+        client_ip=client_address(request),
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from catalog_schema.database import for_writing, utcnow
 from catalog_schema.errors import GovdxError, InvalidInput, Problem, Unauthorized
-from catalog_schema.user import password_policy, passwords
+from catalog_schema.user import password_policy
 from catalog_schema.user import service as user_service
 from catalog_schema.user.models import LoginFailure, User
 from catalog_schema.user.settings import login_settings
@@ -118,9 +118,7 @@ def change_password(
     with session_factory() as db:
         for_writing(db)
         stored = user_service.get(db=db, user_id=user.id)
-        stored.password_hash = passwords.hash_password(new_password)
-        stored.password_changed_at = utcnow()
-        user_service.end_sessions(db=db, user=stored)
+        user_service.set_password(db=db, user=stored, password=new_password)
         db.commit()
         return stored
 

@@ -72,15 +72,20 @@ def update(*, db: Session, user: User, data: UserUpdate) -> User:
                     Problem("password", "密码不得包含用户名", "a password must not contain the user name")
                 ],
             )
-        user.password_hash = passwords.hash_password(data.password)
-        user.password_changed_at = utcnow()
-        end_sessions(db=db, user=user)
+        set_password(db=db, user=user, password=data.password)
     if data.is_active is not None:
         if user.is_active and not data.is_active:
             end_sessions(db=db, user=user)
         user.is_active = data.is_active
     db.flush()
     return user
+
+
+def set_password(*, db: Session, user: User, password: str) -> None:
+    """Store a new password (hashed), stamp its age, and end every session of the user."""
+    user.password_hash = passwords.hash_password(password)
+    user.password_changed_at = utcnow()
+    end_sessions(db=db, user=user)
 
 
 def end_sessions(*, db: Session, user: User) -> None:
